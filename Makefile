@@ -1,0 +1,35 @@
+# TinyDigits. `make` (or `make help`) lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# Stages run `python -m pipeline.<stage>`: put the venv's python first on PATH for dvc.
+export PATH := $(BIN):$(PATH)
+DVC := $(BIN)/dvc --wait-for-lock
+
+.DEFAULT_GOAL := help
+.PHONY: help install repro test status
+
+## help: list the targets
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+## install: create .venv with the exact, hashed pins from requirements.lock
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	@touch $@
+
+## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
+repro: $(STAMP)
+	$(DVC) repro
+
+## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+## status: exit non-zero unless every stage is up to date
+status: $(STAMP)
+	$(DVC) status -q

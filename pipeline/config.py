@@ -1,0 +1,38 @@
+"""Paths and source facts, declared once. They must match ``dvc.yaml``'s deps and outs."""
+
+from pathlib import Path
+
+PARAMS_FILE = Path("params.yaml")
+
+RAW_DIR = Path("datasets/raw")
+INTERIM_DIR = Path("datasets/interim")
+DATASET_DIR = Path("datasets/tinydigits")
+
+RAW_FILE = RAW_DIR / "digits.npz"
+NORMALIZED_FILE = INTERIM_DIR / "normalized.npz"
+SAMPLE_FILE = INTERIM_DIR / "sample.npz"
+SPLITS_FILE = INTERIM_DIR / "splits.npz"
+
+SPLITS = ("train", "test")
+PICKLE_PROTOCOL = 4  # the published format; Python 3.14 defaults to 5
+
+
+def pickle_path(split: str, root: Path = DATASET_DIR) -> Path:
+    return Path(root) / f"{split}.pkl"
+
+
+def npz_path(split: str, root: Path = DATASET_DIR) -> Path:
+    return Path(root) / f"{split}.npz"
+
+
+# The source: scikit-learn's bundled copy of the UCI optical digits (test part), a gzipped
+# CSV of 64 pixel columns (integers 0..16) then the label. Pinned by digest, like
+# scikit-learn pins its own remote files; the class sizes are facts of that exact file.
+SOURCE_PACKAGE = "sklearn"
+SOURCE_RELPATH = ("datasets", "data", "digits.csv.gz")
+SOURCE_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+SOURCE_ROWS = 1797
+CLASS_SIZES = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)  # digits 0..9
+DIGITS = tuple(range(10))
+IMAGE_SHAPE = (8, 8)
+PIXEL_MAX = 16

@@ -1,0 +1,186 @@
+"""Read and validate ``params.yaml`` before any stage writes anything.
+
+Every stage validates the whole file, so a typo anywhere fails the next ``dvc repro``
+with one message that names the key and what would be valid::
+
+    $ python -m pipeline.params
+    seed=42 train=100 per class (1,000) test=20 per class (200)
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import CLASS_SIZES, DIGITS, PARAMS_FILE
+from pipeline.errors import ParamsError
+
+SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
+
+
+@dataclass(frozen=True)
+class SampleParams:
+    """Images to draw per digit, indexed by digit 0..9."""
+
+    train_counts: tuple[int, ...]
+    test_counts: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BenchmarkParams:
+    seeds: int
+    hidden_units: int
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    min_accuracy: float
+    sweep_per_class: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int
+    sample: SampleParams
+    benchmark: BenchmarkParams
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int(value: Any, key: str, lo: int, hi: int | None = None) -> int:
+    """Return ``value`` if it is an integer in ``[lo, hi]``; otherwise name the key and range."""
+    valid = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+    if not _is_int(value) or value < lo or (hi is not None and value > hi):
+        raise ParamsError(f"{key} must be {valid}, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str, lo: float, hi: float, *, open_lo: bool = False) -> float:
+    bracket = "(" if open_lo else "["
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value > hi or value < lo or (open_lo and value == lo):
+        raise ParamsError(f"{key} must be a number in {bracket}{lo}, {hi}], got {value!r}")
+    return float(value)
+
+
+def _keys(block: Any, key: str, allowed: tuple[str, ...]) -> dict:
+    """Check ``block`` is a mapping holding exactly ``allowed``; suggest a fix for typos."""
+    where = key or "params.yaml"
+    if not isinstance(block, dict):
+        raise ParamsError(f"{where} must be a mapping with keys {', '.join(allowed)}, got {block!r}")
+    prefix = f"{key}." if key else ""
+    for name in block:
+        if name not in allowed:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            raise ParamsError(
+                f"unknown key {prefix}{name}{hint}; valid keys here: {', '.join(allowed)}"
+            )
+    missing = [name for name in allowed if name not in block]
+    if missing:
+        raise ParamsError(f"missing key {prefix}{missing[0]}; {where} needs {', '.join(allowed)}")
+    return block
+
+
+def _overrides(value: Any, key: str) -> dict[int, int]:
+    """Per-digit counts ``{digit: count}``; digits may be written as ints or strings."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParamsError(f"{key} must be a mapping of digit (0..9) to count, got {value!r}")
+    out: dict[int, int] = {}
+    for digit, count in value.items():
+        d = int(digit) if isinstance(digit, str) and digit.strip().isdigit() else digit
+        if not _is_int(d) or d not in DIGITS:
+            raise ParamsError(f"{key} has unknown digit {digit!r}; valid digits are 0..9")
+        out[d] = _int(count, f"{key}.{d}", 0, CLASS_SIZES[d])
+    return out
+
+
+def _sample(block: Any) -> SampleParams:
+    keys = ("train_per_class", "test_per_class", "train_counts", "test_counts")
+    block = _keys(block, "sample", keys)
+    smallest = min(CLASS_SIZES)
+    train_default = _int(block["train_per_class"], "sample.train_per_class", 0, smallest)
+    test_default = _int(block["test_per_class"], "sample.test_per_class", 0, smallest)
+    train_over = _overrides(block["train_counts"], "sample.train_counts")
+    test_over = _overrides(block["test_counts"], "sample.test_counts")
+    train = tuple(train_over.get(d, train_default) for d in DIGITS)
+    test = tuple(test_over.get(d, test_default) for d in DIGITS)
+    for d in DIGITS:
+        if train[d] + test[d] > CLASS_SIZES[d]:
+            raise ParamsError(
+                f"sample: train + test for digit {d} is {train[d]} + {test[d]} = "
+                f"{train[d] + test[d]}, which exceeds the {CLASS_SIZES[d]} images of digit {d}; "
+                f"valid: train + test in [0, {CLASS_SIZES[d]}] "
+                f"(set sample.train_counts / sample.test_counts for digit {d})"
+            )
+    if sum(train) == 0 or sum(test) == 0:
+        raise ParamsError("sample: train and test must each hold at least one image; all counts are 0")
+    return SampleParams(train_counts=train, test_counts=test)
+
+
+def _benchmark(block: Any) -> BenchmarkParams:
+    keys = (
+        "seeds", "hidden_units", "learning_rate", "batch_size", "epochs",
+        "min_accuracy", "sweep_per_class",
+    )
+    block = _keys(block, "benchmark", keys)
+    sweep = block["sweep_per_class"]
+    if not isinstance(sweep, list) or not sweep:
+        raise ParamsError(f"benchmark.sweep_per_class must be a non-empty list of counts, got {sweep!r}")
+    smallest = min(CLASS_SIZES)
+    return BenchmarkParams(
+        seeds=_int(block["seeds"], "benchmark.seeds", 1, 1000),
+        hidden_units=_int(block["hidden_units"], "benchmark.hidden_units", 1, 4096),
+        learning_rate=_number(block["learning_rate"], "benchmark.learning_rate", 0.0, 10.0, open_lo=True),
+        batch_size=_int(block["batch_size"], "benchmark.batch_size", 1, 100_000),
+        epochs=_int(block["epochs"], "benchmark.epochs", 1, 10_000),
+        min_accuracy=_number(block["min_accuracy"], "benchmark.min_accuracy", 0.0, 1.0),
+        sweep_per_class=tuple(
+            _int(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep)
+        ),
+    )
+
+
+def parse(raw: Any) -> Params:
+    """Validate a params mapping (as parsed from YAML) and resolve per-digit counts."""
+    raw = _keys(raw, "", ("seed", "sample", "benchmark"))
+    return Params(
+        seed=_int(raw["seed"], "seed", 0, SEED_LIMIT - 1),
+        sample=_sample(raw["sample"]),
+        benchmark=_benchmark(raw["benchmark"]),
+    )
+
+
+def load(path: Path | str = PARAMS_FILE) -> Params:
+    """Read and validate ``params.yaml``; raise :class:`ParamsError` naming the bad key."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path} not found; run from the repository root") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path} is not valid YAML: {err}") from None
+    return parse(raw)
+
+
+if __name__ == "__main__":
+    from pipeline._stage import run
+
+    def _show() -> None:
+        p = load()
+        print(
+            f"seed={p.seed} train={list(p.sample.train_counts)} ({sum(p.sample.train_counts):,}) "
+            f"test={list(p.sample.test_counts)} ({sum(p.sample.test_counts):,})"
+        )
+
+    run("params", _show)

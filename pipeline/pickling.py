@@ -1,0 +1,53 @@
+"""Stage ``pickle``: write the published files, ``train.pkl``/``test.pkl`` and ``.npz`` twins.
+
+    $ python -m pipeline.pickling
+    pickle: datasets/tinydigits/train.pkl 264,255 bytes sha256 254293630e54...
+    pickle: datasets/tinydigits/test.pkl 53,044 bytes sha256 767ea1644a12...
+
+Each ``.pkl`` is pickle protocol 4 of ``{'images': float32 (N, 8, 8), 'labels': int64 (N,)}``,
+the TinyDigits v1 format; each ``.npz`` holds the same two arrays and loads with
+``numpy.load(path, allow_pickle=False)``. Writes are atomic: a killed run leaves the
+previous files whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+
+import numpy as np
+
+from pipeline import config, params
+from pipeline.io import atomic_write_bytes, npz_bytes, read_npz
+
+log = logging.getLogger(__name__)
+
+
+def pickle_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
+    """The published format: protocol-4 pickle of ``{'images': (N, 8, 8) float32, 'labels': (N,) int64}``."""
+    record = {"images": np.ascontiguousarray(images, dtype=np.float32), "labels": np.ascontiguousarray(labels, dtype=np.int64)}
+    return pickle.dumps(record, protocol=config.PICKLE_PROTOCOL)
+
+
+def main() -> None:
+    p = params.load()
+    data = read_npz(config.SPLITS_FILE, tuple(f"{s}_{k}" for s in config.SPLITS for k in ("images", "labels")))
+    splits = {s: (data[f"{s}_images"], data[f"{s}_labels"]) for s in config.SPLITS}
+    from pipeline.split import check
+
+    check(splits, p, stage="pickle")
+    # Build every file's bytes first, then write: a failure cannot leave a mixed set behind.
+    files = {}
+    for name, (images, labels) in splits.items():
+        files[config.pickle_path(name)] = pickle_bytes(images, labels)
+        files[config.npz_path(name)] = npz_bytes({"images": images, "labels": labels})
+    for path, blob in files.items():
+        atomic_write_bytes(path, blob)
+        log.info("%s %s bytes sha256 %s", path, f"{len(blob):,}", hashlib.sha256(blob).hexdigest()[:12])
+
+
+if __name__ == "__main__":
+    from pipeline._stage import run
+
+    run("pickle", main)

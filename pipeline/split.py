@@ -1,0 +1,55 @@
+"""Stage ``split``: gather train and test images in the order the sample plan drew.
+
+    $ python -m pipeline.split
+    split: train (1,000, 8, 8) float32, test (200, 8, 8) float32; disjoint, shuffled
+
+Checks the full splits contract: per-class counts as params say, no image in both splits,
+labels shuffled rather than grouped by class.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from pipeline import config, params, schemas
+from pipeline.io import read_npz, write_npz
+
+log = logging.getLogger(__name__)
+
+
+def gather(
+    images: np.ndarray, labels: np.ndarray, index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 8, 8) and labels (N,) at ``index`` (M,) -> (M, 8, 8) float32, (M,) int64."""
+    return np.ascontiguousarray(images[index]), labels[index].astype(np.int64)
+
+
+def check(splits: dict[str, tuple[np.ndarray, np.ndarray]], p: params.Params, *, stage: str) -> None:
+    """Validate ``{"train": (images, labels), "test": ...}`` against the splits contract."""
+    schema = schemas.splits_schema(p.sample.train_counts, p.sample.test_counts)
+    schemas.validate(schemas.splits_frame(splits), schema, stage=stage)
+
+
+def main() -> None:
+    p = params.load()
+    data = read_npz(config.NORMALIZED_FILE, ("images", "labels"))
+    schemas.validate(schemas.to_frame(data["images"], data["labels"]), schemas.NORMALIZED, stage="split")
+    plan = read_npz(config.SAMPLE_FILE, ("train_index", "test_index"))
+    splits = {name: gather(data["images"], data["labels"], plan[f"{name}_index"]) for name in config.SPLITS}
+    check(splits, p, stage="split")
+    write_npz(
+        config.SPLITS_FILE,
+        **{f"{name}_{part}": arr for name, pair in splits.items() for part, arr in zip(("images", "labels"), pair)},
+    )
+    log.info(
+        "%s; disjoint, shuffled",
+        ", ".join(f"{name} {images.shape} {images.dtype}" for name, (images, _) in splits.items()),
+    )
+
+
+if __name__ == "__main__":
+    from pipeline._stage import run
+
+    run("split", main)
