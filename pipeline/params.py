@@ -111,14 +111,18 @@ def _sample(block: Any) -> SampleParams:
     test_over = _overrides(block["test_counts"], "sample.test_counts")
     train = tuple(train_over.get(d, train_default) for d in DIGITS)
     test = tuple(test_over.get(d, test_default) for d in DIGITS)
-    for d in DIGITS:
-        if train[d] + test[d] > CLASS_SIZES[d]:
-            raise ParamsError(
-                f"sample: train + test for digit {d} is {train[d]} + {test[d]} = "
-                f"{train[d] + test[d]}, which exceeds the {CLASS_SIZES[d]} images of digit {d}; "
-                f"valid: train + test in [0, {CLASS_SIZES[d]}] "
-                f"(set sample.train_counts / sample.test_counts for digit {d})"
-            )
+    over = [d for d in DIGITS if train[d] + test[d] > CLASS_SIZES[d]]
+    if over:
+        d = over[0]
+        keys = " + ".join((
+            f"sample.train_counts.{d}" if d in train_over else "sample.train_per_class",
+            f"sample.test_counts.{d}" if d in test_over else "sample.test_per_class",
+        ))
+        raise ParamsError(
+            f"{keys} = {train[d]} + {test[d]} = {train[d] + test[d]} exceeds the {CLASS_SIZES[d]} "
+            f"images of digit {d}; valid: train + test <= {CLASS_SIZES[d]} for digit {d} "
+            f"(over the limit: digits {', '.join(map(str, over))}; digit 8 has the fewest, {CLASS_SIZES[8]})"
+        )
     if sum(train) == 0 or sum(test) == 0:
         raise ParamsError("sample: train and test must each hold at least one image; all counts are 0")
     return SampleParams(train_counts=train, test_counts=test)

@@ -1,0 +1,70 @@
+"""Shared fixtures: tiny in-memory data, and a throwaway git + DVC copy of this project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent  # the environment running pytest also runs dvc
+
+
+def run(cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    """Run a real command (dvc, git, python) in ``cwd`` with the project's environment first on PATH."""
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="tests", GIT_AUTHOR_EMAIL="tests@tinydigits.invalid",
+        GIT_COMMITTER_NAME="tests", GIT_COMMITTER_EMAIL="tests@tinydigits.invalid",
+    )
+    env.update(kwargs.pop("env", {}))
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
+    return result
+
+
+def project_files() -> list[str]:
+    """The working tree as git would commit it: tracked files plus untracked, not-ignored ones."""
+    out = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout
+    return sorted({f for f in out.split("\0") if f and (ROOT / f).exists()})
+
+
+def make_repo(dest: Path) -> Path:
+    """Copy this project's working tree into ``dest`` as a fresh one-commit git repository."""
+    for rel in project_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    run(["git", "init", "-q", "-b", "main"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "copy of the project under test"], dest)
+    return dest
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A fresh git + DVC copy of the project (empty DVC cache) in a temporary folder."""
+    return make_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def tiny_labels() -> np.ndarray:
+    """30 labels: three of each digit, in source-like interleaved order."""
+    return np.tile(np.arange(10, dtype=np.int64), 3)
+
+
+@pytest.fixture
+def tiny_pixels(tiny_labels) -> np.ndarray:
+    """(30, 64) uint8 pixels in 0..16, all rows distinct."""
+    rng = np.random.RandomState(0)
+    return rng.randint(0, 17, size=(len(tiny_labels), 64)).astype(np.uint8)

@@ -1,0 +1,97 @@
+"""End to end: real `dvc repro` runs in a temporary git copy of the project."""
+
+import hashlib
+import pickle
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import VENV_BIN, make_repo, run
+from tests.oracle import reference_pickles
+from tests.test_stages import V1
+
+pytestmark = pytest.mark.e2e
+PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def set_params(repo, **sample):
+    path = repo / "params.yaml"
+    raw = yaml.safe_load(path.read_text())
+    seed = sample.pop("seed", None)
+    if seed is not None:
+        raw["seed"] = seed
+    raw["sample"].update(sample)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One copy of the project after a cold `dvc repro` (shared by the tests below, in order)."""
+    repo = make_repo(tmp_path_factory.mktemp("e2e") / "repo")
+    first = run(["dvc", "repro"], repo)
+    second = run(["dvc", "repro"], repo)
+    return repo, first, second
+
+
+def test_cold_repro_gives_published_bytes_and_a_clean_tree(built):
+    repo, first, second = built
+    for name, digest in V1.items():
+        assert sha256(repo / f"datasets/tinydigits/{name}.pkl") == digest
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
+    assert "Running stage" in first.stdout
+    assert "Running stage" not in second.stdout  # a second repro runs nothing
+
+
+def test_npz_twins_match_the_pickles(built):
+    repo, _, _ = built
+    for name in ("train", "test"):
+        with open(repo / f"datasets/tinydigits/{name}.pkl", "rb") as f:
+            record = pickle.load(f)
+        with np.load(repo / f"datasets/tinydigits/{name}.npz", allow_pickle=False) as z:
+            assert np.array_equal(z["images"], record["images"])
+            assert np.array_equal(z["labels"], record["labels"])
+
+
+def test_bad_params_stop_repro_before_anything_is_written(built):
+    repo, _, _ = built
+    before = {p: sha256(repo / p) for p in PUBLISHED + ["dvc.lock"]}
+    set_params(repo, train_per_class=160)
+    result = run(["dvc", "repro"], repo, check=False)
+    assert result.returncode != 0
+    assert "sample.train_per_class + sample.test_per_class = 160 + 20 = 180 exceeds the 178 images of digit 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p: sha256(repo / p) for p in before} == before
+    run(["git", "checkout", "params.yaml"], repo)
+
+
+def test_changed_counts_and_seed_give_the_oracle_bytes(built):
+    repo, _, _ = built
+    set_params(repo, seed=7, train_per_class=30, test_per_class=5, train_counts={8: 12}, test_counts={0: 0})
+    result = run(["dvc", "repro", "pickle"], repo)
+    assert "Stage 'normalize' didn't change" in result.stdout  # only what depends on the counts reran
+    train = [30] * 8 + [12, 30]
+    test = [0] + [5] * 9
+    want = reference_pickles(train, test, 7)
+    for name in ("train", "test"):
+        assert (repo / f"datasets/tinydigits/{name}.pkl").read_bytes() == want[name], name
+    run(["git", "checkout", "params.yaml"], repo)
+    run(["dvc", "repro", "pickle"], repo)
+    assert sha256(repo / "datasets/tinydigits/train.pkl") == V1["train"]
+
+
+def test_original_card_command_runs_the_pipeline(built):
+    repo, _, _ = built
+    script = ["python3", "datasets/tinydigits/create_tinydigits.py", "pickle"]
+    missing = run(script, repo, check=False)
+    assert missing.returncode == 2 and "run `make repro`" in missing.stderr
+    (repo / ".venv").symlink_to(VENV_BIN.parent)
+    (repo / "datasets/tinydigits/test.pkl").unlink()
+    run(script, repo)
+    assert sha256(repo / "datasets/tinydigits/test.pkl") == V1["test"]
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""

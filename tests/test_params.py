@@ -1,0 +1,93 @@
+"""params.yaml validation: every bad value is refused with a message naming the key and range."""
+
+import copy
+
+import pytest
+import yaml
+
+from pipeline import params
+from pipeline.config import PARAMS_FILE
+from pipeline.errors import ParamsError
+from tests.conftest import ROOT
+
+DEFAULTS = yaml.safe_load((ROOT / PARAMS_FILE).read_text())
+
+
+def with_(**changes):
+    raw = copy.deepcopy(DEFAULTS)
+    for dotted, value in changes.items():
+        *path, last = dotted.split("__")
+        node = raw
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return raw
+
+
+def test_defaults_resolve_to_v1_counts():
+    p = params.load(ROOT / PARAMS_FILE)
+    assert p.seed == 42
+    assert p.sample.train_counts == (100,) * 10
+    assert p.sample.test_counts == (20,) * 10
+
+
+def test_overrides_replace_per_digit_counts_and_accept_string_digits():
+    p = params.parse(with_(sample__train_counts={8: 50, "3": 7}, sample__test_counts={0: 0}))
+    assert p.sample.train_counts == (100, 100, 100, 7, 100, 100, 100, 100, 50, 100)
+    assert p.sample.test_counts == (0,) + (20,) * 9
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"sample__train_per_class": -1}, r"sample\.train_per_class must be an integer in \[0, 174\], got -1"),
+        ({"sample__train_per_class": 2.5}, r"sample\.train_per_class must be an integer in \[0, 174\], got 2\.5"),
+        ({"sample__test_per_class": "20"}, r"sample\.test_per_class must be an integer in \[0, 174\], got '20'"),
+        ({"sample__test_per_class": True}, r"sample\.test_per_class must be an integer"),
+        ({"sample__train_counts": {10: 5}}, r"sample\.train_counts has unknown digit 10; valid digits are 0\.\.9"),
+        ({"sample__test_counts": {"x": 5}}, r"sample\.test_counts has unknown digit 'x'"),
+        ({"sample__train_counts": {3: -2}}, r"sample\.train_counts\.3 must be an integer in \[0, 183\], got -2"),
+        ({"sample__train_counts": [1, 2]}, r"sample\.train_counts must be a mapping of digit"),
+        ({"seed": -1}, r"seed must be an integer in \[0, 4294967295\], got -1"),
+        ({"seed": 2**32}, r"seed must be an integer in \[0, 4294967295\], got 4294967296"),
+        ({"seed": 4.2}, r"seed must be an integer in \[0, 4294967295\]"),
+        ({"sample__train_per_class": 160}, r"sample\.train_per_class \+ sample\.test_per_class = 160 \+ 20 = 180 exceeds the 178 images of digit 0; valid: train \+ test <= 178 for digit 0 \(over the limit: digits 0, 2, 7, 8;"),
+        ({"sample__train_counts": {1: 170}}, r"sample\.train_counts\.1 \+ sample\.test_per_class = 170 \+ 20 = 190 exceeds the 182 images of digit 1"),
+        ({"sample__train_per_class": 0, "sample__train_counts": {}}, r"train and test must each hold at least one image"),
+        ({"benchmark__min_accuracy": 1.5}, r"benchmark\.min_accuracy must be a number in \[0\.0, 1\.0\], got 1\.5"),
+    ],
+)
+def test_bad_values_name_the_key_and_the_valid_range(changes, match):
+    with pytest.raises(ParamsError, match=match):
+        params.parse(with_(**changes))
+
+
+def test_unknown_key_is_a_typo_with_a_suggestion():
+    raw = with_()
+    raw["sample"]["train_per_clas"] = raw["sample"].pop("train_per_class")
+    with pytest.raises(ParamsError, match=r"unknown key sample\.train_per_clas \(did you mean sample\.train_per_class\?\)"):
+        params.parse(raw)
+    raw = with_()
+    raw["sed"] = 1
+    with pytest.raises(ParamsError, match=r"unknown key sed \(did you mean seed\?\)"):
+        params.parse(raw)
+
+
+def test_missing_key_and_wrong_shapes_are_named():
+    raw = with_()
+    del raw["seed"]
+    with pytest.raises(ParamsError, match=r"missing key seed"):
+        params.parse(raw)
+    with pytest.raises(ParamsError, match=r"params\.yaml must be a mapping"):
+        params.parse(["seed", 42])
+    with pytest.raises(ParamsError, match=r"sample must be a mapping"):
+        params.parse(with_(sample=None))
+
+
+def test_load_reports_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ParamsError, match=r"not found"):
+        params.load(tmp_path / "params.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text("seed: [42\n")
+    with pytest.raises(ParamsError, match=r"is not valid YAML"):
+        params.load(bad)

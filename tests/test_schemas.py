@@ -1,0 +1,186 @@
+"""The data contract: valid data passes, and every check rejects a frame that violates it."""
+
+import numpy as np
+import pytest
+
+from pipeline import schemas
+from pipeline.errors import ContractError
+
+
+def raw_frame(n=1797):
+    rng = np.random.RandomState(1)
+    return schemas.to_frame(rng.randint(0, 17, (n, 64)).astype(np.uint8), (np.arange(n) % 10).astype(np.int64))
+
+
+def normalized_frame(n=40):
+    rng = np.random.RandomState(2)
+    images = (rng.randint(0, 17, (n, 8, 8)) / 16).astype(np.float32)
+    return schemas.to_frame(images, (np.arange(n) % 10).astype(np.int64))
+
+
+def reject(frame, schema, match):
+    with pytest.raises(ContractError, match=match) as err:
+        schemas.validate(frame, schema, stage="unit")
+    assert "stage 'unit'" in str(err.value)
+    return str(err.value)
+
+
+# ---- raw ---------------------------------------------------------------------------------
+
+def test_raw_accepts_source_like_data():
+    schemas.validate(raw_frame(), schemas.RAW, stage="unit")
+
+
+def test_raw_rejects_wrong_row_count():
+    reject(raw_frame(1796), schemas.RAW, r"check 'exactly 1,797 rows': 1,796 rows")
+
+
+def test_raw_rejects_pixel_above_16_and_names_cell():
+    frame = raw_frame()
+    frame.loc[5, "pixel_2_3"] = 17
+    reject(frame, schemas.RAW, r"in_range\(0, 16\)': pixel_2_3\[5\]=17")
+
+
+def test_raw_rejects_non_integer_pixels():
+    frame = raw_frame()
+    frame["pixel_0_0"] = frame["pixel_0_0"].astype("float64")
+    reject(frame, schemas.RAW, r"pixel_0_0.*uint8|dtype")
+
+
+def test_raw_rejects_unknown_label():
+    frame = raw_frame()
+    frame.loc[9, "label"] = 10
+    reject(frame, schemas.RAW, r"label\[9\]=10")
+
+
+def test_raw_rejects_nulls():
+    frame = raw_frame()
+    frame["pixel_7_7"] = frame["pixel_7_7"].astype("float64")
+    frame.loc[3, "pixel_7_7"] = np.nan
+    reject(frame, schemas.RAW, r"not_nullable|null")
+
+
+def test_raw_rejects_missing_or_renamed_pixel_column():
+    frame = raw_frame().rename(columns={"pixel_0_1": "px_0_1"})
+    reject(frame, schemas.RAW, r"pixel_0_1|px_0_1")
+
+
+# ---- normalized --------------------------------------------------------------------------
+
+def test_normalized_accepts_k_over_16():
+    schemas.validate(normalized_frame(), schemas.NORMALIZED, stage="unit")
+
+
+def test_normalized_rejects_float64():
+    frame = normalized_frame()
+    frame["pixel_1_1"] = frame["pixel_1_1"].astype("float64")
+    reject(frame, schemas.NORMALIZED, r"pixel_1_1.*float32|dtype")
+
+
+def test_normalized_rejects_values_outside_unit_interval():
+    frame = normalized_frame()
+    frame.loc[4, "pixel_3_3"] = np.float32(1.0625)
+    reject(frame, schemas.NORMALIZED, r"in_range\(0\.0, 1\.0\)': pixel_3_3\[4\]")
+
+
+def test_normalized_rejects_values_off_the_sixteenths_grid():
+    frame = normalized_frame()
+    frame.loc[2, "pixel_0_5"] = np.float32(0.1)
+    reject(frame, schemas.NORMALIZED, r"multiple of 1/16': pixel_0_5\[2\]")
+
+
+def test_normalized_rejects_nan():
+    frame = normalized_frame()
+    frame.loc[0, "pixel_4_4"] = np.nan
+    reject(frame, schemas.NORMALIZED, r"pixel_4_4")
+
+
+# ---- splits ------------------------------------------------------------------------------
+
+def splits(per_class_train=4, per_class_test=2, seed=3):
+    """Disjoint, shuffled splits with distinct images (no two rows alike)."""
+    rng = np.random.RandomState(seed)
+    n_train, n_test = 10 * per_class_train, 10 * per_class_test
+    pool = rng.permutation(17**2)[: n_train + n_test]  # distinct codes -> distinct images
+    images = np.zeros((len(pool), 8, 8), np.float32)
+    images[:, 0, 0], images[:, 0, 1] = (pool // 17) / 16, (pool % 17) / 16
+    labels = np.concatenate([np.repeat(np.arange(10), per_class_train), np.repeat(np.arange(10), per_class_test)])
+    train_order, test_order = rng.permutation(n_train), n_train + rng.permutation(n_test)
+    return (
+        {"train": (images[train_order], labels[train_order]), "test": (images[test_order], labels[test_order])},
+        [per_class_train] * 10,
+        [per_class_test] * 10,
+    )
+
+
+def check_splits(data, train_counts, test_counts, match=None):
+    frame = schemas.splits_frame(data)
+    schema = schemas.splits_schema(train_counts, test_counts)
+    if match is None:
+        schemas.validate(frame, schema, stage="unit")
+        return None
+    return reject(frame, schema, match)
+
+
+def test_splits_accept_valid_data():
+    check_splits(*splits())
+
+
+def test_splits_reject_counts_that_differ_from_params():
+    data, train_counts, test_counts = splits()
+    test_counts[7] = 3
+    check_splits(data, train_counts, test_counts, r"per-class counts as params say': test digit 7: 2 images, params say 3")
+
+
+def test_splits_reject_an_image_in_both_train_and_test():
+    data, train_counts, test_counts = splits()
+    train_images, _ = data["train"]
+    test_images, test_labels = data["test"]
+    test_images = test_images.copy()
+    test_images[5] = train_images[11]
+    data["test"] = (test_images, test_labels)
+    check_splits(data, train_counts, test_counts, r"no image in both train and test': test row 5 is also in train")
+
+
+def test_splits_reject_labels_grouped_by_class():
+    data, train_counts, test_counts = splits()
+    images, labels = data["train"]
+    order = np.argsort(labels, kind="stable")
+    data["train"] = (images[order], labels[order])
+    check_splits(data, train_counts, test_counts, r"train labels are grouped by class \(10 runs\), not shuffled")
+
+
+def test_splits_too_small_to_tell_are_exempt_from_the_shuffle_check():
+    # one image per digit: every order is "grouped", so no order can be refused
+    data, train_counts, test_counts = splits(per_class_train=1, per_class_test=1)
+    for name in data:
+        images, labels = data[name]
+        order = np.argsort(labels)
+        data[name] = (images[order], labels[order])
+    check_splits(data, train_counts, test_counts)
+    assert schemas.grouped_chance([1] * 10) == 1.0
+    assert schemas.grouped_chance([100] * 10) < 1e-300
+
+
+def test_splits_reject_nan():
+    data, train_counts, test_counts = splits()
+    images, labels = data["train"]
+    images = images.copy()
+    images[0, 3, 3] = np.nan
+    data["train"] = (images, labels)
+    check_splits(data, train_counts, test_counts, r"not_nullable': pixel_3_3\[0\]=nan")
+
+
+def test_splits_reject_labels_that_are_not_int64():
+    data, train_counts, test_counts = splits()
+    data = {name: (images, labels.astype(np.int32)) for name, (images, labels) in data.items()}
+    check_splits(data, train_counts, test_counts, r"check 'dtype\('int64'\)': label: int32")
+
+
+def test_splits_frame_rejects_wrong_shapes():
+    data, _, _ = splits()
+    images, labels = data["train"]
+    with pytest.raises(ContractError, match=r"train images must have shape \(N, 8, 8\), got \(40, 64\)"):
+        schemas.splits_frame({"train": (images.reshape(40, 64), labels)})
+    with pytest.raises(ContractError, match=r"labels must have shape \(40,\), got \(39,\)"):
+        schemas.splits_frame({"train": (images, labels[:-1])})
