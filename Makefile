@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 DVC := $(BIN)/dvc --wait-for-lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test status
+.PHONY: help install repro test status bench
 
 ## help: list the targets
 help:
@@ -33,3 +33,7 @@ test: $(STAMP)
 ## status: exit non-zero unless every stage is up to date
 status: $(STAMP)
 	$(DVC) status -q
+
+## bench: time dvc repro against one-process baselines (medians, ratios, peak memory); after `make repro`
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py

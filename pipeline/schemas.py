@@ -139,11 +139,16 @@ def _schema(name: str, columns: dict, checks: list[FrameCheck]) -> pa.DataFrameS
     )
 
 
-RAW = _schema(
-    "raw",
-    {**_pixels("uint8", pa.Check.in_range(0, PIXEL_MAX)), "label": _label},
-    [_row_count(SOURCE_ROWS), _pixel_columns_present()],
-)
+def raw_schema(rows: int = SOURCE_ROWS) -> pa.DataFrameSchema:
+    """The source snapshot: ``rows`` images of integer pixels 0..16 (1,797 for the real source)."""
+    return _schema(
+        "raw",
+        {**_pixels("uint8", pa.Check.in_range(0, PIXEL_MAX)), "label": _label},
+        [_row_count(rows), _pixel_columns_present()],
+    )
+
+
+RAW = raw_schema()
 
 NORMALIZED = _schema(
     "normalized",

@@ -1,0 +1,183 @@
+"""Measure what `dvc repro` costs, against one-process baselines run in the same command.
+
+    $ make bench            # after `make repro`; about two minutes
+    $ .venv/bin/python scripts/bench.py --runs 7 --scale 10 100
+
+Works in a throwaway clone of HEAD (with this checkout's .venv), so the working tree is
+never touched. Every timed figure is the median of ``--runs`` runs, and each pipeline run
+alternates with its baseline so both see the same machine load. Prints a table and writes
+it to reports/local/bench.md (git-ignored: it holds machine-specific seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / ".venv" / "bin"
+STAGES = {  # stage -> module, as in dvc.yaml
+    "fetch": "fetch", "sample": "sample", "normalize": "normalize",
+    "split": "split", "pickle": "pickling", "benchmark": "benchmark",
+}
+OUT = ROOT / "reports" / "local" / "bench.md"
+
+
+def sh(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and res.returncode:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB) of one run of ``cmd`` (RSS of that process tree's largest member)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if proc.returncode:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{err}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def import_seconds(module: str, cwd: Path) -> float:
+    """Seconds spent importing while running ``python -m module`` (from -X importtime, top-level imports)."""
+    err = sh([str(BIN / "python"), "-X", "importtime", "-m", module], cwd).stderr
+    total = 0
+    for line in err.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)
+        if m and not m.group(2).startswith(" "):
+            total += int(m.group(1))
+    return total / 1e6
+
+
+# ---- baselines: the same work in one process ---------------------------------------------
+
+ONE_PROCESS = """
+import sys
+from pipeline import fetch, normalize, sample, split, pickling, params, config
+from pipeline.io import atomic_write_bytes
+p = params.load()
+pixels, labels = fetch.parse_csv(fetch.source_path().read_bytes())
+images = normalize.normalize(pixels)
+train, test = sample.draw(labels, p.sample.train_counts, p.sample.test_counts, p.seed)
+for name, index in (("train", train), ("test", test)):
+    atomic_write_bytes(f"{sys.argv[1]}/{name}.pkl", pickling.pickle_bytes(*split.gather(images, labels, index)))
+"""
+
+ORIGINAL = """
+import pickle, sys, numpy as np
+from sklearn.datasets import load_digits
+d = load_digits(); x = d.images.astype(np.float32) / 16.0; y = d.target
+np.random.seed(42); tr, te = [], []
+for c in range(10):
+    i = np.where(y == c)[0]; np.random.shuffle(i); tr.append(i[:100]); te.append(i[100:120])
+for name, idx in (("train", np.concatenate(tr)), ("test", np.concatenate(te))):
+    idx = idx[np.random.permutation(len(idx))]
+    with open(f"{sys.argv[1]}/{name}.pkl", "wb") as f:
+        pickle.dump({"images": x[idx], "labels": y[idx].astype(np.int64)}, f, protocol=4)
+"""
+
+
+def set_train_per_class(repo: Path, value: int) -> None:
+    path = repo / "params.yaml"
+    text = path.read_text()
+    new = re.sub(r"(?m)^(\s+train_per_class:\s*)\d+", rf"\g<1>{value}", text)
+    path.write_text(new)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5")
+    ap.add_argument("--scale", type=int, nargs="*", default=[1, 10, 100], help="synthetic source sizes (x 1,797 rows)")
+    ap.add_argument("--skip-benchmark", action="store_true", help="do not time the benchmark stage")
+    args = ap.parse_args()
+    if args.runs < 5:
+        ap.error("--runs must be at least 5 (medians of fewer runs are noise here)")
+    if not (BIN / "dvc").exists():
+        sys.exit("bench: .venv not found; run `make repro` first")
+
+    rows: list[tuple[str, str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="tinydigits-bench-") as tmp:
+        repo, out = Path(tmp) / "repo", Path(tmp) / "out"
+        out.mkdir()
+        sh(["git", "clone", "-q", str(ROOT), str(repo)], ROOT)
+        (repo / ".venv").symlink_to(ROOT / ".venv")
+        py = str(BIN / "python")
+        dvc = [str(BIN / "dvc")]
+        sh(dvc + ["repro"], repo)  # warm: fill the cache, as after `make repro`
+
+        # 1. fetch..pickle under DVC vs the same work in one process, alternating
+        pipe, one, orig = [], [], []
+        for _ in range(args.runs):
+            pipe.append(timed(dvc + ["repro", "--force", "pickle"], repo)[0])
+            one.append(timed([py, "-c", ONE_PROCESS, str(out)], repo)[0])
+            orig.append(timed([py, "-c", ORIGINAL, str(out)], repo)[0])
+        rows += [
+            ("dvc repro --force pickle (fetch..pickle)", f"{median(pipe):.2f} s", ""),
+            ("one process, pipeline functions", f"{median(one):.2f} s", f"pipeline / one process = {median(pipe) / median(one):.1f}x"),
+            ("one process, original script (load_digits)", f"{median(orig):.2f} s", f"pipeline / original = {median(pipe) / median(orig):.1f}x"),
+        ]
+        # 2. no-op repro, 3. repro after a count change (alternating 99/100 so each run is a change)
+        noop = [timed(dvc + ["repro"], repo)[0] for _ in range(args.runs)]
+        change = []
+        for i in range(args.runs):
+            set_train_per_class(repo, 99 if i % 2 == 0 else 100)
+            change.append(timed(dvc + ["repro"], repo)[0])
+        rows += [
+            ("no-op dvc repro", f"{median(noop):.2f} s", "goal <= 0.6 s"),
+            ("dvc repro after sample.train_per_class change", f"{median(change):.2f} s", "sample..benchmark"),
+        ]
+        # 4. the benchmark stage alone
+        if "benchmark" in (repo / "dvc.yaml").read_text() and not args.skip_benchmark:
+            bench = [timed(dvc + ["repro", "--force", "--single-item", "benchmark"], repo)[0] for _ in range(args.runs)]
+            rows.append(("benchmark stage alone (dvc repro -f -s benchmark)", f"{median(bench):.2f} s", ""))
+        # 5. each stage by itself: wall, import share, peak memory
+        for stage, module in STAGES.items():
+            if stage not in (repo / "dvc.yaml").read_text():
+                continue
+            runs = [timed([py, "-m", f"pipeline.{module}"], repo) for _ in range(args.runs)]
+            imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
+            rows.append((
+                f"stage {stage}: python -m pipeline.{module}",
+                f"{median([r[0] for r in runs]):.2f} s",
+                f"imports {imports:.2f} s; peak RSS {max(r[1] for r in runs)} MiB",
+            ))
+    rows += scaling(args.scale)
+    table = "| measure | median | note |\n| --- | --- | --- |\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+    header = f"make bench: median of {args.runs} runs on {os.cpu_count()} cores (machine-specific; not tracked)\n\n"
+    print(header + table)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(header + table + "\n")
+    print(f"\nwrote {OUT.relative_to(ROOT)}")
+
+
+def scaling(scales: list[int]) -> list[tuple[str, str, str]]:
+    """Run the stage functions in-process on synthetic sources; time and peak traced memory per step."""
+    if not scales:
+        return []
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from scripts.bench_scale import main; main({scales!r})"
+    res = sh([str(BIN / "python"), "-c", code], ROOT)
+    return [tuple(line.split("\t")) for line in res.stdout.strip().splitlines()]
+
+
+if __name__ == "__main__":
+    main()
