@@ -10,8 +10,7 @@ import logging
 
 import numpy as np
 
-from pipeline import config, params, schemas
-from pipeline.io import read_npz, write_npz
+from pipeline import config, params
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +21,11 @@ def normalize(pixels: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
+    from pipeline import schemas
+    from pipeline.io import read_npz, write_npz
+
     params.load()
-    raw = read_npz(config.RAW_FILE, ("pixels", "labels"))
-    schemas.validate(schemas.to_frame(raw["pixels"], raw["labels"]), schemas.RAW, stage="normalize")
+    raw = read_npz(config.RAW_FILE, ("pixels", "labels"))  # validated by fetch, pinned by DVC's hash
     images = normalize(raw["pixels"])
     schemas.validate(schemas.to_frame(images, raw["labels"]), schemas.NORMALIZED, stage="normalize")
     write_npz(config.NORMALIZED_FILE, images=images, labels=raw["labels"])

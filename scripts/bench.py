@@ -1,7 +1,7 @@
 """Measure what `dvc repro` costs, against one-process baselines run in the same command.
 
     $ make bench            # after `make repro`; about two minutes
-    $ .venv/bin/python scripts/bench.py --runs 7 --scale 10 100
+    $ .venv/bin/python scripts/bench.py --runs 7 --before HEAD~3 --scale 10 100
 
 Works in a throwaway clone of HEAD (with this checkout's .venv), so the working tree is
 never touched. Every timed figure is the median of ``--runs`` runs, and each pipeline run
@@ -104,9 +104,19 @@ def set_train_per_class(repo: Path, value: int) -> None:
     path.write_text(new)
 
 
+def prepare(rev: str, dest: Path) -> Path:
+    """A clone of ``rev`` using this checkout's .venv, after one warm-up `dvc repro`."""
+    sh(["git", "clone", "-q", str(ROOT), str(dest)], ROOT)
+    sh(["git", "checkout", "-q", rev], dest)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    sh([str(BIN / "dvc"), "repro"], dest)  # fill the cache, as after `make repro`
+    return dest
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5")
+    ap.add_argument("--before", metavar="REV", help="also measure this commit, alternating with HEAD")
     ap.add_argument("--scale", type=int, nargs="*", default=[1, 10, 100], help="synthetic source sizes (x 1,797 rows)")
     ap.add_argument("--skip-benchmark", action="store_true", help="do not time the benchmark stage")
     args = ap.parse_args()
@@ -115,59 +125,73 @@ def main() -> None:
     if not (BIN / "dvc").exists():
         sys.exit("bench: .venv not found; run `make repro` first")
 
-    rows: list[tuple[str, str, str]] = []
+    py, dvc = str(BIN / "python"), [str(BIN / "dvc")]
     with tempfile.TemporaryDirectory(prefix="tinydigits-bench-") as tmp:
-        repo, out = Path(tmp) / "repo", Path(tmp) / "out"
+        out = Path(tmp) / "out"
         out.mkdir()
-        sh(["git", "clone", "-q", str(ROOT), str(repo)], ROOT)
-        (repo / ".venv").symlink_to(ROOT / ".venv")
-        py = str(BIN / "python")
-        dvc = [str(BIN / "dvc")]
-        sh(dvc + ["repro"], repo)  # warm: fill the cache, as after `make repro`
+        repos = {"HEAD": prepare("HEAD", Path(tmp) / "head")}
+        if args.before:
+            repos[args.before] = prepare(args.before, Path(tmp) / "before")
+        names = list(repos)
+        figures: dict[str, dict[str, str]] = {}
 
-        # 1. fetch..pickle under DVC vs the same work in one process, alternating
-        pipe, one, orig = [], [], []
+        def record(measure: str, column: str, value: str) -> None:
+            figures.setdefault(measure, {})[column] = value
+
+        # 1. fetch..pickle under DVC vs the same work in one process, all alternating
+        samples: dict[str, list[float]] = {k: [] for k in [*names, "one", "orig"]}
         for _ in range(args.runs):
-            pipe.append(timed(dvc + ["repro", "--force", "pickle"], repo)[0])
-            one.append(timed([py, "-c", ONE_PROCESS, str(out)], repo)[0])
-            orig.append(timed([py, "-c", ORIGINAL, str(out)], repo)[0])
-        rows += [
-            ("dvc repro --force pickle (fetch..pickle)", f"{median(pipe):.2f} s", ""),
-            ("one process, pipeline functions", f"{median(one):.2f} s", f"pipeline / one process = {median(pipe) / median(one):.1f}x"),
-            ("one process, original script (load_digits)", f"{median(orig):.2f} s", f"pipeline / original = {median(pipe) / median(orig):.1f}x"),
-        ]
-        # 2. no-op repro, 3. repro after a count change (alternating 99/100 so each run is a change)
-        noop = [timed(dvc + ["repro"], repo)[0] for _ in range(args.runs)]
-        change = []
+            for name, repo in repos.items():
+                samples[name].append(timed(dvc + ["repro", "--force", "pickle"], repo)[0])
+            samples["one"].append(timed([py, "-c", ONE_PROCESS, str(out)], repos["HEAD"])[0])
+            samples["orig"].append(timed([py, "-c", ORIGINAL, str(out)], repos["HEAD"])[0])
+        one, orig = median(samples["one"]), median(samples["orig"])
+        record("one process, pipeline functions (baseline)", "HEAD", f"{one:.2f} s")
+        record("one process, original script with load_digits (baseline)", "HEAD", f"{orig:.2f} s")
+        for name in names:
+            pipe = median(samples[name])
+            record("dvc repro --force pickle (fetch..pickle)", name, f"{pipe:.2f} s")
+            record("  ratio to one process, pipeline functions", name, f"{pipe / one:.1f}x")
+            record("  ratio to original script (goal <= 2.5x)", name, f"{pipe / orig:.1f}x")
+
+        # 2. no-op repro; 3. repro after a count change (99/100 alternately, so each run is a change)
+        noop = {n: [] for n in names}
+        change = {n: [] for n in names}
         for i in range(args.runs):
-            set_train_per_class(repo, 99 if i % 2 == 0 else 100)
-            change.append(timed(dvc + ["repro"], repo)[0])
-        rows += [
-            ("no-op dvc repro", f"{median(noop):.2f} s", "goal <= 0.6 s"),
-            ("dvc repro after sample.train_per_class change", f"{median(change):.2f} s", "sample..benchmark"),
-        ]
-        # 4. the benchmark stage alone
-        if "benchmark" in (repo / "dvc.yaml").read_text() and not args.skip_benchmark:
-            bench = [timed(dvc + ["repro", "--force", "--single-item", "benchmark"], repo)[0] for _ in range(args.runs)]
-            rows.append(("benchmark stage alone (dvc repro -f -s benchmark)", f"{median(bench):.2f} s", ""))
-        # 5. each stage by itself: wall, import share, peak memory
-        for stage, module in STAGES.items():
-            if stage not in (repo / "dvc.yaml").read_text():
-                continue
-            runs = [timed([py, "-m", f"pipeline.{module}"], repo) for _ in range(args.runs)]
-            imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
-            rows.append((
-                f"stage {stage}: python -m pipeline.{module}",
-                f"{median([r[0] for r in runs]):.2f} s",
-                f"imports {imports:.2f} s; peak RSS {max(r[1] for r in runs)} MiB",
-            ))
-    rows += scaling(args.scale)
-    table = "| measure | median | note |\n| --- | --- | --- |\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
-    header = f"make bench: median of {args.runs} runs on {os.cpu_count()} cores (machine-specific; not tracked)\n\n"
-    print(header + table)
+            for name, repo in repos.items():
+                noop[name].append(timed(dvc + ["repro"], repo)[0])
+                set_train_per_class(repo, 99 if i % 2 == 0 else 100)
+                change[name].append(timed(dvc + ["repro"], repo)[0])
+        for name in names:
+            record("no-op dvc repro (goal <= 0.6 s)", name, f"{median(noop[name]):.2f} s")
+            record("dvc repro after sample.train_per_class changes", name, f"{median(change[name]):.2f} s")
+
+        # 4. the benchmark stage alone; 5. each stage by itself: wall, imports, peak memory
+        for name, repo in repos.items():
+            dvc_yaml = (repo / "dvc.yaml").read_text()
+            if "benchmark:" in dvc_yaml and not args.skip_benchmark:
+                runs = [timed(dvc + ["repro", "--force", "--single-item", "benchmark"], repo)[0] for _ in range(args.runs)]
+                record("benchmark stage alone (dvc repro -f -s benchmark)", name, f"{median(runs):.2f} s")
+            for stage, module in STAGES.items():
+                if f"pipeline.{module}" not in dvc_yaml:
+                    continue
+                runs = [timed([py, "-m", f"pipeline.{module}"], repo) for _ in range(args.runs)]
+                imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
+                record(f"stage {stage}: wall", name, f"{median([r[0] for r in runs]):.2f} s")
+                record(f"stage {stage}: imports", name, f"{imports:.2f} s")
+                record(f"stage {stage}: peak RSS (goal < 250 MiB)", name, f"{max(r[1] for r in runs)} MiB")
+
+    head = "| measure | " + " | ".join(names) + " |\n| --- |" + " --- |" * len(names) + "\n"
+    body = "\n".join(f"| {m} | " + " | ".join(v.get(n, "") for n in names) + " |" for m, v in figures.items())
+    rows = scaling(args.scale)
+    scale_table = "\n\n| scaling (in-process, synthetic source) | median | peak traced |\n| --- | --- | --- |\n"
+    scale_table += "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows) if rows else ""
+    header = f"make bench: median of {args.runs} alternating runs, {os.cpu_count()} cores (machine-specific; not tracked)\n\n"
+    text = header + head + body + (scale_table if rows else "") + "\n"
+    print(text)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(header + table + "\n")
-    print(f"\nwrote {OUT.relative_to(ROOT)}")
+    OUT.write_text(text)
+    print(f"wrote {OUT.relative_to(ROOT)}")
 
 
 def scaling(scales: list[int]) -> list[tuple[str, str, str]]:

@@ -70,6 +70,22 @@ def test_bad_params_stop_repro_before_anything_is_written(built):
     run(["git", "checkout", "params.yaml"], repo)
 
 
+def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(built):
+    repo, _, _ = built
+    normalized = repo / "datasets/interim/normalized.npz"
+    with np.load(normalized, allow_pickle=False) as z:
+        images, labels = z["images"].copy(), z["labels"]
+    images[images > 0] = 0.03  # off the 1/16 grid everywhere a stroke is
+    np.savez(normalized, images=images, labels=labels)
+    result = run(["python", "-m", "pipeline.split"], repo, check=False)
+    assert result.returncode == 1
+    assert "split: error: stage 'split': splits data (1,200 rows) violates the contract:" in result.stderr
+    assert "check 'multiple of 1/16': pixel_" in result.stderr and "=0.03" in result.stderr
+    assert "Traceback" not in result.stderr
+    run(["dvc", "repro", "pickle"], repo)  # DVC sees the tampered intermediate and rebuilds it
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
 def test_changed_counts_and_seed_give_the_oracle_bytes(built):
     repo, _, _ = built
     set_params(repo, seed=7, train_per_class=30, test_per_class=5, train_counts={8: 12}, test_counts={0: 0})

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline import config, fetch, io, normalize, pickling, sample, split
-from pipeline.errors import ParamsError, PipelineError, SourceError
+from pipeline.errors import ContractError, ParamsError, PipelineError, SourceError
 from tests.oracle import reference_pickles, reference_splits
 
 V1 = {
@@ -134,6 +134,16 @@ def test_pickle_bytes_is_the_published_format(tiny_pixels, tiny_labels):
     record = pickle.loads(blob)
     assert set(record) == {"images", "labels"}
     assert record["images"].dtype == np.float32 and record["labels"].dtype == np.int64
+
+
+def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(tiny_pixels, tiny_labels):
+    images = normalize.normalize(tiny_pixels)
+    with pytest.raises(ContractError, match=r"images must be float32 \(N, 8, 8\), got float64 \(30, 8, 8\)"):
+        pickling.pickle_bytes(images.astype(np.float64), tiny_labels)
+    with pytest.raises(ContractError, match=r"images must be float32 \(N, 8, 8\), got float32 \(30, 64\)"):
+        pickling.pickle_bytes(images.reshape(30, 64), tiny_labels)
+    with pytest.raises(ContractError, match=r"labels must be int64 \(30,\), got int32 \(30,\)"):
+        pickling.pickle_bytes(images, tiny_labels.astype(np.int32))
 
 
 def test_npz_twin_holds_the_same_arrays_without_pickles(tiny_pixels, tiny_labels, tmp_path):
