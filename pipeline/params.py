@@ -38,6 +38,8 @@ class BenchmarkParams:
     epochs: int
     min_accuracy: float
     sweep_per_class: tuple[int, ...]
+    reference_hidden_units: int
+    reference_max_epochs: int
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,16 @@ def _sample(block: Any) -> SampleParams:
 def _benchmark(block: Any) -> BenchmarkParams:
     keys = (
         "seeds", "hidden_units", "learning_rate", "batch_size", "epochs",
-        "min_accuracy", "sweep_per_class",
+        "min_accuracy", "sweep_per_class", "reference_hidden_units", "reference_max_epochs",
     )
     block = _keys(block, "benchmark", keys)
     sweep = block["sweep_per_class"]
     if not isinstance(sweep, list) or not sweep:
         raise ParamsError(f"benchmark.sweep_per_class must be a non-empty list of counts, got {sweep!r}")
     smallest = min(CLASS_SIZES)
+    counts = tuple(_int(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep))
+    if len(set(counts)) != len(counts):
+        raise ParamsError(f"benchmark.sweep_per_class must list distinct counts, got {list(counts)}")
     return BenchmarkParams(
         seeds=_int(block["seeds"], "benchmark.seeds", 1, 1000),
         hidden_units=_int(block["hidden_units"], "benchmark.hidden_units", 1, 4096),
@@ -145,20 +150,35 @@ def _benchmark(block: Any) -> BenchmarkParams:
         batch_size=_int(block["batch_size"], "benchmark.batch_size", 1, 100_000),
         epochs=_int(block["epochs"], "benchmark.epochs", 1, 10_000),
         min_accuracy=_number(block["min_accuracy"], "benchmark.min_accuracy", 0.0, 1.0),
-        sweep_per_class=tuple(
-            _int(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep)
-        ),
+        sweep_per_class=counts,
+        reference_hidden_units=_int(block["reference_hidden_units"], "benchmark.reference_hidden_units", 1, 4096),
+        reference_max_epochs=_int(block["reference_max_epochs"], "benchmark.reference_max_epochs", 1, 100_000),
     )
+
+
+def _check_sweep(sweep: tuple[int, ...], test_counts: tuple[int, ...]) -> None:
+    """Each sweep point is the split the pipeline would draw with that many train images per
+    digit, so train + test must fit every digit, like ``sample`` itself."""
+    limit = min(CLASS_SIZES[d] - test_counts[d] for d in DIGITS)
+    for i, n in enumerate(sweep):
+        if n > limit:
+            d = min(DIGITS, key=lambda d: (CLASS_SIZES[d] - test_counts[d], d))
+            raise ParamsError(
+                f"benchmark.sweep_per_class[{i}] = {n} leaves no room for the {test_counts[d]} test "
+                f"images of digit {d} ({CLASS_SIZES[d]} images); valid: counts in [1, {limit}]"
+            )
 
 
 def parse(raw: Any) -> Params:
     """Validate a params mapping (as parsed from YAML) and resolve per-digit counts."""
     raw = _keys(raw, "", ("seed", "sample", "benchmark"))
-    return Params(
+    p = Params(
         seed=_int(raw["seed"], "seed", 0, SEED_LIMIT - 1),
         sample=_sample(raw["sample"]),
         benchmark=_benchmark(raw["benchmark"]),
     )
+    _check_sweep(p.benchmark.sweep_per_class, p.sample.test_counts)
+    return p
 
 
 def load(path: Path | str = PARAMS_FILE) -> Params:

@@ -187,10 +187,15 @@ def _describe(cases: pd.DataFrame, frame: pd.DataFrame, schema: pa.DataFrameSche
             extra = len(shown) - _SHOWN
         else:
             shown = [
-                f"{col}[{idx}]={val!r}" if idx is not None and not pd.isna(idx) else f"{col}: {val}"
+                f"{col}[{idx}]={_value(val)}" if idx is not None and not pd.isna(idx) else f"{col}: {val}"
                 for col, idx, val in zip(group["column"], group["index"], group["failure_case"])
             ]
             extra = len(shown) - _SHOWN
         more = f" (+{extra} more)" if extra > 0 else ""
         lines.append(f"  - check '{check}': {'; '.join(map(str, shown[:_SHOWN]))}{more}")
     return "\n".join(lines)
+
+
+def _value(val) -> str:
+    """Quote an offending cell: floats as float32 would print them (0.03, not 0.029999999329...)."""
+    return f"{val:.7g}" if isinstance(val, (float, np.floating)) else repr(val)

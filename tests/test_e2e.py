@@ -68,6 +68,10 @@ def test_bad_params_stop_repro_before_anything_is_written(built):
     assert "Traceback" not in result.stderr
     assert {p: sha256(repo / p) for p in before} == before
     run(["git", "checkout", "params.yaml"], repo)
+    # DVC removed sample.npz before running the stage; the cache still has it
+    assert not (repo / "datasets/interim/sample.npz").exists()
+    run(["dvc", "checkout"], repo)
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
 
 
 def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(built):

@@ -1,0 +1,125 @@
+"""The benchmark stage's I/O edge: read its inputs; build and write metrics, plots and the card.
+
+Paths here must match the ``benchmark`` stage's deps and outs in ``dvc.yaml``. Every tracked
+output is built in memory first and then written atomically, so a failed build writes nothing.
+Wall times are machine-specific: they go to the log and to :data:`LOCAL_FILE` (git-ignored),
+never into a tracked file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import config, params, plots
+from pipeline.io import atomic_write_bytes, read_npz
+
+log = logging.getLogger(__name__)
+
+REPORTS_DIR = Path("reports")
+METRICS_FILE = REPORTS_DIR / "metrics.json"
+PLOT_FILES = {name: REPORTS_DIR / "plots" / f"{name}.csv" for name in ("learning_curve", "sweep", "confusion", "per_class")}
+FIGURE_FILES = {name: REPORTS_DIR / "figures" / f"{name}.png" for name in ("samples", "confusion")}
+LOCAL_FILE = REPORTS_DIR / "local" / "benchmark.json"
+CARD_FILE = config.DATASET_DIR / "README.md"
+CARD_TEMPLATE = Path("pipeline/card_template.md")
+DECIMALS = 4
+
+
+def read_inputs():
+    """The published splits, each (images (N, 8, 8) float32, labels (N,) int64), and the raw
+    snapshot {pixels (1797, 64) uint8, labels (1797,)}. Each was validated by the stage that wrote
+    it, and DVC's hashes pin those bytes, so they are not checked again here."""
+    data = {s: read_npz(config.npz_path(s), ("images", "labels")) for s in config.SPLITS}
+    raw = read_npz(config.RAW_FILE, ("pixels", "labels"))
+    return (data["train"]["images"], data["train"]["labels"]), (data["test"]["images"], data["test"]["labels"]), raw
+
+
+def per_digit(matrix: np.ndarray) -> dict[int, float]:
+    """Accuracy per digit from a confusion matrix (10, 10); digits without test images are left out."""
+    totals = matrix.sum(axis=1)
+    return {d: float(matrix[d, d] / totals[d]) for d in config.DIGITS if totals[d]}
+
+
+def metrics(base: dict, runs, per_class: dict[int, float], ref: dict, sweep: dict[int, dict]) -> dict:
+    """``reports/metrics.json``: ``test_accuracy`` is the baseline's mean over seeds."""
+    return {
+        "test_accuracy": base["mean"],
+        **{f"test_accuracy_{k}": base[k] for k in ("std", "min", "max")},
+        "test_accuracy_per_seed": {f"seed_{s}": run.accuracy for s, run in enumerate(runs)},
+        "test_accuracy_per_digit": {f"digit_{d}": a for d, a in per_class.items()},
+        "reference": ref,
+        "sweep": {f"per_class_{k}": s for k, s in sorted(sweep.items())},
+    }
+
+
+def json_bytes(obj) -> bytes:
+    """Sorted keys, floats rounded to :data:`DECIMALS`: the same figures give the same bytes."""
+    def rounded(o):
+        if isinstance(o, dict):
+            return {k: rounded(v) for k, v in o.items()}
+        return round(o, DECIMALS) if isinstance(o, float) else o
+
+    return (json.dumps(rounded(obj), sort_keys=True, indent=2) + "\n").encode()
+
+
+def build(p: params.Params, train, test, runs, ref: dict, sweep: dict[int, dict]) -> dict[Path, bytes]:
+    """Every tracked output of the stage, as bytes, keyed by path."""
+    from pipeline import card
+    from pipeline.benchmark import summary
+
+    actual = np.asarray(test[1])
+    predicted = np.stack([run.predicted for run in runs])
+    matrix = plots.confusion_matrix(actual, predicted)
+    base = summary([run.accuracy for run in runs])
+    per_class = per_digit(matrix)
+    curves, losses = np.stack([r.curve for r in runs]), np.stack([r.loss for r in runs])
+    files = {path: path.read_bytes() for s in config.SPLITS for path in (config.pickle_path(s), config.npz_path(s))}
+    facts = card.Facts(
+        p=p, train_labels=np.asarray(train[1]), test_labels=actual, files=files, base=base,
+        per_class=per_class, curve=curves.mean(axis=0), ref=ref, sweep=sweep,
+    )
+    n = sum(matrix.sum(axis=1))
+    return {
+        METRICS_FILE: json_bytes(metrics(base, runs, per_class, ref, sweep)),
+        PLOT_FILES["learning_curve"]: plots.learning_curve(curves, losses),
+        PLOT_FILES["sweep"]: plots.sweep_table(sweep),
+        PLOT_FILES["confusion"]: plots.confusion_rows(actual, predicted),
+        PLOT_FILES["per_class"]: plots.per_class_table(per_class),
+        FIGURE_FILES["samples"]: plots.samples_png(train[0], train[1]),
+        FIGURE_FILES["confusion"]: plots.confusion_png(
+            matrix, f"Baseline on test, {len(runs)} seeds pooled ({n:,} predictions)"),
+        CARD_FILE: card.render(CARD_TEMPLATE.read_text(encoding="utf-8"), facts).encode(),
+    }
+
+
+def write(outputs: dict[Path, bytes]) -> None:
+    for path, blob in outputs.items():
+        atomic_write_bytes(path, blob)
+    log.info("wrote %s", ", ".join(str(path) for path in outputs))
+
+
+def log_figures(b: params.BenchmarkParams, base: dict, ref: dict, sweep: dict[int, dict], times: dict) -> None:
+    """The headline figures and wall times on the console; wall times also to :data:`LOCAL_FILE`."""
+    log.info(
+        "baseline 64-%d-10 SGD, %d epochs, %d seeds: test accuracy %.4f (min %.4f, max %.4f, std %.4f)",
+        b.hidden_units, b.epochs, b.seeds, base["mean"], base["min"], base["max"], base["std"],
+    )
+    log.info(
+        "reference 64-%d-10 Adam, %d epochs (%s): test accuracy %.4f", b.reference_hidden_units,
+        ref["epochs"], "converged" if ref["converged"] else "NOT converged", ref["test_accuracy"],
+    )
+    log.info("sweep, train images per digit -> mean test accuracy: %s",
+             ", ".join(f"{k}: {s['mean']:.4f}" for k, s in sorted(sweep.items())))
+    per_fit = times["baseline_s"] / b.seeds
+    log.info(
+        "wall time %.1f s: baseline %.2f s (%.3f s per %d-epoch fit; the original card claims <10 s), "
+        "reference %.2f s, sweep %.2f s; see %s", times["total_s"], times["baseline_s"], per_fit,
+        b.epochs, times["reference_s"], times["sweep_s"], LOCAL_FILE,
+    )
+    record = {**times, "baseline_per_fit_s": per_fit, "cpus": os.cpu_count(), "blas_threads": 1}
+    atomic_write_bytes(LOCAL_FILE, json_bytes(record))

@@ -1,0 +1,112 @@
+"""The dataset card: generated from the template, its figures from the data, nothing that drifts."""
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import card, config, params, reports
+from pipeline.errors import PipelineError
+from tests.conftest import ROOT
+
+TEMPLATE = (ROOT / reports.CARD_TEMPLATE).read_text(encoding="utf-8")
+P = params.load(ROOT / config.PARAMS_FILE)
+
+
+def facts(**changes) -> card.Facts:
+    """A small, made-up set of facts; each test changes what it checks."""
+    summary = {"mean": 0.8, "std": 0.03, "min": 0.74, "max": 0.85}
+    base = dict(
+        p=P, train_labels=np.repeat(np.arange(10), 100), test_labels=np.repeat(np.arange(10), 20),
+        files={Path("train.pkl"): b"x" * 264_255, Path("test.pkl"): b"y" * 53_044, Path("train.npz"): b"z"},
+        base=summary, per_class={d: 0.5 + d / 20 for d in range(10)}, curve=np.linspace(0.15, 0.8, 20),
+        ref={"test_accuracy": 0.975, "epochs": 351, "converged": True},
+        sweep={15: {"mean": 0.29, "std": 0.07, "min": 0.14, "max": 0.35}, 100: summary},
+    )
+    return card.Facts(**{**base, **changes})
+
+
+def claim(f: card.Facts, name: str) -> tuple[str, str, str]:
+    return next(row for row in card.claims(f) if row[0].startswith(name))
+
+
+def test_every_placeholder_is_filled():
+    text = card.render(TEMPLATE, facts())
+    assert not re.search(r"\$[A-Za-z_{]", text), re.findall(r"\$\w+", text)
+
+
+def test_counts_and_digests_come_from_the_data():
+    labels = np.array([0, 0, 1, 9, 9, 9])
+    table = card.counts_table(labels, np.array([1]))
+    assert "| train | 2 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 3 | 6 |" in table
+    assert "| test | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |" in table
+    text = card.render(TEMPLATE, facts())
+    assert f"| `train.pkl` | 264,255 | `{hashlib.sha256(b'x' * 264_255).hexdigest()}` |" in text
+    assert "The two pickles total 317,299 bytes (309.9 KiB)." in text
+
+
+def test_claims_verdicts_follow_the_measures():
+    f = facts()
+    assert claim(f, "~80%")[2] == "holds"
+    assert claim(facts(base={"mean": 0.6, "std": 0.0, "min": 0.6, "max": 0.6}), "~80%")[2].startswith("does not hold")
+    assert claim(f, "<20%")[2].startswith("does not hold") and "0.2900" in claim(f, "<20%")[1]
+    small = {15: {"mean": 0.12, "std": 0.0, "min": 0.1, "max": 0.14}}
+    assert claim(facts(sweep=small), "<20%")[2] == "holds"
+    assert claim(facts(sweep={}), "<20%")[1].startswith("not measured")
+    assert claim(f, "~310 KB")[2] == "holds"
+    assert claim(facts(files={Path("train.pkl"): b"x" * 500_000}), "~310 KB")[2].startswith("does not hold")
+    assert claim(facts(curve=np.full(20, 0.5)), "Model improves")[2].startswith("does not hold")
+    assert claim(facts(train_labels=np.repeat(np.arange(10), 50)), "Perfect 100")[2].startswith("does not hold")
+
+
+def test_time_claim_is_stated_without_a_wall_clock_figure():
+    measured = claim(facts(), "<10 sec")[1]
+    assert "0.28 GFLOP" in measured and "reports/local/benchmark.json" in measured
+    assert card.run_flops(P.benchmark, 1000) == 6 * (64 * 32 + 32 * 10) * 1000 * 20
+
+
+def test_imbalanced_and_unconverged_runs_are_described_as_such():
+    text = card.render(TEMPLATE, facts(
+        train_labels=np.repeat(np.arange(10), [100] * 8 + [50, 100]),
+        ref={"test_accuracy": 0.9, "epochs": 1000, "converged": False},
+    ))
+    assert "a small set (per-digit counts as below)" in text and "balanced" not in text.split("\n## ")[0]
+    assert "stopped by benchmark.reference_max_epochs before converging" in text
+
+
+def test_unknown_placeholder_and_stray_dollar_are_refused():
+    with pytest.raises(PipelineError, match=r"unknown placeholder \$nonsense"):
+        card.render("x $nonsense y", facts())
+    with pytest.raises(PipelineError, match=r"stray '\$'"):
+        card.render("costs $5", facts())
+
+
+def test_curve_epochs_keep_the_first_and_last():
+    assert card.curve_epochs(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
+    assert card.curve_epochs(3) == [1, 2, 3]
+    assert card.curve_epochs(25)[-1] == 25
+
+
+def test_committed_card_agrees_with_committed_metrics_and_files():
+    text = (ROOT / reports.CARD_FILE).read_text(encoding="utf-8")
+    m = json.loads((ROOT / reports.METRICS_FILE).read_text())
+    assert f"| baseline, {P.benchmark.seeds} seeds | {m['test_accuracy']:.4f} | {m['test_accuracy_std']:.4f} |" in text
+    assert f"reaches\n{m['reference']['test_accuracy']:.4f} test accuracy" in text
+    for name in ("train", "test"):
+        digest = hashlib.sha256((ROOT / config.pickle_path(name)).read_bytes()).hexdigest()
+        assert digest in text
+
+
+@pytest.mark.parametrize("path", [reports.CARD_FILE, reports.METRICS_FILE, *reports.PLOT_FILES.values()])
+def test_tracked_outputs_hold_no_times_dates_paths_or_versions(path):
+    text = (ROOT / path).read_text(encoding="utf-8")
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}:\d{2}\b", text)  # dates, clock times
+    assert str(ROOT) not in text and not re.search(r"(?<![\w.])/(home|tmp|Users|root)/", text)
+    assert not re.search(r"\b\d+\.\d+ ?(s|sec|seconds)\b|\b\d+ ?ms\b", text)  # no measured durations
+    import sklearn
+
+    assert sklearn.__version__ not in text
+
