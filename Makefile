@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 DVC := $(BIN)/dvc --wait-for-lock
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test status bench
+.PHONY: help install repro test status bench check-repro verify-data push pull
 
 ## help: list the targets
 help:
@@ -37,3 +37,19 @@ status: $(STAMP)
 ## bench: time dvc repro against one-process baselines (medians, ratios, peak memory); after `make repro`
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+## check-repro: the CI gate: clone HEAD, `dvc repro --force`, fail unless every byte and digest matches
+check-repro: $(STAMP)
+	$(BIN)/python scripts/check_repro.py
+
+## verify-data: re-hash every file dvc.lock records and every DVC cache object (DVC skips what looks unchanged)
+verify-data: $(STAMP)
+	$(BIN)/python scripts/verify_data.py
+
+## push: upload the DVC-cached intermediates to the default remote (see .dvc/config)
+push: $(STAMP)
+	$(DVC) push
+
+## pull: download them from the default remote; afterwards `make status` passes with no stage run
+pull: $(STAMP)
+	$(DVC) pull

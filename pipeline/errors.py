@@ -15,3 +15,27 @@ class SourceError(PipelineError, OSError):
 
 class ContractError(PipelineError):
     """Data at a stage boundary violates the schema in :mod:`pipeline.schemas`."""
+
+
+class DatasetError(PipelineError):
+    """A published dataset file cannot be loaded safely; nothing in it was executed."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """The split's file does not exist under the given root."""
+
+
+class DigestError(DatasetError):
+    """The file's md5 or size differs from what ``dvc.lock`` records for it."""
+
+
+class UnsafePickleError(DatasetError):
+    """The pickle names a global outside the NumPy allow-list; it was refused, not called."""
+
+
+class CorruptFileError(DatasetError):
+    """The file is truncated, damaged, or not a pickle / ``.npz`` at all."""
+
+
+class DatasetFormatError(DatasetError, ValueError):
+    """The file parses but is not TinyDigits: wrong keys, dtype (e.g. object), shape or values."""

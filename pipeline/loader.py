@@ -1,0 +1,227 @@
+"""Load a published split safely: digest checked, restricted unpickling, format validated.
+
+    >>> from pipeline import load
+    >>> images, labels = load("train")                   # datasets/tinydigits/train.pkl
+    >>> images.shape, images.dtype, labels.shape, labels.dtype
+    ((1000, 8, 8), dtype('float32'), (1000,), dtype('int64'))
+    >>> images, labels = load("test", format="npz")      # the .npz twin, no pickle at all
+
+    $ python -m pipeline.loader
+    loader: train: 1,000 images; train.pkl md5 6c43ffa69131 as dvc.lock records; train.npz holds the same arrays
+    loader: test: 200 images; test.pkl md5 2d7166647fe8 as dvc.lock records; test.npz holds the same arrays
+
+The file is read once; its md5 and size are checked against the ``dvc.lock`` of the project
+it sits in (DVC 3 records md5, not sha256) and the same bytes are then parsed. Without a
+``dvc.lock`` (the files copied on their own) there is nothing to check against, and loading
+goes on unverified. Parsing runs no code from the file: the unpickler resolves only what an
+array pickle needs (NumPy's array reconstructor, ``ndarray``, ``dtype``) and refuses any other
+name before it could be called; ``.npz`` files load with ``allow_pickle=False``.
+Needs only NumPy (and PyYAML, to read a ``dvc.lock`` when there is one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import DATASET_DIR, DIGITS, IMAGE_SHAPE, SPLITS
+from pipeline.errors import (
+    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, UnsafePickleError,
+)
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("pkl", "npz")
+LOCK_FILE = "dvc.lock"
+# What unpickling an ndarray calls: ndarray.__reduce__ names its own reconstructor.
+_RECONSTRUCT = np.empty(0).__reduce__()[0]
+ALLOWED_GLOBALS = {
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,  # NumPy 2.x pickles (TinyDigits v1)
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,  # NumPy 1.x pickles
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+def load(
+    split: str, root: Path | str = DATASET_DIR, *, format: str = "pkl", verify: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 8, 8) float32 in [0, 1] and labels (N,) int64 in 0..9 of ``split``.
+
+    ``format`` is ``"pkl"`` (the published pickle) or ``"npz"`` (its twin). ``verify``: ``None``
+    checks the digest when a ``dvc.lock`` records the file, ``True`` requires that record,
+    ``False`` skips the check. Raises a :class:`~pipeline.errors.DatasetError` subclass.
+    """
+    images, labels, _ = _load(split, root, format, verify)
+    return images, labels
+
+
+def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    if format not in FORMATS:
+        raise DatasetError(f"unknown format {format!r}; valid formats: {', '.join(FORMATS)}")
+    path = Path(root) / f"{split}.{format}"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path} not found; expected {split}.pkl and {split}.npz in {root}") from None
+    note = check_digest(path, data, verify)
+    obj = unpickle(data, path) if format == "pkl" else read_npz(data, path)
+    images, labels = validate(obj, path)
+    return images, labels, note
+
+
+# ---- digest ------------------------------------------------------------------------------
+
+def recorded_digest(path: Path) -> tuple[str, int, Path] | None:
+    """``(md5, size, lock)`` that the nearest ``dvc.lock`` above ``path`` records for it, else None.
+
+    The search stops at the first folder holding a ``dvc.lock``, ``.dvc`` or ``.git``.
+    """
+    path = Path(path).resolve()
+    for folder in path.parents:
+        lock = folder / LOCK_FILE
+        if lock.is_file():
+            return _lookup(lock, path.relative_to(folder).as_posix())
+        if (folder / ".dvc").exists() or (folder / ".git").exists():
+            return None
+    return None
+
+
+def _lookup(lock: Path, rel: str) -> tuple[str, int, Path] | None:
+    try:
+        import yaml
+    except ImportError:
+        raise DatasetError(f"{lock} records digests but PyYAML is not installed to read it; "
+                           "install pyyaml, or pass verify=False to load unverified") from None
+    try:
+        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
+        for stage in stages.values():
+            for out in stage.get("outs", []):
+                if out.get("path") == rel and "md5" in out:
+                    return str(out["md5"]), int(out["size"]), lock
+    except (yaml.YAMLError, AttributeError, TypeError, KeyError, ValueError) as err:
+        raise DigestError(f"{lock} is not a readable dvc.lock ({err}); cannot verify {rel}") from None
+    return None
+
+
+def check_digest(path: Path, data: bytes, verify: bool | None) -> str:
+    """Compare ``data`` (the bytes of ``path``) with its ``dvc.lock`` record; return what was checked."""
+    if verify is False:
+        return "not verified (verify=False)"
+    record = recorded_digest(path)
+    if record is None:
+        if verify:
+            raise DigestError(f"no dvc.lock above {path} records it, so its digest cannot be verified")
+        log.debug("%s: no dvc.lock records it; loading unverified", path)
+        return "not verified (no dvc.lock records it)"
+    md5, size, lock = record
+    actual = hashlib.md5(data).hexdigest()
+    if (actual, len(data)) != (md5, size):
+        raise DigestError(
+            f"{path} has md5 {actual} ({len(data):,} bytes) but {lock} records md5 {md5} ({size:,} bytes): "
+            f"the file changed after the last `dvc repro`. Restore it (`git checkout -- {path}`) or "
+            f"rebuild it (`dvc repro`), or pass verify=False to load it anyway"
+        )
+    return f"md5 {md5[:12]} as {lock.name} records"
+
+
+# ---- parsing -----------------------------------------------------------------------------
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Resolves only :data:`ALLOWED_GLOBALS`; any other global is refused before it is called."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            allowed = ", ".join(f"{m}.{n}" for m, n in ALLOWED_GLOBALS)
+            raise UnsafePickleError(
+                f"pickle references {module}.{name}, which a TinyDigits file never needs; refused "
+                f"without calling it (allowed: {allowed})"
+            ) from None
+
+    def persistent_load(self, pid):
+        raise UnsafePickleError(f"pickle uses a persistent id ({pid!r}); TinyDigits files have none")
+
+
+def unpickle(data: bytes, path: Path | str = "<bytes>") -> object:
+    """Unpickle ``data`` allowing only NumPy array globals; the whole input must be one pickle."""
+    stream = io.BytesIO(data)
+    try:
+        obj = _NumpyOnlyUnpickler(stream).load()
+    except DatasetError as err:
+        raise type(err)(f"{path}: {err}") from None
+    except Exception as err:  # any parse failure means a damaged file; no foreign code can run here
+        raise CorruptFileError(f"{path} is not a readable pickle ({type(err).__name__}: {err}); "
+                               "truncated or damaged?") from None
+    if stream.tell() != len(data):
+        raise CorruptFileError(f"{path} has {len(data) - stream.tell():,} unexpected bytes after the pickle")
+    return obj
+
+
+def read_npz(data: bytes, path: Path | str = "<bytes>") -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive in ``data``, read with ``allow_pickle=False``."""
+    if not data.startswith(b"PK\x03\x04"):
+        raise CorruptFileError(f"{path} is not an .npz (zip) archive")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            return {name: z[name] for name in z.files}
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise DatasetFormatError(f"{path} holds an object array; refused (it would need unpickling)") from None
+        raise CorruptFileError(f"{path} is not a readable .npz ({err}); truncated or damaged?") from None
+    except Exception as err:  # zipfile / format errors: a damaged archive
+        raise CorruptFileError(f"{path} is not a readable .npz ({type(err).__name__}: {err}); "
+                               "truncated or damaged?") from None
+
+
+def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.ndarray]:
+    """Check ``{'images': (N, 8, 8) float32 in [0, 1], 'labels': (N,) int64 in 0..9}``; return both."""
+    if not isinstance(obj, dict) or set(obj) != {"images", "labels"}:
+        got = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
+        raise DatasetFormatError(f"{path} must hold exactly 'images' and 'labels', got {got}")
+    images, labels = obj["images"], obj["labels"]
+    for key, arr, dtype in (("images", images, np.float32), ("labels", labels, np.int64)):
+        if type(arr) is not np.ndarray:
+            raise DatasetFormatError(f"{path}: {key} must be a numpy array, got {type(arr).__name__}")
+        if arr.dtype != np.dtype(dtype):
+            raise DatasetFormatError(f"{path}: {key} must be {np.dtype(dtype)}, got dtype {arr.dtype}")
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE or len(images) == 0:
+        raise DatasetFormatError(f"{path}: images must have shape (N, 8, 8) with N >= 1, got {images.shape}")
+    if labels.shape != (len(images),):
+        raise DatasetFormatError(f"{path}: labels must have shape ({len(images)},) to match images, got {labels.shape}")
+    outside = np.flatnonzero(~((images >= 0) & (images <= 1)).all(axis=(1, 2)))  # NaN counts as outside
+    if outside.size:
+        raise DatasetFormatError(f"{path}: pixel values must lie in [0, 1]; images {outside[:5].tolist()} "
+                                 f"({outside.size:,} in all) do not")
+    bad = np.flatnonzero((labels < DIGITS[0]) | (labels > DIGITS[-1]))
+    if bad.size:
+        raise DatasetFormatError(f"{path}: labels must be digits 0..9; positions {bad[:5].tolist()} "
+                                 f"hold {labels[bad[:5]].tolist()}")
+    return images, labels
+
+
+# ---- command line: check both files of every split ----------------------------------------
+
+def main(root: Path | str = DATASET_DIR) -> None:
+    for split in SPLITS:
+        images, labels, note = _load(split, root, "pkl", None)
+        twin_images, twin_labels, _ = _load(split, root, "npz", None)
+        if not (np.array_equal(images, twin_images) and np.array_equal(labels, twin_labels)):
+            raise DatasetError(f"{split}.pkl and {split}.npz in {root} hold different arrays; rebuild with `dvc repro`")
+        log.info("%s: %s images; %s.pkl %s; %s.npz holds the same arrays", split, f"{len(labels):,}", split, note, split)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from pipeline._stage import run
+
+    run("loader", lambda: main(*sys.argv[1:2]))

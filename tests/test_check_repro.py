@@ -1,0 +1,169 @@
+"""`make check-repro`, the CI gate, passes on a reproducible HEAD and fails, saying what differs,
+on a commit whose outputs were altered; scripts/verify_data.py finds what DVC trusts blindly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+
+import pytest
+import yaml
+
+from scripts.check_repro import venv_mismatch
+from scripts.verify_data import lock_problems, object_problems
+from tests.conftest import ROOT, VENV_BIN, make_repo, run
+
+V1_TRAIN = "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54"
+
+
+def commit_all(repo, message):
+    if run(["git", "status", "--porcelain"], repo).stdout:
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", message], repo)
+
+
+def check_repro(repo, tmp):
+    """`make check-repro` in ``repo``, reusing this environment's .venv (never rebuilding it)."""
+    start = time.monotonic()
+    result = run(["make", "-o", ".venv/.installed", "check-repro"], repo, check=False, env={"TMPDIR": str(tmp)})
+    print(f"make check-repro: exit {result.returncode} in {time.monotonic() - start:.1f} s\n{result.stdout}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project at a reproduced commit, with this environment as its .venv."""
+    base = tmp_path_factory.mktemp("gate")
+    repo = make_repo(base / "repo")
+    (repo / ".venv").symlink_to(VENV_BIN.parent)
+    with open(repo / ".git/info/exclude", "a") as f:
+        f.write("/.venv\n")  # whatever .gitignore says about a symlinked .venv
+    run(["dvc", "repro"], repo)
+    commit_all(repo, "reproduced")  # a no-op when the working tree was already reproduced
+    (base / "tmp").mkdir()
+    return repo, base / "tmp"
+
+
+@pytest.mark.e2e
+def test_gate_passes_on_a_reproducible_head(project):
+    repo, tmp = project
+    result = check_repro(repo, tmp)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "environment: reusing" in result.stdout
+    assert result.stdout.count("check-repro: PASS") == 4 and "FAIL" not in result.stdout
+    assert "reproduces byte for byte" in result.stdout
+    assert list(tmp.iterdir()) == []  # the clone is removed
+
+
+@pytest.mark.e2e
+def test_gate_fails_on_a_commit_with_altered_outputs_and_lists_them(project):
+    repo, tmp = project
+    train = repo / "datasets/tinydigits/train.pkl"
+    data = train.read_bytes()
+    at = data.index(bytes(16))  # a run of 0.0 pixels: flip one to 0.0625, same size, still a valid pickle
+    train.write_bytes(data[:at] + bytes.fromhex("0000803d") + data[at + 4 :])
+    tampered = hashlib.sha256(train.read_bytes()).hexdigest()
+    lock = repo / "dvc.lock"
+    sample = yaml.safe_load(lock.read_text())["stages"]["sample"]["outs"][0]
+    sample_md5, size = sample["md5"], sample["size"]
+    forged = hashlib.md5(b"forged").hexdigest()
+    lock.write_text(lock.read_text().replace(f"md5: {sample_md5}", f"md5: {forged}"))
+    commit_all(repo, "tampered outputs")
+    (repo / "notes.txt").write_text("uncommitted")
+
+    result = check_repro(repo, tmp)
+    out = result.stdout
+    assert result.returncode != 0  # make reports the script's exit 1 as 2
+    assert "note: 1 uncommitted change(s)" in out
+    assert "FAIL git status --porcelain is empty" in out
+    assert (f"M datasets/tinydigits/train.pkl: committed 264,255 bytes sha256 {tampered[:16]}, "
+            f"rebuilt 264,255 bytes sha256 {V1_TRAIN[:16]}") in out
+    assert "M dvc.lock:" in out
+    assert f"sample out datasets/interim/sample.npz: md5 {forged} ({size} bytes) -> md5 {sample_md5} ({size} bytes)" in out
+    assert f"split dep datasets/interim/sample.npz: md5 {forged}" in out
+    assert "does NOT reproduce: 1 of 4 checks failed" in out
+    run(["git", "reset", "-q", "--hard", "HEAD~1"], repo)
+
+
+# ---- scripts/verify_data.py on hand-made projects ---------------------------------------------------
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """dvc.lock recording two files (one twice, as dep and out) and a cache holding one object."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/a.bin").write_bytes(b"alpha")
+    (tmp_path / "data/b.bin").write_bytes(b"bravo")
+    lock = {"schema": "2.0", "stages": {
+        "make": {"cmd": "x", "outs": [{"path": "data/a.bin", "hash": "md5", "md5": md5(b"alpha"), "size": 5}]},
+        "use": {"cmd": "y", "deps": [{"path": "data/a.bin", "hash": "md5", "md5": md5(b"alpha"), "size": 5}],
+                "params": {"params.yaml": {"seed": 1}},
+                "outs": [{"path": "data/b.bin", "hash": "md5", "md5": md5(b"bravo"), "size": 5}]},
+    }}
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))  # JSON is YAML
+    obj = tmp_path / "cache/files/md5" / md5(b"alpha")[:2] / md5(b"alpha")[2:]
+    obj.parent.mkdir(parents=True)
+    obj.write_bytes(b"alpha")
+    return tmp_path
+
+
+def test_verify_data_passes_when_everything_matches(tiny_project):
+    assert lock_problems(tiny_project, tiny_project / "cache") == (2, [])
+    assert object_problems(tiny_project / "cache") == (1, [])
+
+
+def test_verify_data_names_changed_and_missing_files(tiny_project):
+    (tiny_project / "data/a.bin").write_bytes(b"alphA")
+    (tiny_project / "data/b.bin").unlink()
+    checked, problems = lock_problems(tiny_project, tiny_project / "cache")
+    assert checked == 2
+    assert problems == [
+        f"data/a.bin: md5 {md5(b'alphA')} (5 bytes), dvc.lock records {md5(b'alpha')} (5 bytes)",
+        f"data/b.bin: missing (dvc.lock records md5 {md5(b'bravo')})",
+    ]
+
+
+def test_verify_data_finds_a_corrupted_cache_object_even_with_its_mtime_kept(tiny_project):
+    obj = next((tiny_project / "cache/files/md5").glob("??/*"))
+    stat = obj.stat()
+    obj.write_bytes(b"alphX")
+    os.utime(obj, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what DVC's own check relies on
+    checked, problems = object_problems(tiny_project / "cache")
+    assert checked == 1 and len(problems) == 1 and f"content md5 {md5(b'alphX')} does not match" in problems[0]
+    checked, problems = object_problems(tiny_project / "cache", repair=True)
+    assert "removed (restore it with `dvc pull` or `dvc repro`)" in problems[0] and not obj.exists()
+
+
+def test_verify_data_checks_directory_outputs_through_their_manifest(tiny_project):
+    manifest = json.dumps([{"md5": md5(b"alpha"), "relpath": "a.bin"}, {"md5": md5(b"zulu"), "relpath": "b.bin"}])
+    oid = md5(manifest.encode()) + ".dir"
+    (tiny_project / "cache/files/md5" / oid[:2]).mkdir(exist_ok=True)
+    (tiny_project / "cache/files/md5" / oid[:2] / oid[2:]).write_text(manifest)
+    lock = {"stages": {"s": {"outs": [{"path": "data", "md5": oid, "size": 10}]}}}
+    (tiny_project / "dvc.lock").write_text(json.dumps(lock))
+    checked, problems = lock_problems(tiny_project, tiny_project / "cache")
+    assert checked == 2 and problems == [f"data/b.bin: md5 {md5(b'bravo')}, manifest records {md5(b'zulu')}"]
+    assert object_problems(tiny_project / "cache") == (2, [])
+
+
+# ---- when the gate may reuse an existing .venv ------------------------------------------------------
+
+def test_this_venv_matches_the_lock_exactly():
+    assert venv_mismatch(VENV_BIN.parent, ROOT / "requirements.lock") is None
+
+
+def test_a_venv_with_another_version_or_an_unpinned_package_is_not_reused(tmp_path):
+    lock = (ROOT / "requirements.lock").read_text()
+    other = tmp_path / "other-version.lock"
+    other.write_text(re.sub(r"^pyyaml==\S+", "pyyaml==5.4.1", lock, flags=re.M))
+    assert "lacks pins of other-version.lock" in venv_mismatch(VENV_BIN.parent, other)
+    fewer = tmp_path / "fewer.lock"
+    fewer.write_text(re.sub(r"^tabulate==.*?(?=^\S)", "", lock, flags=re.M | re.S))
+    assert venv_mismatch(VENV_BIN.parent, fewer) == "it holds packages fewer.lock does not pin: tabulate"
+    assert "does not exist" in venv_mismatch(tmp_path / "nowhere", fewer)

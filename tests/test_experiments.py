@@ -1,0 +1,90 @@
+"""`dvc exp run -S ...` and a queued sweep give the reference bytes for their counts, and
+`dvc exp show` lists every experiment with its params and metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import make_repo, run
+from tests.oracle import reference_pickles
+
+pytestmark = pytest.mark.e2e
+# The benchmark stage fails a run whose mean test accuracy is under benchmark.min_accuracy
+# (0.75, calibrated for 100 images per digit); experiments with fewer images switch it off.
+NO_GATE = ["-S", "benchmark.min_accuracy=0"]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A fresh clone-like copy: one commit, empty DVC cache."""
+    return make_repo(tmp_path_factory.mktemp("exp") / "repo")
+
+
+def experiments(repo) -> dict[str, dict]:
+    """``{name: {'rev': sha, 'params': params.yaml, 'metrics': reports/metrics.json}}`` from `dvc exp show`."""
+    rows = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    found = {}
+    for row in rows:
+        for exp in row.get("experiments") or []:
+            rev = exp["revs"][0]
+            data = rev.get("data") or {}
+            found[exp["name"]] = {
+                "rev": rev["rev"],
+                "params": data.get("params", {}).get("params.yaml", {}).get("data", {}),
+                "metrics": data.get("metrics", {}).get("reports/metrics.json", {}).get("data", {}),
+            }
+    return found
+
+
+def committed(repo, rev, path) -> bytes:
+    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, check=True).stdout
+
+
+def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
+    result = run(["dvc", "exp", "run", "-n", "fifty-ten",
+                  "-S", "sample.train_per_class=50", "-S", "sample.test_per_class=10", *NO_GATE], repo)
+    assert "Ran experiment(s): fifty-ten" in result.stdout
+    want = reference_pickles([50] * 10, [10] * 10, 42)
+    for split in ("train", "test"):
+        assert (repo / f"datasets/tinydigits/{split}.pkl").read_bytes() == want[split]  # applied to the workspace
+
+    exp = experiments(repo)["fifty-ten"]
+    assert exp["params"]["sample"]["train_per_class"] == 50 and exp["params"]["sample"]["test_per_class"] == 10
+    assert 0 < exp["metrics"]["test_accuracy"] < 1
+    assert committed(repo, exp["rev"], "datasets/tinydigits/train.pkl") == want["train"]
+    table = run(["dvc", "exp", "show", "--csv"], repo).stdout
+    assert "fifty-ten" in table and "test_accuracy" in table.splitlines()[0]
+
+    run(["git", "checkout", "-q", "--", "."], repo)  # back to the committed params and files
+
+
+def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
+    counts = (20, 30, 40)
+    for n in counts:
+        queued = run(["dvc", "exp", "run", "--queue", "-n", f"per-class-{n}",
+                      "-S", f"sample.train_per_class={n}", *NO_GATE], repo)
+        assert f"Queued experiment 'per-class-{n}'" in queued.stdout
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # queueing leaves the workspace alone
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo).stdout
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(1)
+    print(status)
+    assert status.count("Success") == len(counts) and "Failed" not in status
+
+    found = experiments(repo)
+    for n in counts:
+        exp = found[f"per-class-{n}"]
+        assert exp["params"]["sample"]["train_per_class"] == n
+        assert 0 < exp["metrics"]["test_accuracy"] < 1
+        want = reference_pickles([n] * 10, [20] * 10, 42)
+        for split in ("train", "test"):
+            assert committed(repo, exp["rev"], f"datasets/tinydigits/{split}.pkl") == want[split], (n, split)
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""

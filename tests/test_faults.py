@@ -1,0 +1,246 @@
+"""Faults: killed stages, killed `dvc repro`, two runs at once, damaged outputs, corrupted cache.
+
+Each test breaks one thing in a shared reproduced copy of the project, checks that nothing was
+corrupted (or that the damage is reported), and leaves the copy as it found it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import textwrap
+import time
+
+import pytest
+
+from pipeline import load
+from pipeline.errors import DigestError
+from tests.conftest import VENV_BIN, make_repo, run
+from tests.oracle import reference_pickles
+
+pytestmark = pytest.mark.e2e
+DATA = "datasets/tinydigits"
+PUBLISHED = [f"{DATA}/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
+# Loaded through PYTHONPATH by every Python process dvc starts: SIGKILL the process at the
+# moment it would move a finished temp file over $KILL_AT_REPLACE.
+KILL_HOOK = textwrap.dedent('''
+    import os, signal
+    _target = os.environ.get("KILL_AT_REPLACE")
+    if _target:
+        _replace = os.replace
+        def replace(src, dst, *args, **kwargs):
+            if os.fspath(dst).endswith(_target):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return _replace(src, dst, *args, **kwargs)
+        os.replace = replace
+''')
+
+
+def set_train_per_class(repo, n):
+    path = repo / "params.yaml"
+    text = path.read_text()
+    assert "train_per_class: 100" in text
+    path.write_text(text.replace("train_per_class: 100", f"train_per_class: {n}", 1))
+
+
+def oracle(n):
+    return reference_pickles([n] * 10, [20] * 10, 42)
+
+
+def snapshot(repo):
+    return {rel: (repo / rel).read_bytes() for rel in PUBLISHED}
+
+
+def assert_restorable(repo):
+    """Undo a test: committed files back, intermediates from the cache, everything up to date."""
+    run(["git", "checkout", "-q", "--", "."], repo)
+    run(["dvc", "checkout", "-q"], repo)
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    base = tmp_path_factory.mktemp("faults")
+    repo = make_repo(base / "repo")
+    run(["dvc", "repro"], repo)
+    if run(["git", "status", "--porcelain"], repo).stdout:
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", "reproduced"], repo)
+    hook = base / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_HOOK)
+    return repo
+
+
+def killed_pickle_stage(repo, at):
+    hook = repo.parent / "hook"
+    return run(["dvc", "repro", "pickle"], repo, check=False,
+               env={"PYTHONPATH": str(hook), "KILL_AT_REPLACE": at})
+
+
+# ---- killed while writing ------------------------------------------------------------------------
+
+def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact(repo):
+    before = snapshot(repo)
+    set_train_per_class(repo, 60)
+    result = killed_pickle_stage(repo, f"{DATA}/train.pkl")
+    assert result.returncode != 0 and "failed to reproduce 'pickle'" in result.stderr and "-9" in result.stderr
+    assert snapshot(repo) == before
+    leftovers = sorted(p.name for p in (repo / DATA).glob(".train.pkl.*.tmp"))
+    assert len(leftovers) == 1  # the finished temp file the kill stranded: git-ignored, harmless
+    assert run(["git", "status", "--porcelain"], repo).stdout.split() == ["M", "dvc.lock", "M", "params.yaml"]
+    assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode != 0  # pickle is stale
+    load("train", repo / DATA, verify=True)  # still the files dvc.lock records
+
+    run(["dvc", "repro", "pickle"], repo)  # a plain rerun finishes the job
+    assert (repo / f"{DATA}/train.pkl").read_bytes() == oracle(60)["train"]
+    assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
+    for leftover in leftovers:
+        (repo / DATA / leftover).unlink()
+    assert_restorable(repo)
+
+
+def test_stage_killed_between_two_replaces_leaves_whole_files_and_the_mix_is_flagged(repo):
+    before = snapshot(repo)
+    set_train_per_class(repo, 60)
+    result = killed_pickle_stage(repo, f"{DATA}/test.pkl")  # train.pkl and train.npz are already replaced
+    assert result.returncode != 0
+    after = snapshot(repo)
+    assert after[f"{DATA}/train.pkl"] == oracle(60)["train"]  # new and whole
+    assert after[f"{DATA}/test.pkl"] == before[f"{DATA}/test.pkl"]  # old and whole
+    for split in ("train", "test"):
+        for fmt in ("pkl", "npz"):
+            load(split, repo / DATA, format=fmt, verify=False)  # every file parses and validates
+    with pytest.raises(DigestError, match="train.pkl has md5 .* but .*dvc.lock records"):
+        load("train", repo / DATA)  # the mixed set is caught by the digest check
+    status = run(["dvc", "status", "pickle"], repo).stdout
+    assert "modified:" in status and f"{DATA}/train.pkl" in status
+
+    run(["dvc", "repro", "pickle"], repo)
+    assert snapshot(repo)[f"{DATA}/test.pkl"] == oracle(60)["test"]
+    load("test", repo / DATA, verify=True)
+    for leftover in (repo / DATA).glob(".*.tmp"):
+        leftover.unlink()
+    assert_restorable(repo)
+
+
+def test_sigkill_to_a_running_dvc_repro_leaves_whole_files_and_a_rerun_completes(repo):
+    before = snapshot(repo)
+    set_train_per_class(repo, 70)
+    log = repo.parent / "killed-repro.log"
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(["dvc", "repro", "pickle"], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + 120
+    while "Running stage 'split'" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, mid-stage
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, log.read_text()
+    after = snapshot(repo)
+    for split in ("train", "test"):  # each file whole: the old bytes or the new ones
+        assert after[f"{DATA}/{split}.pkl"] in (before[f"{DATA}/{split}.pkl"], oracle(70)[split])
+        for fmt in ("pkl", "npz"):
+            load(split, repo / DATA, format=fmt, verify=False)
+    assert str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()  # its stale locks are still recorded
+
+    rerun = run(["dvc", "repro", "pickle"], repo)  # the dead process's locks do not block it
+    assert "Running stage 'pickle'" in rerun.stdout
+    assert snapshot(repo)[f"{DATA}/train.pkl"] == oracle(70)["train"]
+    assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
+    for leftover in repo.glob("datasets/*/.*.tmp"):
+        leftover.unlink()
+    assert_restorable(repo)
+
+
+# ---- two at once ---------------------------------------------------------------------------------
+
+def test_two_dvc_repro_at_once_one_fails_clearly_and_the_outputs_are_right(repo):
+    set_train_per_class(repo, 80)
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    cmd = ["dvc", "--wait-for-lock", "repro", "pickle"]
+    procs = [subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    print("exit codes:", codes, *(err for _, _, err in results))
+    assert codes[0] == 0  # at least one succeeds
+    for code, _, err in results:
+        # DVC's --wait-for-lock waits for the repository lock only; the per-file lock a running
+        # stage holds makes the other run stop at once, with this message, before writing anything.
+        assert code == 0 or ("is busy, it is being blocked by" in err and "Traceback" not in err)
+    assert snapshot(repo)[f"{DATA}/train.pkl"] == oracle(80)["train"]
+    assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
+    load("train", repo / DATA, verify=True)
+    assert_restorable(repo)
+
+
+# ---- damaged files ------------------------------------------------------------------------------
+
+def test_truncated_published_file_is_flagged_and_rebuilt(repo):
+    path = repo / f"{DATA}/test.pkl"
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(DigestError, match=r"test.pkl has md5 \w+ \(26,522 bytes\)"):
+        load("test", repo / DATA)
+    assert "modified:" in run(["dvc", "status", "pickle"], repo).stdout
+    run(["dvc", "repro", "pickle"], repo)
+    assert path.read_bytes() == good
+    assert_restorable(repo)
+
+
+def cache_object(repo, rel):
+    """The cache file of a DVC-cached output, by the md5 dvc.lock records for it."""
+    import yaml
+
+    for stage in yaml.safe_load((repo / "dvc.lock").read_text())["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] == rel:
+                return repo / ".dvc/cache/files/md5" / out["md5"][:2] / out["md5"][2:]
+    raise KeyError(rel)
+
+
+def corrupt(path, *, read_only):
+    """Flip one byte of a cache object, leaving it writable or (as bit rot would) read-only."""
+    data = bytearray(path.read_bytes())
+    data[1000] ^= 0xFF
+    os.chmod(path, 0o644)
+    path.write_bytes(bytes(data))
+    if read_only:
+        os.chmod(path, 0o444)
+
+
+def test_corrupted_writable_cache_object_is_caught_by_dvc_status_and_rebuilt(repo):
+    obj = cache_object(repo, "datasets/interim/normalized.npz")
+    corrupt(obj, read_only=False)
+    status = run(["dvc", "status"], repo).stdout
+    assert "not in cache:" in status and "datasets/interim/normalized.npz" in status
+    assert not obj.exists()  # it was writable, so dvc status re-hashed it, found it corrupt, deleted it
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode != 0
+    assert "Running stage 'normalize'" in run(["dvc", "repro"], repo).stdout  # rebuilt and re-cached
+    assert run(["python", "scripts/verify_data.py"], repo).returncode == 0
+    assert_restorable(repo)
+
+
+def test_corrupted_read_only_cache_object_passes_dvc_but_not_verify_data(repo):
+    rel = "datasets/interim/splits.npz"
+    obj = cache_object(repo, rel)
+    corrupt(obj, read_only=True)  # bit rot, or any process running as root: the object stays read-only
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0  # DVC trusts read-only objects
+    (repo / rel).unlink()
+    run(["dvc", "checkout", rel], repo)  # and copies the bad bytes into the workspace
+    assert (repo / rel).read_bytes() == obj.read_bytes()
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
+
+    verify = run(["python", "scripts/verify_data.py"], repo, check=False)
+    assert verify.returncode == 1
+    assert f"{rel}: md5 " in verify.stdout and f"does not match its name {obj.parent.name}{obj.name}" in verify.stdout
+    repair = run(["python", "scripts/verify_data.py", "--repair"], repo, check=False)
+    assert "removed" in repair.stdout and not obj.exists()
+    (repo / rel).unlink()
+    run(["dvc", "repro", "pickle"], repo)  # the split stage rebuilds the good bytes and re-caches them
+    assert run(["python", "scripts/verify_data.py"], repo).returncode == 0
+    assert_restorable(repo)
