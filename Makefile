@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # Stages run `python -m pipeline.<stage>`: put the venv's python first on PATH for dvc.
 export PATH := $(BIN):$(PATH)
 DVC := $(BIN)/dvc --wait-for-lock
+# `dvc --wait-for-lock` waits for the repository lock but not for the per-file locks a running
+# stage holds, so a second `make repro` started meanwhile would fail; flock queues them instead.
+SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
 .PHONY: help install repro test status bench check-repro verify-data push pull
@@ -24,7 +27,7 @@ $(STAMP): requirements.lock
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)
-	$(DVC) repro
+	$(SERIAL) $(DVC) repro
 
 ## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs)
 test: $(STAMP)

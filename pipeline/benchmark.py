@@ -12,8 +12,10 @@ solver="sgd", learning_rate_init=0.01, momentum=0, batch_size=32, alpha=0, max_i
 trained once per seed on train and scored on test after every epoch. The sweep trains the
 same baseline on the split the pipeline would build with ``train_per_class=k`` (built in
 memory from the raw source with the pipeline's own functions) and scores it on that split's
-own test images. Reports and the card are written first, then the gate runs: a mean accuracy
-below ``benchmark.min_accuracy`` fails the stage, and DVC records no lock for it.
+own test images. Reports and the card are written first, then the gate runs: if the baseline
+trained on 100 images per digit (the v1 size, always a sweep point; with default params it is
+the published split itself) has a mean accuracy below ``benchmark.min_accuracy``, the stage
+fails and DVC records no lock for it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from pipeline import config, params
 from pipeline.errors import PipelineError
 
 log = logging.getLogger(__name__)
+
+# The gate checks the baseline on the split the pipeline draws at v1's size (with the current seed
+# and test counts), so a smaller variant still builds while its own accuracy is test_accuracy.
+GATE_PER_CLASS = config.GATE_PER_CLASS
 
 
 @dataclass(frozen=True)
@@ -133,13 +139,25 @@ def sweep_split(pixels: np.ndarray, labels: np.ndarray, per_class: int, test_cou
     return gather(images, labels, train_index), gather(images, labels, test_index)
 
 
-def sweep(pixels, labels, b: params.BenchmarkParams, test_counts, seed: int) -> dict[int, list[float]]:
-    """Final test accuracy per seed (seeds,) for each train-per-class count in the sweep."""
+def sweep(pixels, labels, b: params.BenchmarkParams, test_counts, seed: int,
+          dataset=None) -> dict[int, list[float]]:
+    """Final test accuracy per seed (seeds,) for each count in the sweep and for :data:`GATE_PER_CLASS`.
+
+    ``dataset`` = ``(train, test, runs)`` of the published split: a point whose split is exactly
+    that one reuses its runs instead of training the same models again.
+    """
     out = {}
-    for k in sorted(b.sweep_per_class):
+    for k in sorted(set(b.sweep_per_class) | {GATE_PER_CLASS}):
         train, test = sweep_split(pixels, labels, k, test_counts, seed)
-        out[k] = [run.accuracy for run in train_seeds(train, test, b)]
+        if dataset is not None and _same_split((train, test), dataset[:2]):
+            out[k] = [run.accuracy for run in dataset[2]]
+        else:
+            out[k] = [run.accuracy for run in train_seeds(train, test, b)]
     return out
+
+
+def _same_split(a, b) -> bool:
+    return all(np.array_equal(x, y) for pa, pb in zip(a, b) for x, y in zip(pa, pb))
 
 
 def summary(accuracies) -> dict[str, float]:
@@ -149,12 +167,14 @@ def summary(accuracies) -> dict[str, float]:
 
 
 def gate(mean: float, b: params.BenchmarkParams) -> None:
-    """Fail, naming ``benchmark.min_accuracy``, if the baseline's mean test accuracy is below it."""
+    """Fail, naming ``benchmark.min_accuracy``, if the baseline's mean test accuracy at
+    :data:`GATE_PER_CLASS` train images per digit is below it."""
     if mean < b.min_accuracy:
         raise PipelineError(
-            f"benchmark.min_accuracy is {b.min_accuracy:g} but the baseline's mean test accuracy over "
-            f"{b.seeds} seeds is {mean:.4f}; reports/metrics.json and the plots show this run. Check "
-            "the data (params.yaml sample counts, seed) or lower benchmark.min_accuracy in params.yaml"
+            f"benchmark.min_accuracy is {b.min_accuracy:g} but the baseline trained on {GATE_PER_CLASS} "
+            f"images per digit (the TinyDigits v1 size) reaches a mean test accuracy of {mean:.4f} over "
+            f"{b.seeds} seeds; reports/metrics.json and the plots show this run. Check the data "
+            "(params.yaml seed, counts) or lower benchmark.min_accuracy in params.yaml"
         )
 
 
@@ -177,14 +197,14 @@ def main() -> None:
         times["baseline_s"], clock = time.perf_counter() - clock, time.perf_counter()
         ref = reference(train, test, p.benchmark)
         times["reference_s"], clock = time.perf_counter() - clock, time.perf_counter()
-        points = sweep(raw["pixels"], raw["labels"], p.benchmark, p.sample.test_counts, p.seed)
+        points = sweep(raw["pixels"], raw["labels"], p.benchmark, p.sample.test_counts, p.seed, (train, test, runs))
         times["sweep_s"] = time.perf_counter() - clock
     base, sweeps = summary([run.accuracy for run in runs]), {k: summary(a) for k, a in points.items()}
     # Reports first, gate last: a failing run still leaves its evidence (DVC records no lock for it).
     reports.write(reports.build(p, train, test, runs, ref, sweeps))
     times["total_s"] = time.perf_counter() - start
     reports.log_figures(p.benchmark, base, ref, sweeps, times)
-    gate(base["mean"], p.benchmark)
+    gate(sweeps[GATE_PER_CLASS]["mean"], p.benchmark)
 
 
 if __name__ == "__main__":

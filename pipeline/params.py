@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import CLASS_SIZES, DIGITS, PARAMS_FILE
+from pipeline.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FILE
 from pipeline.errors import ParamsError
 
 SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
@@ -157,16 +157,22 @@ def _benchmark(block: Any) -> BenchmarkParams:
 
 
 def _check_sweep(sweep: tuple[int, ...], test_counts: tuple[int, ...]) -> None:
-    """Each sweep point is the split the pipeline would draw with that many train images per
-    digit, so train + test must fit every digit, like ``sample`` itself."""
+    """Each sweep point (and the gate's, at 100 per digit) is the split the pipeline would draw
+    with that many train images per digit, so train + test must fit every digit, like ``sample``."""
     limit = min(CLASS_SIZES[d] - test_counts[d] for d in DIGITS)
+    d = min(DIGITS, key=lambda d: (CLASS_SIZES[d] - test_counts[d], d))
     for i, n in enumerate(sweep):
         if n > limit:
-            d = min(DIGITS, key=lambda d: (CLASS_SIZES[d] - test_counts[d], d))
             raise ParamsError(
                 f"benchmark.sweep_per_class[{i}] = {n} leaves no room for the {test_counts[d]} test "
                 f"images of digit {d} ({CLASS_SIZES[d]} images); valid: counts in [1, {limit}]"
             )
+    if GATE_PER_CLASS > limit:
+        raise ParamsError(
+            f"sample.test_per_class / sample.test_counts.{d} = {test_counts[d]} leaves no room for the "
+            f"benchmark gate's {GATE_PER_CLASS} train images of digit {d} ({CLASS_SIZES[d]} images); "
+            f"valid: test images per digit <= {CLASS_SIZES[d] - GATE_PER_CLASS} for digit {d}"
+        )
 
 
 def parse(raw: Any) -> Params:

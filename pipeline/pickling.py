@@ -6,8 +6,8 @@
 
 Each ``.pkl`` is pickle protocol 4 of ``{'images': float32 (N, 8, 8), 'labels': int64 (N,)}``,
 the TinyDigits v1 format; each ``.npz`` holds the same two arrays and loads with
-``numpy.load(path, allow_pickle=False)``. Writes are atomic: a killed run leaves the
-previous files whole.
+``numpy.load(path, allow_pickle=False)``. Each write is atomic: a killed run never leaves a
+partial file.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def main() -> None:
     data = read_npz(config.SPLITS_FILE, tuple(f"{s}_{k}" for s in config.SPLITS for k in ("images", "labels")))
     # validated against the full contract by the split stage; DVC's hashes pin those bytes
     splits = {s: (data[f"{s}_images"], data[f"{s}_labels"]) for s in config.SPLITS}
-    # Build every file's bytes first, then write: a failure cannot leave a mixed set behind.
+    # Build every file's bytes first, then write each atomically: an error while building writes
+    # nothing. A kill between two writes leaves whole files of two runs; dvc status flags it.
     files = {}
     for name, (images, labels) in splits.items():
         files[config.pickle_path(name)] = pickle_bytes(images, labels)

@@ -54,6 +54,7 @@ def metrics(base: dict, runs, per_class: dict[int, float], ref: dict, sweep: dic
         "test_accuracy_per_digit": {f"digit_{d}": a for d, a in per_class.items()},
         "reference": ref,
         "sweep": {f"per_class_{k}": s for k, s in sorted(sweep.items())},
+        "gate": {"per_class": config.GATE_PER_CLASS, "test_accuracy": sweep[config.GATE_PER_CLASS]["mean"]},
     }
 
 

@@ -116,6 +116,18 @@ def test_sweep_point_is_what_the_reference_algorithm_draws(source):
         assert np.array_equal(got[0], images) and np.array_equal(got[1], split_labels)
 
 
+def test_sweep_always_measures_the_gate_size_and_reuses_the_published_runs(source):
+    pixels, labels = source
+    b = tiny(seeds=2, epochs=1, sweep_per_class=(5,))
+    published = benchmark.sweep_split(pixels, labels, 100, (20,) * 10, 42)
+    marker = [benchmark.Run(np.array([0.123]), np.array([1.0]), np.zeros(200, np.int64))] * 2
+    points = benchmark.sweep(pixels, labels, b, (20,) * 10, 42, (*published, marker))
+    assert sorted(points) == [5, 100]
+    assert points[100] == [0.123, 0.123]  # reused, not retrained
+    other = benchmark.sweep(pixels, labels, b, (20,) * 10, 7, (*published, marker))  # another seed: another split
+    assert other[100] != [0.123, 0.123] and len(other[100]) == 2
+
+
 # ---- the gate ----------------------------------------------------------------------------
 
 def test_gate_passes_at_or_above_the_threshold():
@@ -124,8 +136,9 @@ def test_gate_passes_at_or_above_the_threshold():
 
 
 def test_gate_fails_below_the_threshold_naming_the_key_and_the_measure():
-    with pytest.raises(PipelineError, match=r"benchmark\.min_accuracy is 0\.99 but the baseline's mean "
-                                           r"test accuracy over 3 seeds is 0\.7985; .*lower benchmark\.min_accuracy"):
+    with pytest.raises(PipelineError, match=r"benchmark\.min_accuracy is 0\.99 but the baseline trained on 100 "
+                                           r"images per digit \(the TinyDigits v1 size\) reaches a mean test "
+                                           r"accuracy of 0\.7985 over 3 seeds; .*lower benchmark\.min_accuracy"):
         benchmark.gate(0.7985, tiny(min_accuracy=0.99))
 
 
@@ -140,6 +153,9 @@ def test_gate_fails_below_the_threshold_naming_the_key_and_the_measure():
         ({"benchmark__sweep_per_class": [5, 160]}, r"benchmark\.sweep_per_class\[1\] = 160 leaves no room for the 20 test "
                                                    r"images of digit 8 \(174 images\); valid: counts in \[1, 154\]"),
         ({"benchmark__sweep_per_class": [150], "sample__test_per_class": 30}, r"valid: counts in \[1, 144\]"),
+        ({"benchmark__sweep_per_class": [5], "sample__train_per_class": 50, "sample__test_per_class": 80},
+         r"sample\.test_per_class / sample\.test_counts\.8 = 80 leaves no room for the benchmark gate's 100 train "
+         r"images of digit 8 \(174 images\); valid: test images per digit <= 74 for digit 8"),
     ],
 )
 def test_benchmark_params_name_the_key_and_the_valid_range(changes, match):
@@ -159,7 +175,7 @@ def test_metrics_file_shape():
     actual = np.tile(np.arange(10), 2)
     runs = fake_runs([0.8, 0.7, 0.9], actual)
     matrix = plots.confusion_matrix(actual, np.stack([r.predicted for r in runs]))
-    sweep = {5: benchmark.summary([0.1, 0.2]), 15: benchmark.summary([0.3, 0.4])}
+    sweep = {5: benchmark.summary([0.1, 0.2]), 15: benchmark.summary([0.3, 0.4]), 100: benchmark.summary([0.78, 0.82])}
     ref = {"test_accuracy": 0.97, "epochs": 300, "converged": True}
     base = benchmark.summary([r.accuracy for r in runs])
     m = json.loads(reports.json_bytes(reports.metrics(base, runs, reports.per_digit(matrix), ref, sweep)))
@@ -169,6 +185,7 @@ def test_metrics_file_shape():
     assert sorted(m["test_accuracy_per_digit"]) == [f"digit_{d}" for d in range(10)]
     assert m["reference"] == ref
     assert m["sweep"]["per_class_15"] == {"mean": 0.35, "std": 0.05, "min": 0.3, "max": 0.4}
+    assert m["gate"] == {"per_class": 100, "test_accuracy": 0.8}
 
 
 def test_json_is_sorted_and_rounded():
@@ -182,7 +199,9 @@ def test_committed_metrics_file_has_the_documented_shape():
     assert len(per_seed) == DEFAULTS.seeds
     assert m["test_accuracy"] == round(float(np.mean(list(per_seed.values()))), 4)
     assert m["test_accuracy_min"] == min(per_seed.values()) and m["test_accuracy_max"] == max(per_seed.values())
-    assert sorted(m["sweep"]) == sorted(f"per_class_{k}" for k in DEFAULTS.sweep_per_class)
+    assert sorted(m["sweep"]) == sorted(f"per_class_{k}" for k in {*DEFAULTS.sweep_per_class, 100})
+    # with default params the gate's split is the published one, so it measures the same runs
+    assert m["gate"] == {"per_class": 100, "test_accuracy": m["test_accuracy"]}
     assert set(m["reference"]) == {"test_accuracy", "epochs", "converged"}
 
 
@@ -223,7 +242,8 @@ def test_gate_fails_dvc_repro_after_writing_its_reports(tmp_path):
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
-    assert "benchmark: error: benchmark.min_accuracy is 0.99 but the baseline's mean test accuracy over 2 seeds" in result.stderr
+    assert ("benchmark: error: benchmark.min_accuracy is 0.99 but the baseline trained on 100 images per digit "
+            "(the TinyDigits v1 size) reaches a mean test accuracy of") in result.stderr
     assert "Traceback" not in result.stderr
     metrics = json.loads((repo / reports.METRICS_FILE).read_text())
     assert sorted(metrics["test_accuracy_per_seed"]) == ["seed_0", "seed_1"]  # written before failing

@@ -1,7 +1,9 @@
 """End to end: real `dvc repro` runs in a temporary git copy of the project."""
 
 import hashlib
+import os
 import pickle
+import subprocess
 
 import numpy as np
 import pytest
@@ -105,9 +107,25 @@ def test_changed_counts_and_seed_give_the_oracle_bytes(built):
     assert sha256(repo / "datasets/tinydigits/train.pkl") == V1["train"]
 
 
+def test_two_make_repro_at_once_both_succeed(built):
+    repo, _, _ = built
+    if not (repo / ".venv").exists():
+        (repo / ".venv").symlink_to(VENV_BIN.parent)
+    (repo / "datasets/tinydigits/test.pkl").unlink()  # give both runs something to do
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+    # -o: never rebuild the (shared, symlinked) environment from here
+    procs = [subprocess.Popen(["make", "-o", ".venv/.installed", "repro"], cwd=repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert sha256(repo / "datasets/tinydigits/test.pkl") == V1["test"]
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
 def test_original_card_command_runs_the_pipeline(built):
     repo, _, _ = built
     script = ["python3", "datasets/tinydigits/create_tinydigits.py", "pickle"]
+    (repo / ".venv").unlink(missing_ok=True)
     missing = run(script, repo, check=False)
     assert missing.returncode == 2 and "run `make repro`" in missing.stderr
     (repo / ".venv").symlink_to(VENV_BIN.parent)

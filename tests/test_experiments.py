@@ -13,9 +13,6 @@ from tests.conftest import make_repo, run
 from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
-# The benchmark stage fails a run whose mean test accuracy is under benchmark.min_accuracy
-# (0.75, calibrated for 100 images per digit); experiments with fewer images switch it off.
-NO_GATE = ["-S", "benchmark.min_accuracy=0"]
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +43,7 @@ def committed(repo, rev, path) -> bytes:
 
 def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
     result = run(["dvc", "exp", "run", "-n", "fifty-ten",
-                  "-S", "sample.train_per_class=50", "-S", "sample.test_per_class=10", *NO_GATE], repo)
+                  "-S", "sample.train_per_class=50", "-S", "sample.test_per_class=10"], repo)
     assert "Ran experiment(s): fifty-ten" in result.stdout
     want = reference_pickles([50] * 10, [10] * 10, 42)
     for split in ("train", "test"):
@@ -54,7 +51,8 @@ def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
 
     exp = experiments(repo)["fifty-ten"]
     assert exp["params"]["sample"]["train_per_class"] == 50 and exp["params"]["sample"]["test_per_class"] == 10
-    assert 0 < exp["metrics"]["test_accuracy"] < 1
+    # half the data scores well under v1's ~80%; the gate, at v1's 100 per digit, still passes
+    assert 0.4 < exp["metrics"]["test_accuracy"] < 0.75 <= exp["metrics"]["gate"]["test_accuracy"]
     assert committed(repo, exp["rev"], "datasets/tinydigits/train.pkl") == want["train"]
     table = run(["dvc", "exp", "show", "--csv"], repo).stdout
     assert "fifty-ten" in table and "test_accuracy" in table.splitlines()[0]
@@ -66,7 +64,7 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
     counts = (20, 30, 40)
     for n in counts:
         queued = run(["dvc", "exp", "run", "--queue", "-n", f"per-class-{n}",
-                      "-S", f"sample.train_per_class={n}", *NO_GATE], repo)
+                      "-S", f"sample.train_per_class={n}"], repo)
         assert f"Queued experiment 'per-class-{n}'" in queued.stdout
     assert run(["git", "status", "--porcelain"], repo).stdout == ""  # queueing leaves the workspace alone
     run(["dvc", "queue", "start", "-j", "2"], repo)
