@@ -27,6 +27,7 @@ $(STAMP): requirements.lock
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)
+	@$(BIN)/python -m pipeline.params   # the whole params.yaml, including keys no stage tracks
 	$(SERIAL) $(DVC) repro
 
 ## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs)

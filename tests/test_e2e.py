@@ -76,6 +76,21 @@ def test_bad_params_stop_repro_before_anything_is_written(built):
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
 
 
+def test_a_typo_in_the_benchmark_block_fails_repro_and_keeps_the_reports(built):
+    repo, _, _ = built
+    tracked = run(["git", "ls-files", "reports", "datasets/tinydigits"], repo).stdout.split()
+    before = {p: sha256(repo / p) for p in tracked}
+    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    raw["benchmark"]["epoch"] = 40  # meant: epochs
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    result = run(["dvc", "repro"], repo, check=False)
+    assert result.returncode != 0
+    assert "benchmark: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)" in result.stderr
+    assert {p: sha256(repo / p) for p in tracked} == before  # persist: DVC did not delete them
+    run(["git", "checkout", "params.yaml"], repo)
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
+
+
 def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(built):
     repo, _, _ = built
     normalized = repo / "datasets/interim/normalized.npz"
