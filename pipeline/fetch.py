@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import io
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,10 @@ def source_path() -> Path:
     spec = importlib.util.find_spec(config.SOURCE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise SourceError(
-            f"package {config.SOURCE_PACKAGE!r} is not installed; it ships the source file "
-            f"{'/'.join(config.SOURCE_RELPATH)} (run `make repro` to install the pinned dependencies)"
+            f"package {config.SOURCE_PACKAGE!r}, which ships the source file "
+            f"{'/'.join(config.SOURCE_RELPATH)}, is not installed for {sys.executable}; run "
+            "`make repro` (it installs the pinned dependencies into .venv and runs dvc with them), "
+            "or `. .venv/bin/activate` before running dvc by hand"
         )
     return Path(spec.submodule_search_locations[0], *config.SOURCE_RELPATH)
 

@@ -38,6 +38,13 @@ def test_bundled_source_matches_pinned_digest():
     assert fetch.verify(data) == config.SOURCE_SHA256
 
 
+def test_missing_source_package_says_how_to_get_the_environment(monkeypatch):
+    monkeypatch.setattr(fetch.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SourceError, match=r"package 'sklearn', which ships the source file datasets/data/"
+                                          r"digits\.csv\.gz, is not installed for .*; run `make repro`"):
+        fetch.source_path()
+
+
 def test_verify_names_both_digests_on_mismatch():
     with pytest.raises(SourceError) as err:
         fetch.verify(b"not the digits", name="digits.csv.gz")
