@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install repro test status bench check-repro verify-data push pull
+.PHONY: help install lock repro test status bench check-repro verify-data push pull
 
 ## help: list the targets
 help:
@@ -21,9 +21,15 @@ help:
 install: $(STAMP)
 
 $(STAMP): requirements.lock
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)   # from scratch: nothing left over from older pins
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
 	@touch $@
+
+## lock: regenerate requirements.lock (exact, hashed pins) from pyproject.toml's ranges; needs the index
+lock:
+	$(PYTHON) -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
+	.tools/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+	    --python-version 3.11 --no-header --quiet -o requirements.lock
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)
