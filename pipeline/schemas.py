@@ -55,7 +55,7 @@ def to_frame(images: np.ndarray, labels: np.ndarray, split: str | None = None) -
 
 def splits_frame(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
     """Train and test stacked into one frame with a ``split`` column, ``splits`` = {name: (images, labels)}."""
-    for name, (images, labels) in splits.items():
+    for name, (images, _) in splits.items():
         if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
             raise ContractError(f"{name} images must have shape (N, 8, 8), got {images.shape}")
     parts = [to_frame(images, labels, name) for name, (images, labels) in splits.items()]

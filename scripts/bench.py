@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -162,7 +161,7 @@ def main() -> None:
             for name, repo in repos.items():
                 set_train_per_class(repo, 99 if i % 2 == 0 else 100)
                 change[name].append(timed(dvc + ["repro"], repo)[0])
-        for name, repo in repos.items():
+        for repo in repos.values():
             timed(dvc + ["repro"], repo)
         for _ in range(args.runs):
             for name, repo in repos.items():

@@ -44,36 +44,41 @@ def measure(fn, *args):
 
 def main(scales: list[int]) -> None:
     for k in scales:
-        data = synthetic_csv(k)
-        pixels, labels = fetch.parse_csv(data)
-        train_counts, test_counts = [100 * k] * 10, [20 * k] * 10
-        raw_schema = schemas.raw_schema(rows=len(labels))
+        scale(k)
 
-        def validate_raw():
-            schemas.validate(schemas.to_frame(pixels, labels), raw_schema, stage="bench")
 
-        images = normalize.normalize(pixels)
+def scale(k: int) -> None:
+    """Print one row per step for a synthetic source ``k`` times the digits' size."""
+    data = synthetic_csv(k)
+    pixels, labels = fetch.parse_csv(data)
+    train_counts, test_counts = [100 * k] * 10, [20 * k] * 10
+    raw_schema = schemas.raw_schema(rows=len(labels))
 
-        def validate_norm():
-            schemas.validate(schemas.to_frame(images, labels), schemas.NORMALIZED, stage="bench")
+    def validate_raw():
+        schemas.validate(schemas.to_frame(pixels, labels), raw_schema, stage="bench")
 
-        train, test = sample.draw(labels, train_counts, test_counts, 42)
-        parts = {"train": split.gather(images, labels, train), "test": split.gather(images, labels, test)}
+    images = normalize.normalize(pixels)
 
-        def validate_splits():
-            frame = schemas.splits_frame(parts)
-            schemas.validate(frame, schemas.splits_schema(train_counts, test_counts), stage="bench")
+    def validate_norm():
+        schemas.validate(schemas.to_frame(images, labels), schemas.NORMALIZED, stage="bench")
 
-        steps = [
-            ("parse source csv", fetch.parse_csv, data),
-            ("pandera: raw", validate_raw),
-            ("normalize", normalize.normalize, pixels),
-            ("pandera: normalized", validate_norm),
-            ("sample.draw", sample.draw, labels, train_counts, test_counts, 42),
-            ("split.gather train+test", lambda: [split.gather(images, labels, i) for i in (train, test)]),
-            ("pandera: splits", validate_splits),
-            ("pickle_bytes train+test", lambda: [pickling.pickle_bytes(*p) for p in parts.values()]),
-        ]
-        for name, fn, *args in steps:
-            _, seconds, mib = measure(fn, *args)
-            print(f"scale {k}x ({len(labels):,} rows): {name}\t{seconds * 1000:.1f} ms\tpeak +{mib:.1f} MiB")
+    train, test = sample.draw(labels, train_counts, test_counts, 42)
+    parts = {"train": split.gather(images, labels, train), "test": split.gather(images, labels, test)}
+
+    def validate_splits():
+        frame = schemas.splits_frame(parts)
+        schemas.validate(frame, schemas.splits_schema(train_counts, test_counts), stage="bench")
+
+    steps = [
+        ("parse source csv", fetch.parse_csv, data),
+        ("pandera: raw", validate_raw),
+        ("normalize", normalize.normalize, pixels),
+        ("pandera: normalized", validate_norm),
+        ("sample.draw", sample.draw, labels, train_counts, test_counts, 42),
+        ("split.gather train+test", lambda: [split.gather(images, labels, i) for i in (train, test)]),
+        ("pandera: splits", validate_splits),
+        ("pickle_bytes train+test", lambda: [pickling.pickle_bytes(*p) for p in parts.values()]),
+    ]
+    for name, fn, *args in steps:
+        _, seconds, mib = measure(fn, *args)
+        print(f"scale {k}x ({len(labels):,} rows): {name}\t{seconds * 1000:.1f} ms\tpeak +{mib:.1f} MiB")
