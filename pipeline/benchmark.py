@@ -190,7 +190,7 @@ def main() -> None:
 
     from pipeline import reports
 
-    train, test, raw = reports.read_inputs()
+    train, test, raw, files = reports.read_inputs()
     times, clock = {}, time.perf_counter()
     with threadpool_limits(limits=1):  # one BLAS thread: faster at these sizes, and the same sums every run
         runs = train_seeds(train, test, p.benchmark)
@@ -201,7 +201,7 @@ def main() -> None:
         times["sweep_s"] = time.perf_counter() - clock
     base, sweeps = summary([run.accuracy for run in runs]), {k: summary(a) for k, a in points.items()}
     # Reports first, gate last: a failing run still leaves its evidence (DVC records no lock for it).
-    reports.write(reports.build(p, train, test, runs, ref, sweeps))
+    reports.write(reports.build(p, train, test, files, runs, ref, sweeps))
     times["total_s"] = time.perf_counter() - start
     reports.log_figures(p.benchmark, base, ref, sweeps, times)
     gate(sweeps[GATE_PER_CLASS]["mean"], p.benchmark)

@@ -52,13 +52,16 @@ def write_npz(path: Path | str, **arrays: np.ndarray) -> None:
     atomic_write_bytes(path, npz_bytes(arrays))
 
 
-def read_npz(path: Path | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Read exactly ``names`` from an ``.npz`` written by :func:`write_npz` (no pickles)."""
+def read_npz(path: Path | str, names: tuple[str, ...], data: bytes | None = None) -> dict[str, np.ndarray]:
+    """Read exactly ``names`` from an ``.npz`` written by :func:`write_npz` (no pickles).
+
+    ``data``: the file's bytes, when the caller has already read them (the file is not read again).
+    """
     path = Path(path)
     from pipeline.errors import PipelineError
 
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as z:
             missing = [n for n in names if n not in z.files]
             if missing:
                 raise PipelineError(f"{path} lacks array(s) {missing}; it holds {z.files}")

@@ -31,12 +31,15 @@ DECIMALS = 4
 
 
 def read_inputs():
-    """The published splits, each (images (N, 8, 8) float32, labels (N,) int64), and the raw
-    snapshot {pixels (1797, 64) uint8, labels (1797,)}. Each was validated by the stage that wrote
+    """The published splits, each (images (N, 8, 8) float32, labels (N,) int64), the raw snapshot
+    {pixels (1797, 64) uint8, labels (1797,)}, and the published files' bytes {path: bytes} (for the
+    card's sizes and digests; each file is read once). Each was validated by the stage that wrote
     it, and DVC's hashes pin those bytes, so they are not checked again here."""
-    data = {s: read_npz(config.npz_path(s), ("images", "labels")) for s in config.SPLITS}
+    files = {path: path.read_bytes() for s in config.SPLITS for path in (config.pickle_path(s), config.npz_path(s))}
+    data = {s: read_npz(config.npz_path(s), ("images", "labels"), files[config.npz_path(s)]) for s in config.SPLITS}
     raw = read_npz(config.RAW_FILE, ("pixels", "labels"))
-    return (data["train"]["images"], data["train"]["labels"]), (data["test"]["images"], data["test"]["labels"]), raw
+    train = (data["train"]["images"], data["train"]["labels"])
+    return train, (data["test"]["images"], data["test"]["labels"]), raw, files
 
 
 def per_digit(matrix: np.ndarray) -> dict[int, float]:
@@ -68,8 +71,9 @@ def json_bytes(obj) -> bytes:
     return (json.dumps(rounded(obj), sort_keys=True, indent=2) + "\n").encode()
 
 
-def build(p: params.Params, train, test, runs, ref: dict, sweep: dict[int, dict]) -> dict[Path, bytes]:
-    """Every tracked output of the stage, as bytes, keyed by path."""
+def build(p: params.Params, train, test, files: dict[Path, bytes], runs, ref: dict,
+          sweep: dict[int, dict]) -> dict[Path, bytes]:
+    """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs` gives."""
     from pipeline import card
     from pipeline.benchmark import summary
 
@@ -79,7 +83,6 @@ def build(p: params.Params, train, test, runs, ref: dict, sweep: dict[int, dict]
     base = summary([run.accuracy for run in runs])
     per_class = per_digit(matrix)
     curves, losses = np.stack([r.curve for r in runs]), np.stack([r.loss for r in runs])
-    files = {path: path.read_bytes() for s in config.SPLITS for path in (config.pickle_path(s), config.npz_path(s))}
     facts = card.Facts(
         p=p, train_labels=np.asarray(train[1]), test_labels=actual, files=files, base=base,
         per_class=per_class, curve=curves.mean(axis=0), ref=ref, sweep=sweep,

@@ -82,17 +82,14 @@ for name, index in (("train", train), ("test", test)):
     atomic_write_bytes(f"{sys.argv[1]}/{name}.pkl", pickling.pickle_bytes(*split.gather(images, labels, index)))
 """
 
+# The original one-shot script's work (load_digits, the global stream, protocol-4 pickles), as
+# the tests' independent oracle of the reference algorithm does it.
 ORIGINAL = """
-import pickle, sys, numpy as np
-from sklearn.datasets import load_digits
-d = load_digits(); x = d.images.astype(np.float32) / 16.0; y = d.target
-np.random.seed(42); tr, te = [], []
-for c in range(10):
-    i = np.where(y == c)[0]; np.random.shuffle(i); tr.append(i[:100]); te.append(i[100:120])
-for name, idx in (("train", np.concatenate(tr)), ("test", np.concatenate(te))):
-    idx = idx[np.random.permutation(len(idx))]
+import sys
+from tests.oracle import reference_pickles
+for name, blob in reference_pickles([100] * 10, [20] * 10, 42).items():
     with open(f"{sys.argv[1]}/{name}.pkl", "wb") as f:
-        pickle.dump({"images": x[idx], "labels": y[idx].astype(np.int64)}, f, protocol=4)
+        f.write(blob)
 """
 
 

@@ -199,6 +199,12 @@ def test_read_npz_names_missing_files_and_arrays(tmp_path):
         io.read_npz(tmp_path / "x.npz", ("a", "b"))
 
 
+def test_read_npz_parses_bytes_already_read_without_touching_the_path(tmp_path):
+    blob = io.npz_bytes({"a": np.arange(3)})
+    got = io.read_npz(tmp_path / "never-written.npz", ("a",), blob)
+    assert got["a"].tolist() == [0, 1, 2]
+
+
 def test_oracle_itself_matches_published_digests():
     # guards the oracle: if it drifted, every comparison against it would be meaningless
     blobs = reference_pickles([100] * 10, [20] * 10, 42)
