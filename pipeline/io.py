@@ -2,21 +2,30 @@
 
 Every write goes to a temporary file in the destination folder and is moved into place
 with :func:`os.replace`, so a reader (or a killed stage) never sees a half-written file.
-``.npz`` archives are written with a fixed zip timestamp so the same arrays always give
-the same bytes (``numpy.savez`` stamps the current time, which would churn ``dvc.lock``).
+``.npz`` archives are laid out here, byte by byte, rather than by :mod:`zipfile`:
+``numpy.savez`` stamps the current time, and :mod:`zipfile` itself writes different headers
+in different CPython patch releases (3.11.2 and 3.11.7 disagree on the zip64 fields), either
+of which would make the same arrays give different files, and churn ``dvc.lock``.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import tempfile
-import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Every entry is stored (not compressed) and stamped 1980-01-01 00:00, the zip epoch, as
+# MS-DOS date and time fields; files are regular, mode 0644, "made by" Unix, zip spec 2.0.
+_DOS_DATE, _DOS_TIME = (1 << 5) | 1, 0
+_VERSION = 20
+_MADE_BY = (3 << 8) | _VERSION
+_MODE = (0o100644 << 16)
+_ZIP_MAX = 0xFFFFFFFF  # beyond this, zip64 records would be needed; TinyDigits is far below
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
@@ -37,15 +46,39 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed ``.npz`` of ``arrays`` (loadable with ``allow_pickle=False``), same bytes every time."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-    return buf.getvalue()
+    """An uncompressed ``.npz`` of ``arrays`` (loadable with ``allow_pickle=False``).
+
+    The bytes depend only on the names, dtypes, shapes and values of ``arrays`` (in order),
+    not on the clock or the Python version. Object arrays raise ``ValueError``.
+    """
+    members = []
+    for name, array in arrays.items():
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+        members.append((f"{name}.npy".encode("utf-8"), buf.getvalue()))
+    return zip_stored(members)
+
+
+def zip_stored(members: list[tuple[bytes, bytes]]) -> bytes:
+    """A zip archive of ``(name, data)`` members, stored uncompressed, with fixed metadata."""
+    local, central = [], []
+    offset = 0
+    for name, data in members:
+        crc = zlib.crc32(data)
+        if len(data) > _ZIP_MAX or offset > _ZIP_MAX:
+            raise ValueError(f"{name.decode()}: {len(data):,} bytes at offset {offset:,} needs zip64; "
+                             f"npz_bytes writes archives under 4 GiB")
+        fields = (_VERSION, 0, 0, _DOS_TIME, _DOS_DATE, crc, len(data), len(data), len(name))
+        header = struct.pack("<4s5H3L2H", b"PK\x03\x04", *fields, 0) + name
+        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", _MADE_BY, *fields, 0, 0, 0, 0, _MODE, offset)
+                       + name)
+        local += [header, data]
+        offset += len(header) + len(data)
+    directory = b"".join(central)
+    if len(members) > 0xFFFF or offset > _ZIP_MAX:
+        raise ValueError(f"{len(members)} members, {offset:,} bytes: npz_bytes writes archives under 4 GiB")
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), offset, 0)
+    return b"".join(local) + directory + end
 
 
 def write_npz(path: Path | str, **arrays: np.ndarray) -> None:
