@@ -132,9 +132,10 @@ def test_changed_pixel_fails_the_digest_check_before_parsing(project):
 
 
 def test_appended_bytes_fail_the_digest_check(project):
+    size = (project / "test.npz").stat().st_size
     with open(project / "test.npz", "ab") as f:
         f.write(b"\0")
-    with pytest.raises(DigestError, match=r"53,311 bytes\) but .* \(53,310 bytes\)"):
+    with pytest.raises(DigestError, match=rf"{size + 1:,} bytes\) but .* \({size:,} bytes\)"):
         load("test", project, format="npz")
 
 
@@ -217,10 +218,10 @@ def test_truncated_pickle_is_a_corrupt_file(loose, keep):
         load("test", loose)
 
 
-@pytest.mark.parametrize("keep", [0, 3, 100, 30_000, 53_309])
+@pytest.mark.parametrize("keep", [0, 3, 100, 30_000, -1])
 def test_truncated_npz_is_a_corrupt_file(loose, keep):
     path = loose / "test.npz"
-    path.write_bytes(path.read_bytes()[:keep])
+    path.write_bytes(path.read_bytes()[:keep])  # -1: all but the last byte
     with pytest.raises(CorruptFileError):
         load("test", loose, format="npz")
 
