@@ -10,6 +10,8 @@ of which would make the same arrays give different files, and churn ``dvc.lock``
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import io
 import os
 import struct
@@ -29,20 +31,49 @@ _ZIP_MAX = 0xFFFFFFFF  # beyond this, zip64 records would be needed; TinyDigits 
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace."""
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace.
+
+    The temp file is ``flock``-ed until it is moved into place. A writer killed mid-way
+    leaves its temp file behind with no lock on it; the next write to ``path`` removes it.
+    Two writers of one path at once (DVC's locks prevent that) can make one fail, never
+    leave a partial file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)  # still locked: no cleaner can take it for an orphan
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_orphaned_temps(path: Path | str) -> list[Path]:
+    """Delete temp files of ``path`` left by killed writers (those no live process locks)."""
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            fd = os.open(tmp, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer holds it
+        else:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

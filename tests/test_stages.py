@@ -216,6 +216,22 @@ def test_atomic_write_replaces_and_creates_folders(tmp_path):
     assert [p.name for p in target.parent.iterdir()] == ["x.bin"]
 
 
+def test_a_write_removes_temp_files_that_killed_writers_left_but_not_live_ones(tmp_path):
+    import fcntl
+
+    orphan = tmp_path / ".x.bin.k1ll3d.tmp"  # a killed writer's: nobody holds its lock
+    orphan.write_bytes(b"half")
+    live = tmp_path / ".x.bin.w0rk1n.tmp"  # a running writer's: locked
+    live.write_bytes(b"busy")
+    other = tmp_path / ".y.bin.k1ll3d.tmp"  # another file's: not ours to judge
+    other.write_bytes(b"")
+    with open(live, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        io.atomic_write_bytes(tmp_path / "x.bin", b"new")
+    assert (tmp_path / "x.bin").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, live.name, "x.bin"])
+
+
 def test_read_npz_names_missing_files_and_arrays(tmp_path):
     with pytest.raises(PipelineError, match=r"nope\.npz not found; run the stage that writes it"):
         io.read_npz(tmp_path / "nope.npz", ("a",))
