@@ -25,7 +25,9 @@ def run(cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, 
         GIT_COMMITTER_NAME="tests", GIT_COMMITTER_EMAIL="tests@tinydigits.invalid",
     )
     env.update(kwargs.pop("env", {}))
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if "stdout" not in kwargs and "stderr" not in kwargs:
+        kwargs["capture_output"] = True
+    result = subprocess.run(cmd, cwd=cwd, env=env, text=True, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(map(str, cmd))} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"

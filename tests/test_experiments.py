@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 
@@ -37,6 +38,22 @@ def experiments(repo) -> dict[str, dict]:
     return found
 
 
+def stop_workers(repo) -> None:
+    """End every dvc process still running in ``repo``: queue workers that finished their tasks
+    but did not exit, and the daemons that started them."""
+    import psutil  # a dependency of dvc
+
+    procs = []
+    for proc in psutil.process_iter(["cwd", "cmdline"]):
+        cwd, cmdline = proc.info["cwd"] or "", " ".join(proc.info["cmdline"] or [])
+        if proc.pid != os.getpid() and cwd.startswith(str(repo)) and "dvc" in cmdline:
+            procs.append(proc)
+            proc.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    for proc in alive:
+        proc.kill()
+
+
 def committed(repo, rev, path) -> bytes:
     return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, check=True).stdout
 
@@ -67,15 +84,22 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
                       "-S", f"sample.train_per_class={n}"], repo)
         assert f"Queued experiment 'per-class-{n}'" in queued.stdout
     assert run(["git", "status", "--porcelain"], repo).stdout == ""  # queueing leaves the workspace alone
-    run(["dvc", "queue", "start", "-j", "2"], repo)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = run(["dvc", "queue", "status"], repo).stdout
-        if not any(word in status for word in ("Queued", "Running")):
-            break
-        time.sleep(1)
-    print(status)
-    assert status.count("Success") == len(counts) and "Failed" not in status
+    # `dvc queue start` forks daemons that keep its stdout open: capture to a file, not a pipe,
+    # or this call would wait for the workers to exit, which a known DVC race can stop them
+    # doing (treeverse/dvc#10427: "shutting down due to empty queue", then never exiting).
+    with open(repo.parent / "queue-start.log", "w") as log:
+        run(["dvc", "queue", "start", "-j", "2"], repo, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            status = run(["dvc", "queue", "status"], repo).stdout
+            if not any(word in status for word in ("Queued", "Running")):
+                break
+            time.sleep(1)
+        print(status)
+        assert status.count("Success") == len(counts) and "Failed" not in status
+    finally:
+        stop_workers(repo)
 
     found = experiments(repo)
     for n in counts:
