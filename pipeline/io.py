@@ -55,10 +55,9 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         raise
 
 
-def remove_orphaned_temps(path: Path | str) -> list[Path]:
+def remove_orphaned_temps(path: Path | str) -> None:
     """Delete temp files of ``path`` left by killed writers (those no live process locks)."""
     path = Path(path)
-    removed = []
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         try:
             fd = os.open(tmp, os.O_RDONLY)
@@ -70,10 +69,8 @@ def remove_orphaned_temps(path: Path | str) -> list[Path]:
             continue  # a live writer holds it
         else:
             tmp.unlink(missing_ok=True)
-            removed.append(tmp)
         finally:
             os.close(fd)
-    return removed
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
