@@ -71,16 +71,15 @@ def json_bytes(obj) -> bytes:
     return (json.dumps(rounded(obj), sort_keys=True, indent=2) + "\n").encode()
 
 
-def build(p: params.Params, train, test, files: dict[Path, bytes], runs, ref: dict,
+def build(p: params.Params, train, test, files: dict[Path, bytes], runs, base: dict, ref: dict,
           sweep: dict[int, dict]) -> dict[Path, bytes]:
-    """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs` gives."""
+    """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs`
+    gives, ``base`` the summary of ``runs``' accuracies."""
     from pipeline import card
-    from pipeline.benchmark import summary
 
     actual = np.asarray(test[1])
     predicted = np.stack([run.predicted for run in runs])
     matrix = plots.confusion_matrix(actual, predicted)
-    base = summary([run.accuracy for run in runs])
     per_class = per_digit(matrix)
     curves, losses = np.stack([r.curve for r in runs]), np.stack([r.loss for r in runs])
     facts = card.Facts(

@@ -113,17 +113,18 @@ def describe_change(clone: Path, status: str, rel: str) -> list[str]:
     lines = [f"{status} {rel}: committed {len(old):,} bytes sha256 {hashlib.sha256(old).hexdigest()[:16]}, "
              f"rebuilt {len(new):,} bytes sha256 {hashlib.sha256(new).hexdigest()[:16]}"]
     if rel == "dvc.lock":
-        changed = lock_changes(old.decode(), new.decode())
-        lines += [f"      {line}" for line in changed[:DIFF_LINES]]
-        if len(changed) > DIFF_LINES:
-            lines.append(f"      ... {len(changed) - DIFF_LINES} more changed entries")
+        lines += _first(lock_changes(old.decode(), new.decode()), "changed entries")
     elif path.suffix in TEXT_SUFFIXES:
         diff = sh(["git", "diff", "--no-color", "-U0", "--", rel], clone).stdout.splitlines()
-        changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        lines += [f"      {line}" for line in changed[:DIFF_LINES]]
-        if len(changed) > DIFF_LINES:
-            lines.append(f"      ... {len(changed) - DIFF_LINES} more changed lines")
+        lines += _first([line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))],
+                        "changed lines")
     return lines
+
+
+def _first(changed: list[str], what: str) -> list[str]:
+    """The first :data:`DIFF_LINES` of ``changed``, indented, and a count of the rest."""
+    more = [f"... {len(changed) - DIFF_LINES} more {what}"] if len(changed) > DIFF_LINES else []
+    return [f"      {line}" for line in changed[:DIFF_LINES] + more]
 
 
 def lock_changes(old: str, new: str) -> list[str]:

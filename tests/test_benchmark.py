@@ -14,6 +14,7 @@ import yaml
 
 from pipeline import benchmark, config, fetch, params, plots, reports
 from pipeline.errors import ParamsError, PipelineError
+from pipeline.normalize import normalize
 from tests.conftest import ROOT, make_repo, run
 from tests.oracle import reference_splits
 from tests.test_params import with_
@@ -101,7 +102,7 @@ def test_reference_reports_convergence(blobs):
 
 def test_sweep_point_at_the_published_count_is_the_published_split(source):
     pixels, labels = source
-    train, test = benchmark.sweep_split(pixels, labels, 100, (20,) * 10, 42)
+    train, test = benchmark.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
     for name, (images, split_labels) in (("train", train), ("test", test)):
         with np.load(ROOT / config.npz_path(name), allow_pickle=False) as z:
             assert np.array_equal(images, z["images"]) and np.array_equal(split_labels, z["labels"])
@@ -109,7 +110,7 @@ def test_sweep_point_at_the_published_count_is_the_published_split(source):
 
 def test_sweep_point_is_what_the_reference_algorithm_draws(source):
     pixels, labels = source
-    train, test = benchmark.sweep_split(pixels, labels, 15, (20,) * 10, 42)
+    train, test = benchmark.sweep_split(normalize(pixels), labels, 15, (20,) * 10, 42)
     want = reference_splits([15] * 10, [20] * 10, 42)
     assert np.bincount(train[1]).tolist() == [15] * 10 and np.bincount(test[1]).tolist() == [20] * 10
     for got, (images, split_labels) in ((train, want["train"]), (test, want["test"])):
@@ -119,7 +120,7 @@ def test_sweep_point_is_what_the_reference_algorithm_draws(source):
 def test_sweep_always_measures_the_gate_size_and_reuses_the_published_runs(source):
     pixels, labels = source
     b = tiny(seeds=2, epochs=1, sweep_per_class=(5,))
-    published = benchmark.sweep_split(pixels, labels, 100, (20,) * 10, 42)
+    published = benchmark.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
     marker = [benchmark.Run(np.array([0.123]), np.array([1.0]), np.zeros(200, np.int64))] * 2
     points = benchmark.sweep(pixels, labels, b, (20,) * 10, 42, (*published, marker))
     assert sorted(points) == [5, 100]
