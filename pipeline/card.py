@@ -164,7 +164,9 @@ def render(template: str, f: Facts) -> str:
         "per_class_table": row_table("digit", {d: f"{a:.3f}" for d, a in sorted(f.per_class.items())}),
         "hardest": " and ".join(f"digit {d} ({a:.3f})" for d, a in hardest),
         "reference_hidden": str(b.reference_hidden_units), "reference_epochs": str(ref["epochs"]),
-        "reference_note": "" if ref["converged"] else ", stopped by benchmark.reference_max_epochs before converging",
+        "reference_note": ("" if ref["converged"] else ", stopped by benchmark.reference_max_epochs before converging")
+        + ("" if set(train) == {config.GATE_PER_CLASS} else  # the reference trains where the gate measures
+           f"; on the split drawn with {config.GATE_PER_CLASS} train images per digit, the v1 size, as for the gate"),
         "reference_accuracy": f"{ref['test_accuracy']:.4f}",
         "sweep_test_images": f"{sum(test):,}", "sweep_test_phrase": _per_digit_phrase(test),
         "published_note": (f"At {published} per digit the split is exactly the published one, so that row "

@@ -12,6 +12,7 @@ RAW_FILE = RAW_DIR / "digits.npz"
 NORMALIZED_FILE = INTERIM_DIR / "normalized.npz"
 SAMPLE_FILE = INTERIM_DIR / "sample.npz"
 SPLITS_FILE = INTERIM_DIR / "splits.npz"
+SWEEP_FILE = INTERIM_DIR / "sweep.npz"  # the benchmark_sweep stage's runs
 
 SPLITS = ("train", "test")
 PICKLE_PROTOCOL = 4  # the published format; Python 3.14 defaults to 5

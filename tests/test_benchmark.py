@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import benchmark, config, fetch, params, plots, reports
+from pipeline import benchmark, benchmark_sweep, config, fetch, params, plots, reports, training
 from pipeline.errors import ParamsError, PipelineError
 from pipeline.normalize import normalize
 from tests.conftest import ROOT, make_repo, run
@@ -49,10 +49,10 @@ def source():
 
 def one_shot(b, split, seed):
     """What the stage must equal: one plain ``fit(max_iter=b.epochs)``."""
-    (x, y) = benchmark._flat(split)
+    (x, y) = training.flat(split)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return benchmark.baseline_model(b, seed, len(y)).fit(x, y)
+        return training.baseline_model(b, seed, len(y)).fit(x, y)
 
 
 # ---- training ----------------------------------------------------------------------------
@@ -61,8 +61,8 @@ def one_shot(b, split, seed):
 def test_each_curve_point_is_what_a_one_shot_fit_gives(blobs, seed):
     train, test = blobs
     b = tiny()
-    (x, y), (xt, yt) = benchmark._flat(train), benchmark._flat(test)
-    run_ = benchmark.train_run(x, y, xt, yt, b, seed)
+    (x, y), (xt, yt) = training.flat(train), training.flat(test)
+    run_ = training.train_run(x, y, xt, yt, b, seed)
     assert run_.curve.shape == run_.loss.shape == (b.epochs,) and run_.predicted.shape == yt.shape
     for epochs in (1, 3, b.epochs):
         model = one_shot(dataclasses.replace(b, epochs=epochs), train, seed)
@@ -77,15 +77,15 @@ def test_training_stops_where_fit_stops_early(blobs):
     b = tiny(learning_rate=9.0, epochs=30)  # diverges: the loss stops improving, fit() gives up
     model = one_shot(b, train, 0)
     assert model.n_iter_ < b.epochs
-    (x, y), (xt, yt) = benchmark._flat(train), benchmark._flat(test)
-    run_ = benchmark.train_run(x, y, xt, yt, b, 0)
+    (x, y), (xt, yt) = training.flat(train), training.flat(test)
+    run_ = training.train_run(x, y, xt, yt, b, 0)
     assert np.array_equal(run_.predicted, model.predict(xt))
     assert np.all(run_.curve[model.n_iter_ - 1:] == run_.accuracy)  # flat once stopped
 
 
 def test_seeds_differ_and_repeat(blobs):
     train, test = blobs
-    first, again = benchmark.train_seeds(train, test, tiny()), benchmark.train_seeds(train, test, tiny())
+    first, again = training.train_seeds(train, test, tiny()), training.train_seeds(train, test, tiny())
     assert len(first) == 3
     assert all(np.array_equal(a.curve, b.curve) for a, b in zip(first, again))
     assert len({r.predicted.tobytes() for r in first}) > 1
@@ -93,7 +93,7 @@ def test_seeds_differ_and_repeat(blobs):
 
 def test_reference_reports_convergence(blobs):
     train, test = blobs
-    short = benchmark.reference(train, test, tiny(reference_hidden_units=4, reference_max_epochs=2))
+    short = training.reference(train, test, tiny(reference_hidden_units=4, reference_max_epochs=2))
     assert short["epochs"] == 2 and short["converged"] is False
     assert 0.0 <= short["test_accuracy"] <= 1.0
 
@@ -102,7 +102,7 @@ def test_reference_reports_convergence(blobs):
 
 def test_sweep_point_at_the_published_count_is_the_published_split(source):
     pixels, labels = source
-    train, test = benchmark.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
+    train, test = training.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
     for name, (images, split_labels) in (("train", train), ("test", test)):
         with np.load(ROOT / config.npz_path(name), allow_pickle=False) as z:
             assert np.array_equal(images, z["images"]) and np.array_equal(split_labels, z["labels"])
@@ -110,23 +110,25 @@ def test_sweep_point_at_the_published_count_is_the_published_split(source):
 
 def test_sweep_point_is_what_the_reference_algorithm_draws(source):
     pixels, labels = source
-    train, test = benchmark.sweep_split(normalize(pixels), labels, 15, (20,) * 10, 42)
+    train, test = training.sweep_split(normalize(pixels), labels, 15, (20,) * 10, 42)
     want = reference_splits([15] * 10, [20] * 10, 42)
     assert np.bincount(train[1]).tolist() == [15] * 10 and np.bincount(test[1]).tolist() == [20] * 10
     for got, (images, split_labels) in ((train, want["train"]), (test, want["test"])):
         assert np.array_equal(got[0], images) and np.array_equal(got[1], split_labels)
 
 
-def test_sweep_always_measures_the_gate_size_and_reuses_the_published_runs(source):
+def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_published_point(source):
     pixels, labels = source
-    b = tiny(seeds=2, epochs=1, sweep_per_class=(5,))
-    published = benchmark.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
-    marker = [benchmark.Run(np.array([0.123]), np.array([1.0]), np.zeros(200, np.int64))] * 2
-    points = benchmark.sweep(pixels, labels, b, (20,) * 10, 42, (*published, marker))
-    assert sorted(points) == [5, 100]
-    assert points[100] == [0.123, 0.123]  # reused, not retrained
-    other = benchmark.sweep(pixels, labels, b, (20,) * 10, 7, (*published, marker))  # another seed: another split
-    assert other[100] != [0.123, 0.123] and len(other[100]) == 2
+    b = tiny(seeds=2, epochs=1, sweep_per_class=(5,), reference_hidden_units=4, reference_max_epochs=2)
+    sweep, _ = benchmark_sweep.measure(pixels, labels, b, (20,) * 10, 42, workers=1)
+    assert sorted(sweep.points) == [5, 100] and all(len(runs) == 2 for runs in sweep.points.values())
+    published = training.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
+    p = params.parse(with_())
+    assert benchmark.published_point(p, *published, pixels, labels, sweep.points) == 100  # reused, not retrained
+    other = dataclasses.replace(p, seed=7)  # another seed draws another split: nothing to reuse
+    assert benchmark.published_point(other, *published, pixels, labels, sweep.points) is None
+    fifty = params.parse(with_(sample__train_per_class=50))  # a count the sweep did not measure
+    assert benchmark.published_point(fifty, *published, pixels, labels, sweep.points) is None
 
 
 # ---- the gate ----------------------------------------------------------------------------
@@ -168,7 +170,7 @@ def test_benchmark_params_name_the_key_and_the_valid_range(changes, match):
 
 def fake_runs(accuracies, actual):
     rng = np.random.RandomState(0)
-    return [benchmark.Run(np.linspace(0.1, a, 4), np.linspace(2.0, 1.0, 4), rng.randint(0, 10, len(actual)))
+    return [training.Run(np.linspace(0.1, a, 4), np.linspace(2.0, 1.0, 4), rng.randint(0, 10, len(actual)))
             for a in accuracies]
 
 
