@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 STAGES = {  # stage -> module, as in dvc.yaml
     "fetch": "fetch", "sample": "sample", "normalize": "normalize",
-    "split": "split", "pickle": "pickling", "benchmark": "benchmark",
+    "split": "split", "pickle": "pickling", "benchmark_sweep": "benchmark_sweep", "benchmark": "benchmark",
 }
+LOOP = (90, 80)      # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
+RETURN = (100, 90)   # then back to values seen before: DVC restores what its run cache holds
 OUT = ROOT / "reports" / "local" / "bench.md"
 
 
@@ -51,6 +54,41 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
     if proc.returncode:
         sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{err}")
     return elapsed, usage.ru_maxrss // 1024
+
+
+def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
+    """Wall seconds of ``cmd`` (a `dvc repro`) and the seconds from each stage's first line in its
+    output to the next stage's ("start-up": before the first; the last stage runs to the end)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1", PYTHONUNBUFFERED="1")
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    marks, lines = [("start-up", 0.0)], []
+    for line in proc.stdout:
+        lines.append(line)
+        m = re.match(r"(?:Running stage|Stage) '([\w-]+)'", line)
+        if m and m.group(1) != marks[-1][0]:
+            marks.append((m.group(1), time.perf_counter() - start))
+    proc.wait()
+    elapsed = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{''.join(lines)}")
+    ends = [t for _, t in marks[1:]] + [elapsed]
+    return elapsed, {name: end - t for (name, t), end in zip(marks, ends)}
+
+
+def loop_run(repo: Path, dvc: list[str]) -> dict[str, tuple[float, dict[str, float]]]:
+    """One maintainer's loop in ``repo`` from an up-to-date 100 with an empty run cache (but for 100's
+    sample and split): 90, 80 (new values), then 100, 90 (seen before). Timed repro per value."""
+    set_train_per_class(repo, 100)
+    sh(dvc + ["repro"], repo)
+    shutil.rmtree(repo / ".dvc" / "cache" / "runs", ignore_errors=True)  # this run's loop starts unseen
+    for stage in ("sample", "split"):
+        sh(dvc + ["repro", "--force", "--single-item", stage], repo)  # 100 is "seen before"
+    out = {}
+    for phase, value in [("loop", v) for v in LOOP] + [("return", v) for v in RETURN]:
+        set_train_per_class(repo, value)
+        out[f"{phase} {value}"] = timed_stages(dvc + ["repro"], repo)
+    return out
 
 
 def median(xs: list[float]) -> float:
@@ -115,6 +153,7 @@ def main() -> None:
     ap.add_argument("--before", metavar="REV", help="also measure this commit, alternating with HEAD")
     ap.add_argument("--scale", type=int, nargs="*", default=[1, 10, 100], help="synthetic source sizes (x 1,797 rows)")
     ap.add_argument("--skip-benchmark", action="store_true", help="do not time the benchmark stage")
+    ap.add_argument("--loop-only", action="store_true", help="only the maintainer's loop (100 -> 90 -> 80, back to 100, 90)")
     args = ap.parse_args()
     if args.runs < 5:
         ap.error("--runs must be at least 5 (medians of fewer runs are noise here)")
@@ -133,6 +172,31 @@ def main() -> None:
 
         def record(measure: str, column: str, value: str) -> None:
             figures.setdefault(measure, {})[column] = value
+
+        # 0. the maintainer's loop, alternating: total per phase and per stage (medians)
+        loops: dict[str, list[dict]] = {n: [] for n in names}
+        for _ in range(args.runs):
+            for name, repo in repos.items():
+                loops[name].append(loop_run(repo, dvc))
+        for name in names:
+            steps = list(loops[name][0])
+            for phase in ("loop", "return"):
+                totals = [sum(run[s][0] for s in steps if s.startswith(phase)) for run in loops[name]]
+                record(f"maintainer's {phase}: {' + '.join(s.split()[1] for s in steps if s.startswith(phase))}"
+                       " (sum of dvc repro)", name, f"{median(totals):.2f} s")
+            for step in steps:
+                record(f"  dvc repro at train_per_class={step}", name, f"{median([r[step][0] for r in loops[name]]):.2f} s")
+                stages = sorted({st for r in loops[name] for st in r[step][1]}, key=lambda st: (st != "start-up", st))
+                for st in stages:
+                    record(f"    {step}: {st}", name, f"{median([r[step][1].get(st, 0.0) for r in loops[name]]):.2f} s")
+        if args.before:
+            for phase in ("loop", "return"):
+                key = next(m for m in figures if m.startswith(f"maintainer's {phase}"))
+                head_s, before_s = (float(figures[key][n].split()[0]) for n in names)
+                record(f"  ratio HEAD / {args.before}, {phase} (goal for the loop <= 0.4x)", "HEAD", f"{head_s / before_s:.2f}x")
+        if args.loop_only:
+            _report(args, names, figures, [])
+            return
 
         # 1. fetch..pickle under DVC vs the same work in one process, all alternating
         samples: dict[str, list[float]] = {k: [] for k in [*names, "one", "orig"]}
@@ -182,9 +246,12 @@ def main() -> None:
                 record(f"stage {stage}: imports", name, f"{imports:.2f} s")
                 record(f"stage {stage}: peak RSS (goal < 250 MiB)", name, f"{max(r[1] for r in runs)} MiB")
 
+    _report(args, names, figures, scaling(args.scale))
+
+
+def _report(args, names: list[str], figures: dict[str, dict[str, str]], rows) -> None:
     head = "| measure | " + " | ".join(names) + " |\n| --- |" + " --- |" * len(names) + "\n"
     body = "\n".join(f"| {m} | " + " | ".join(v.get(n, "") for n in names) + " |" for m, v in figures.items())
-    rows = scaling(args.scale)
     scale_table = "\n\n| scaling (in-process, synthetic source) | median | peak traced |\n| --- | --- | --- |\n"
     scale_table += "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows) if rows else ""
     header = f"make bench: median of {args.runs} alternating runs, {os.cpu_count()} cores (machine-specific; not tracked)\n\n"
