@@ -85,9 +85,12 @@ def test_a_typo_in_the_benchmark_block_fails_repro_and_keeps_the_reports(built):
     (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
-    assert "benchmark: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)" in result.stderr
+    # benchmark_sweep tracks the benchmark block whole too, and runs first
+    assert "benchmark_sweep: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)" in result.stderr
     assert {p: sha256(repo / p) for p in tracked} == before  # persist: DVC did not delete them
     run(["git", "checkout", "params.yaml"], repo)
+    # DVC removed the sweep's cached output before running the stage; the cache still has it
+    run(["dvc", "checkout"], repo)
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
 
 
@@ -148,3 +151,17 @@ def test_original_card_command_runs_the_pipeline(built):
     run(script, repo)
     assert sha256(repo / "datasets/tinydigits/test.pkl") == V1["test"]
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
+def test_a_train_count_change_leaves_the_sweep_alone_and_a_return_restores_from_the_run_cache(built):
+    repo, _, _ = built
+    set_params(repo, train_per_class=90)
+    changed = run(["dvc", "repro"], repo)
+    assert "Stage 'benchmark_sweep' didn't change" in changed.stdout  # it never reads the train counts
+    assert "Running stage 'benchmark'" in changed.stdout
+    assert '"per_class": 100' in (repo / "reports/metrics.json").read_text()  # the gate still measured at v1's size
+    run(["git", "checkout", "params.yaml"], repo)
+    back = run(["dvc", "repro"], repo)
+    assert "Stage 'sample' is cached - skipping run" in back.stdout  # restored, not rerun
+    assert "Stage 'split' is cached - skipping run" in back.stdout
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # v1 bytes, reports and card again
