@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, releases, revisions
+from pipeline import config, fingerprint, releases, revisions
 from pipeline.errors import PipelineError, ReleaseError
 
 METRICS_FILE = "reports/metrics.json"
@@ -40,24 +40,25 @@ class Snapshot:
 
 def snapshot(rev: str | None, root: Path = Path("."), label: str | None = None) -> Snapshot:
     """Read the published files, their arrays and the benchmark's test accuracy at ``rev`` (None: working tree)."""
-    names = releases.published_names(revisions.show(rev, "dvc.yaml", root).decode())
+    names = fingerprint.published_names(revisions.show(rev, "dvc.yaml", root).decode())
     files = {n: revisions.show(rev, config.DATASET_DIR / n, root) for n in names
              if revisions.exists(rev, config.DATASET_DIR / n, root)}
     where = "the working tree" if rev is None else f"revision {rev!r}"
     try:
-        splits = {s: releases.split_arrays(files, s) for s in config.SPLITS}
+        splits = {s: fingerprint.split_arrays(files, s) for s in config.SPLITS}
     except ReleaseError as err:
         raise ReleaseError(f"{where}: {err}") from None
     accuracy = None
     if revisions.exists(rev, METRICS_FILE, root):
         accuracy = json.loads(revisions.show(rev, METRICS_FILE, root)).get("test_accuracy")
     if label is None:
-        label = "working tree" if rev is None else f"{rev} ({revisions.resolve(rev, root)[:7]})"
+        commit = None if rev is None else revisions.resolve(rev, root)[:7]
+        label = "working tree" if rev is None else rev if commit.startswith(rev) else f"{rev} ({commit})"
     return Snapshot(label, splits, files, accuracy)
 
 
 def _keyed(splits) -> dict[str, dict[str, int]]:
-    return {s: {releases.image_hash(x): int(y) for x, y in zip(*splits[s])} for s in config.SPLITS}
+    return {s: {fingerprint.image_hash(x): int(y) for x, y in zip(*splits[s])} for s in config.SPLITS}
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -132,7 +133,7 @@ def default_base(root: Path = Path(".")) -> tuple[str, str]:
         raise ReleaseError(f"no release is recorded in {releases.RECORD_FILE}; name revision A")
     version = entries[-1]["version"]
     rev, how = revisions.release_revision(version, releases.RECORD_FILE, root)
-    return rev, f"release {version}, {how}"
+    return rev, f"release {version} ({how})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.a is None:
-            rev, how = default_base()
-            a = snapshot(rev, label=f"{rev[:12] if len(rev) == 40 else rev} ({how})")
+            rev, label = default_base()
+            a = snapshot(rev, label=label)
         else:
             a = snapshot(args.a)
         r = report(a, snapshot(args.b))

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import changelog, config, diff, params, releases, revisions
+from pipeline import changelog, config, diff, fingerprint, params, releases, revisions
 from pipeline.errors import PipelineError, ReleaseError
 from pipeline.io import atomic_write_bytes
 
@@ -37,7 +37,7 @@ def next_version(version: str, level: str) -> str:
 
 
 def current_files(root: Path = Path(".")) -> dict[str, bytes]:
-    names = releases.published_names((root / "dvc.yaml").read_text(encoding="utf-8"))
+    names = fingerprint.published_names((root / "dvc.yaml").read_text(encoding="utf-8"))
     missing = [n for n in names if not (root / config.DATASET_DIR / n).is_file()]
     if missing:
         raise ReleaseError(f"published file(s) {', '.join(missing)} missing from {config.DATASET_DIR}; run make repro")
@@ -61,7 +61,8 @@ def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[st
     if dirty:
         shown = ", ".join(line[3:] for line in dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
         raise ReleaseError(f"the working tree is not clean ({shown}); commit or stash first: a release is a commit")
-    now = releases.measure(current_files(root))
+    unchanged_since(last, root)
+    now = fingerprint.measure(current_files(root))
     required, reasons = releases.required_bump(entries[-1], now)
     if level != required:
         raise ReleaseError(
@@ -69,6 +70,16 @@ def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[st
             f"({'; '.join(reasons)}); release it as {next_version(last, required)}"
         )
     return entries, level, reasons, now
+
+
+def unchanged_since(last: str, root: Path) -> None:
+    """Refuse when HEAD's tree is the last release's (skipped when that revision is not in the clone)."""
+    try:
+        rev, how = revisions.release_revision(last, releases.RECORD_FILE, root)
+    except PipelineError:
+        return
+    if revisions.git(["diff", "--quiet", rev, "HEAD", "--"], root).returncode == 0:
+        raise ReleaseError(f"nothing changed since release {last} ({how}): HEAD holds the same files")
 
 
 def check_repro(root: Path = Path(".")) -> None:
@@ -121,7 +132,7 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
         atomic_write_bytes(root / releases.RECORD_FILE, releases.record_bytes(entries))
         atomic_write_bytes(root / releases.CHANGELOG_FILE, changelog.render(entries).encode())
         sh([sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], root)  # the card names the release
-        if releases.measure(current_files(root)) != now:
+        if fingerprint.measure(current_files(root)) != now:
             raise ReleaseError("a published file changed when the card was regenerated; the record must not "
                                "feed any published file but the card")
         sh(["git", "add", "-A"], root)

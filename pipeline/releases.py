@@ -8,10 +8,10 @@ One entry per release, oldest first::
      "splits": {"train": {"images": 1000, "per_digit": [100, ...], "content_sha256": "..."}, ...},
      "change": {...what pipeline.diff found against the previous release...}, "notes": "..."}
 
-``content_sha256`` hashes the split's sorted (image, label) pairs, so it ignores order: equal
-content digests with different file digests mean "same images and labels, other bytes".
-The published files are the outputs ``dvc.yaml`` declares under ``datasets/tinydigits/``, except
-the card, which names the release and so changes because of the record (never recorded here).
+The measured parts (``files``, ``splits``) come from :mod:`pipeline.fingerprint`. The published
+files are the outputs ``dvc.yaml`` declares under ``datasets/tinydigits/``, except the card, which
+names the release and so changes because of the record (its digest is never recorded). This
+module is what the card needs (the benchmark stage imports it), so it reads no data files.
 
 The bump rule (TensorFlow Datasets' rule; see docs/releases.md): MAJOR when a published file's
 bytes changed or it disappeared (images added, removed or moved between splits, a label changed,
@@ -27,15 +27,11 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
-import yaml
-
-from pipeline import config, loader, params
+from pipeline import config, params
 from pipeline.errors import ReleaseError
 
 RECORD_FILE = config.DATASET_DIR / "releases.json"
 CHANGELOG_FILE = config.DATASET_DIR / "CHANGELOG.md"
-CARD_FILE = config.DATASET_DIR / "README.md"
 LEVELS = ("MAJOR", "MINOR", "PATCH")
 _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 
@@ -73,52 +69,9 @@ def record_bytes(entries: list[dict]) -> bytes:
     return (json.dumps({"releases": entries}, indent=2, sort_keys=True) + "\n").encode()
 
 
-def published_names(dvc_yaml: str) -> list[str]:
-    """Names of the published files: the outs under the dataset folder in ``dvc.yaml``, minus the card."""
-    names = set()
-    for stage in (yaml.safe_load(dvc_yaml).get("stages") or {}).values():
-        for kind in ("outs", "metrics"):
-            for out in stage.get(kind) or []:
-                path = Path(next(iter(out)) if isinstance(out, dict) else out)
-                if path.parent == config.DATASET_DIR and path != CARD_FILE:
-                    names.add(path.name)
-    return sorted(names)
-
-
 def params_dict(p: params.Params) -> dict:
     """The resolved params (per-digit counts spelled out), as JSON data."""
     return json.loads(json.dumps(dataclasses.asdict(p)))
-
-
-def content_sha256(images: np.ndarray, labels: np.ndarray) -> str:
-    """Order-free digest of a split: sha256 of its sorted (sha256 of float32 image bytes, label) pairs."""
-    pairs = sorted(image_hash(x) + f":{int(y)}" for x, y in zip(images, labels))
-    return hashlib.sha256("\n".join(pairs).encode()).hexdigest()
-
-
-def image_hash(image: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(image, dtype=np.float32).tobytes()).hexdigest()
-
-
-def split_arrays(files: dict[str, bytes], split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, 8, 8), labels (N,)) of a split from its ``.npz`` (else its ``.pkl``), safely."""
-    if f"{split}.npz" in files:
-        return loader.validate(loader.read_npz(files[f"{split}.npz"], f"{split}.npz"), f"{split}.npz")
-    if f"{split}.pkl" in files:
-        return loader.validate(loader.unpickle(files[f"{split}.pkl"], f"{split}.pkl"), f"{split}.pkl")
-    raise ReleaseError(f"neither {split}.npz nor {split}.pkl is among the published files {sorted(files)}")
-
-
-def measure(files: dict[str, bytes]) -> dict:
-    """The measured part of an entry from the published files' bytes: ``files`` and ``splits``."""
-    splits = {}
-    for split in config.SPLITS:
-        images, labels = split_arrays(files, split)
-        splits[split] = {"images": int(len(labels)), "per_digit": np.bincount(labels, minlength=10).tolist(),
-                         "content_sha256": content_sha256(images, labels)}
-    return {"files": {name: {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
-                      for name, blob in sorted(files.items())},
-            "splits": splits}
 
 
 def required_bump(last: dict, now: dict) -> tuple[str | None, list[str]]:

@@ -63,7 +63,7 @@ def release_revision(version: str, record_path: str | Path, root: Path = Path(".
     recorded ``version`` in ``record_path``."""
     tag = tag_of(version)
     if has_tag(tag, root):
-        return tag, f"tag {tag}"
+        return tag, f"tag {tag}, commit {resolve(tag, root)[:7]}"
     needle = f'"version": "{version}"'
     out = git(["log", "--format=%H", "--reverse", "-S", needle, "--", Path(record_path).as_posix()], root)
     commits = out.stdout.decode().split()
@@ -72,7 +72,7 @@ def release_revision(version: str, record_path: str | Path, root: Path = Path(".
             f"release {version} is in {record_path} but neither tag {tag} nor the commit that recorded it "
             "is in this clone; run `git fetch --tags` (or `git fetch --unshallow` in a shallow clone)"
         )
-    return commits[0], f"commit {commits[0][:7]} that recorded it (tag {tag} is not in this clone)"
+    return commits[0], f"commit {commits[0][:7]}, which recorded it; tag {tag} is not in this clone"
 
 
 def changes(root: Path = Path(".")) -> list[str]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from pipeline import changelog, config, params, releases
+from pipeline import changelog, config, fingerprint, params, releases
 from pipeline.errors import ReleaseError
 from tests.conftest import ROOT
 from tests.test_stages import V1
@@ -28,7 +30,7 @@ def test_release_1_0_0_records_the_published_v1_files():
 
 
 def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_card():
-    names = releases.published_names((ROOT / "dvc.yaml").read_text())
+    names = fingerprint.published_names((ROOT / "dvc.yaml").read_text())
     assert names == ["test.npz", "test.pkl", "train.npz", "train.pkl"]
     assert sorted(V1_ENTRY["files"]) == names
 
@@ -77,12 +79,10 @@ def test_bump_rule():
 
 
 def test_content_digest_ignores_order_but_not_labels():
-    import numpy as np
-
     x = np.arange(3 * 64, dtype=np.float32).reshape(3, 8, 8) / 1000
     y = np.array([1, 2, 3])
-    assert releases.content_sha256(x, y) == releases.content_sha256(x[::-1], y[::-1])
-    assert releases.content_sha256(x, y) != releases.content_sha256(x, np.array([1, 2, 4]))
+    assert fingerprint.content_sha256(x, y) == fingerprint.content_sha256(x[::-1], y[::-1])
+    assert fingerprint.content_sha256(x, y) != fingerprint.content_sha256(x, np.array([1, 2, 4]))
 
 
 def v1_files():
@@ -96,8 +96,6 @@ def test_card_note_names_the_release_the_files_are():
 
 
 def test_card_note_says_how_an_unreleased_variant_differs():
-    import dataclasses
-
     ninety = dataclasses.replace(DEFAULTS, sample=dataclasses.replace(DEFAULTS.sample, train_counts=(90,) * 10))
     files = {**v1_files(), "train.pkl": b"other"}
     note = releases.card_note(ENTRIES, ninety, files)
