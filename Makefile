@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock repro test status bench check-repro verify-data push pull
+.PHONY: help install lock repro test status bench check-repro verify-data push pull release
 
 ## help: list the targets
 help:
@@ -63,3 +63,7 @@ push: $(STAMP)
 ## pull: download them from the default remote; afterwards `make status` passes with no stage run
 pull: $(STAMP)
 	$(DVC) pull
+
+## release: record, commit and tag the committed dataset as VERSION: make release VERSION=2.0.0 [NOTES="why"] (docs/releases.md)
+release: $(STAMP)
+	$(BIN)/python -m pipeline.release "$(VERSION)" --notes "$(NOTES)"

@@ -38,6 +38,7 @@ class Facts:
     curve: np.ndarray  # (epochs,) mean test accuracy over seeds after each epoch
     ref: dict
     sweep: dict[int, dict[str, float]]
+    release_note: str = ""  # which release this is, or how this variant differs (pipeline.releases.card_note)
 
 
 def counts_table(train_labels: np.ndarray, test_labels: np.ndarray) -> str:
@@ -177,6 +178,7 @@ def render(template: str, f: Facts) -> str:
         "files_table": files_table(f.files),
         "seed": str(f.p.seed), "take_train": _span(train), "take_test": _span(test),
         "test_step": f"{1 / len(f.test_labels):.3g}",
+        "release_note": f.release_note,
     }
     try:
         return string.Template(template).substitute(values)

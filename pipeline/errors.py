@@ -39,3 +39,11 @@ class CorruptFileError(DatasetError):
 
 class DatasetFormatError(DatasetError, ValueError):
     """The file parses but is not TinyDigits: wrong keys, dtype (e.g. object), shape or values."""
+
+
+class ReleaseError(PipelineError):
+    """A release cannot be made or read: bad version, dirty tree, wrong bump, missing record."""
+
+
+class RevisionError(PipelineError):
+    """A git revision is unknown, or a file does not exist at it."""

@@ -75,7 +75,7 @@ def build(p: params.Params, train, test, files: dict[Path, bytes], runs, base: d
           sweep: dict[int, dict]) -> dict[Path, bytes]:
     """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs`
     gives, ``base`` the summary of ``runs``' accuracies."""
-    from pipeline import card
+    from pipeline import card, releases
 
     actual = np.asarray(test[1])
     predicted = np.stack([run.predicted for run in runs])
@@ -85,6 +85,7 @@ def build(p: params.Params, train, test, files: dict[Path, bytes], runs, base: d
     facts = card.Facts(
         p=p, train_labels=np.asarray(train[1]), test_labels=actual, files=files, base=base,
         per_class=per_class, curve=curves.mean(axis=0), ref=ref, sweep=sweep,
+        release_note=releases.card_note(releases.load(), p, {Path(k).name: v for k, v in files.items()}),
     )
     n = sum(matrix.sum(axis=1))
     return {

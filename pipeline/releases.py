@@ -1,0 +1,138 @@
+"""The release record, ``datasets/tinydigits/releases.json``: what each TinyDigits version is.
+
+One entry per release, oldest first::
+
+    {"version": "1.0.0", "tag": "tinydigits@v1.0.0", "bump": null, "since": null,
+     "params": {...resolved params.yaml...}, "test_accuracy": 0.7985,
+     "files": {"train.pkl": {"bytes": 264255, "sha256": "2542..."}, ...},
+     "splits": {"train": {"images": 1000, "per_digit": [100, ...], "content_sha256": "..."}, ...},
+     "change": {...what pipeline.diff found against the previous release...}, "notes": "..."}
+
+The measured parts (``files``, ``splits``) come from :mod:`pipeline.fingerprint`. The published
+files are the outputs ``dvc.yaml`` declares under ``datasets/tinydigits/``, except the card, which
+names the release and so changes because of the record (its digest is never recorded). This
+module is what the card needs (the benchmark stage imports it), so it reads no data files.
+
+The bump rule (TensorFlow Datasets' rule; see docs/releases.md): MAJOR when a published file's
+bytes changed or it disappeared (images added, removed or moved between splits, a label changed,
+or only reordered: pinned digests break either way); MINOR when new files appear beside
+unchanged ones; PATCH when every published file is byte-identical (card, metadata, code).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from pipeline import config, params
+from pipeline.errors import ReleaseError
+
+RECORD_FILE = config.DATASET_DIR / "releases.json"
+CHANGELOG_FILE = config.DATASET_DIR / "CHANGELOG.md"
+LEVELS = ("MAJOR", "MINOR", "PATCH")
+_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    match = _SEMVER.fullmatch(text or "")
+    if not match:
+        raise ReleaseError(f"VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got {text!r}")
+    return tuple(int(n) for n in match.groups())
+
+
+def bump_level(old: str, new: str) -> str | None:
+    """MAJOR, MINOR or PATCH: the first part of ``new`` that is greater; None if not greater."""
+    a, b = parse_version(old), parse_version(new)
+    if b <= a:
+        return None
+    return next(level for level, x, y in zip(LEVELS, a, b) if x != y)
+
+
+def load(text: str | None = None, path: Path = RECORD_FILE) -> list[dict]:
+    """The record's entries, oldest first (``[]`` when there is no record yet)."""
+    if text is None:
+        if not Path(path).exists():
+            return []
+        text = Path(path).read_text(encoding="utf-8")
+    try:
+        entries = json.loads(text)["releases"]
+        [parse_version(e["version"]) for e in entries]
+    except (ValueError, KeyError, TypeError, ReleaseError) as err:
+        raise ReleaseError(f"{path} is not a valid release record ({type(err).__name__}: {err})") from None
+    return entries
+
+
+def record_bytes(entries: list[dict]) -> bytes:
+    return (json.dumps({"releases": entries}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def params_dict(p: params.Params) -> dict:
+    """The resolved params (per-digit counts spelled out), as JSON data."""
+    return json.loads(json.dumps(dataclasses.asdict(p)))
+
+
+def required_bump(last: dict, now: dict) -> tuple[str | None, list[str]]:
+    """(MAJOR/MINOR/PATCH, reasons) for going from entry ``last`` to the measured ``now``;
+    (None, ...) when nothing published changed and ``None`` is not allowed by the caller."""
+    reasons = []
+    for split in config.SPLITS:
+        old, new = last["splits"][split], now["splits"][split]
+        if old["content_sha256"] != new["content_sha256"]:
+            reasons.append(f"{split}: images or labels changed ({old['images']:,} -> {new['images']:,} images)")
+    for name, old in sorted(last["files"].items()):
+        new = now["files"].get(name)
+        if new is None:
+            reasons.append(f"{name} is no longer published")
+        elif new["sha256"] != old["sha256"] and not any(r.startswith(name.split(".")[0] + ":") for r in reasons):
+            reasons.append(f"{name}: same images and labels but other bytes (order or encoding), "
+                           "so its pinned sha256 breaks")
+    if reasons:
+        return "MAJOR", reasons
+    added = sorted(set(now["files"]) - set(last["files"]))
+    if added:
+        return "MINOR", [f"new file(s) {', '.join(added)} beside unchanged ones"]
+    return "PATCH", ["every published file is byte-identical (card, metadata or code changed)"]
+
+
+def param_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every resolved param that differs (per-digit lists shown compactly)."""
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += param_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {_show(a)} -> {_show(b)}")
+    return out
+
+
+def _show(value) -> str:
+    if isinstance(value, list) and len(value) == len(config.DIGITS) and len(set(value)) == 1:
+        return f"{value[0]} per digit"
+    return json.dumps(value)
+
+
+def card_note(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> str:
+    """The card's sentence on which release it describes, from the params and the files' bytes."""
+    if not entries:
+        return "No TinyDigits release is recorded yet (`datasets/tinydigits/releases.json`)."
+    current = params_dict(p)
+    digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()}
+    latest = entries[-1]
+    for e in reversed(entries):
+        same_files = all(e["files"].get(n, {}).get("sha256") == d for n, d in digests.items())
+        if e["params"] == current and same_files:
+            later = "" if e is latest else f"; the latest release is {latest['version']}"
+            return (f"This card describes **TinyDigits {e['version']}** (git tag `{e['tag']}`; "
+                    f"see [CHANGELOG.md](CHANGELOG.md){later}).")
+    changes = param_changes(latest["params"], current)
+    if changes:
+        how = "its params differ: " + "; ".join(f"`{c}`" for c in changes)
+    else:
+        changed = sorted(n for n, d in digests.items() if latest["files"].get(n, {}).get("sha256") != d)
+        how = f"same params, other bytes in {', '.join(changed)}"
+    return (f"This is an **unreleased variant** of TinyDigits, not a release: it differs from the last "
+            f"release, {latest['version']} (`{latest['tag']}`): {how}.")

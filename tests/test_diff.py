@@ -1,0 +1,143 @@
+"""`python -m pipeline.diff`: image-level comparison of two revisions, on hand-built git revisions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from pipeline import diff
+from pipeline.io import npz_bytes
+from tests.conftest import ROOT, run
+
+POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16  # 40 distinct images
+LABELS = np.arange(40, dtype=np.int64) % 10
+
+
+def split(index, relabel=()):
+    labels = LABELS[index].copy()
+    for i in relabel:
+        labels[i] = (labels[i] + 1) % 10
+    return POOL[index], labels
+
+
+A = {"train": split(np.arange(0, 20)), "test": split(np.arange(20, 30))}
+# B: 5 train images dropped (15..19), 2 of them moved to test (15, 16); 3 test images moved to train
+# (20, 21, 22), 2 more dropped from test (23, 24), 4 new test images (30..33); image 0 relabelled.
+B = {"train": split(np.r_[np.arange(0, 15), 20, 21, 22][::-1], relabel=[17]),
+     "test": split(np.r_[25:30, 15, 16, 30:34])}
+EXPECTED = {"train": {"added": 3, "removed": 5, "kept": 15}, "test": {"added": 6, "removed": 5, "kept": 5},
+            "moved": {"train_to_test": 2, "test_to_train": 3}, "relabelled": 1}
+
+
+def numbers(r):
+    return {"train": {k: r["train"][k] for k in ("added", "removed", "kept")},
+            "test": {k: r["test"][k] for k in ("added", "removed", "kept")},
+            "moved": r["moved"], "relabelled": r["relabelled"]}
+
+
+def test_compare_counts_images_by_content():
+    assert numbers(diff.compare(A, B)) == EXPECTED
+    r = diff.compare(A, B)
+    assert r["train"]["per_digit_before"] == [2] * 10 and sum(r["train"]["per_digit_after"]) == 18
+
+
+def test_a_reordering_adds_and_removes_nothing():
+    shuffled = {s: (x[::-1], y[::-1]) for s, (x, y) in A.items()}
+    r = diff.compare(A, shuffled)
+    assert [r[s]["kept"] for s in ("train", "test")] == [20, 10]
+    assert r["train"]["added"] == r["test"]["removed"] == r["moved"]["train_to_test"] == r["relabelled"] == 0
+
+
+def write_revision(repo, splits, accuracy):
+    folder = repo / "datasets/tinydigits"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (x, y) in splits.items():
+        (folder / f"{name}.npz").write_bytes(npz_bytes({"images": x, "labels": y}))
+    (repo / "reports").mkdir(exist_ok=True)
+    (repo / "reports/metrics.json").write_text(json.dumps({"test_accuracy": accuracy}))
+
+
+def commit(repo, message):
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+    return run(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def revs(tmp_path_factory):
+    """A git repository with two hand-built revisions: A (recorded as release 1.0.0, tagged), then B."""
+    repo = tmp_path_factory.mktemp("diff") / "repo"
+    repo.mkdir()
+    shutil.copy(ROOT / "dvc.yaml", repo / "dvc.yaml")
+    run(["git", "init", "-q", "-b", "main"], repo)
+    write_revision(repo, A, 0.8)
+    (repo / "datasets/tinydigits/releases.json").write_text(json.dumps({"releases": [{"version": "1.0.0"}]}, indent=1))
+    a = commit(repo, "A")
+    run(["git", "tag", "tinydigits@v1.0.0"], repo)
+    write_revision(repo, B, 0.75)
+    b = commit(repo, "B")
+    return repo, a, b
+
+
+def pdiff(repo, *args):
+    return run(["python", "-m", "pipeline.diff", *args], repo, check=False, env={"PYTHONPATH": str(ROOT)})
+
+
+def test_json_numbers_between_two_revisions(revs):
+    repo, a, b = revs
+    result = pdiff(repo, a, "main", "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert numbers(r) == EXPECTED
+    assert r["test_accuracy"] == {"a": 0.8, "b": 0.75}
+    assert r["files"]["train.npz"]["a"]["sha256"] != r["files"]["train.npz"]["b"]["sha256"]
+
+
+def test_text_says_plainly_that_moved_images_leak(revs):
+    repo, a, b = revs
+    out = pdiff(repo, a, b).stdout
+    assert "train: 20 -> 18 images: 3 added, 5 removed, 15 kept" in out
+    assert "would be scored on 2 of its own training images" in out
+    assert "labels changed: 1" in out and "benchmark test accuracy: 0.8000 -> 0.7500 (-0.0500)" in out
+
+
+def test_defaults_are_the_last_release_and_the_working_tree(revs):
+    repo, a, b = revs
+    r = json.loads(pdiff(repo, "--json").stdout)
+    assert "tag tinydigits@v1.0.0" in r["a"] and r["b"] == "working tree" and numbers(r) == EXPECTED
+
+
+def test_without_the_tag_the_release_is_found_by_the_commit_that_recorded_it(revs, tmp_path):
+    repo, a, b = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", "--no-tags", str(repo), str(clone)], tmp_path)
+    result = pdiff(clone, "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert a[:7] in r["a"] and "not in this clone" in r["a"] and numbers(r) == EXPECTED
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope", "main"], "unknown revision 'nope': not a branch, tag or commit"),
+    (["tinydigits@v9.9.9"], "tags may not have been fetched"),
+])
+def test_an_unknown_revision_is_one_line(revs, args, message):
+    repo, _, _ = revs
+    result = pdiff(repo, *args)
+    assert result.returncode == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_file_missing_at_a_revision_is_one_line(revs, tmp_path):
+    repo, _, _ = revs
+    run(["git", "rm", "-q", "datasets/tinydigits/test.npz"], repo)
+    c = commit(repo, "no test split")
+    try:
+        result = pdiff(repo, "main~1", c)
+        assert result.returncode == 1 and "neither test.npz nor test.pkl" in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    finally:
+        run(["git", "reset", "-q", "--hard", "main~1"], repo)

@@ -1,0 +1,229 @@
+"""End to end: `make release` refuses what it must, releases 2.0.0, and a downstream project pins
+versions with `dvc get`, `dvc import` + `dvc update`, `dvc.api` and `dvc artifacts get`.
+
+One module-scoped project copy serves every test, in file order: the refusals run on the v1 state,
+then train_per_class goes to 90 (the issue's scenario) and 2.0.0 is released; the consumer tests
+read from a bare mirror of it, standing in for the hosted repository (no network).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import VENV_BIN, make_repo, run
+from tests.oracle import reference_splits
+
+pytestmark = pytest.mark.e2e
+TRAIN = "datasets/tinydigits/train.npz"
+
+
+def git(repo, *args):
+    return run(["git", *args], repo).stdout.strip()
+
+
+def state(repo):
+    """What a refused release must leave as it was."""
+    return (git(repo, "rev-parse", "HEAD"), git(repo, "tag", "--list"), git(repo, "status", "--porcelain"),
+            (repo / "datasets/tinydigits/releases.json").read_bytes())
+
+
+def make_release(repo, version, notes=""):
+    return run(["make", "-o", ".venv/.installed", "release", f"VERSION={version}", f"NOTES={notes}"], repo,
+               check=False, timeout=1800)  # check-repro and dvc repro: a minute here, far more on a busy machine
+
+
+def assert_refused(repo, version, message, *, slow=False):
+    before = state(repo)
+    result = make_release(repo, version)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("release: error:")]
+    assert result.returncode != 0 and len(errors) == 1, result.stderr
+    assert message in errors[0], errors[0]
+    assert "Traceback" not in result.stderr
+    assert ("running make check-repro" in result.stderr) == slow  # cheap checks come first
+    assert state(repo) == before
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A copy of the project at v1, tagged tinydigits@v1.0.0, with this environment as its .venv."""
+    base = tmp_path_factory.mktemp("release")
+    repo = make_repo(base / "tinydigits")
+    (repo / ".venv").symlink_to(VENV_BIN.parent)
+    with open(repo / ".git/info/exclude", "a") as f:
+        f.write("/.venv\n")
+    git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "TinyDigits 1.0.0")
+    v1 = git(repo, "rev-parse", "HEAD")
+    with open(repo / "README.md", "a") as f:
+        f.write("\nA line of documentation: a PATCH-level change.\n")
+    git(repo, "commit", "-qam", "docs")
+    return base, repo, v1
+
+
+@pytest.mark.parametrize("version, message", [
+    ("", "VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got ''"),
+    ("2.0", "VERSION must be a semantic version"),
+    ("1.0.0", "VERSION 1.0.0 is not greater than the last release, 1.0.0"),
+    ("0.9.9", "not greater than the last release"),
+    ("2.0.0", "VERSION 2.0.0 is a MAJOR bump but the change since 1.0.0 is PATCH (every published file is "
+              "byte-identical (card, metadata or code changed)); release it as 1.0.1"),
+    ("1.1.0", "is a MINOR bump but the change since 1.0.0 is PATCH"),
+])
+def test_refuses_a_bad_version(project, version, message):
+    assert_refused(project[1], version, message)
+
+
+def test_refuses_an_existing_tag(project):
+    _, repo, _ = project
+    git(repo, "tag", "tinydigits@v1.0.1")
+    try:
+        assert_refused(repo, "1.0.1", "tag tinydigits@v1.0.1 already exists")
+    finally:
+        git(repo, "tag", "-d", "tinydigits@v1.0.1")
+
+
+def test_refuses_a_dirty_tree(project):
+    _, repo, _ = project
+    (repo / "notes.txt").write_text("draft")
+    try:
+        assert_refused(repo, "1.0.1", "the working tree is not clean (notes.txt); commit or stash first")
+    finally:
+        (repo / "notes.txt").unlink()
+
+
+def test_refuses_when_check_repro_fails(project):
+    """A committed params.yaml that no stage accepts: the cheap checks pass, the gate does not."""
+    _, repo, _ = project
+    head = git(repo, "rev-parse", "HEAD")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("seed: 42", "seed: -1"))
+    git(repo, "commit", "-qam", "a params.yaml no stage accepts")
+    try:
+        assert_refused(repo, "1.0.1", "make check-repro fails, so HEAD is not a reproducible release", slow=True)
+    finally:
+        git(repo, "reset", "-q", "--hard", head)
+
+
+@pytest.fixture(scope="module")
+def released(project):
+    """The issue's scenario: train_per_class 90, `make repro`, commit; 1.0.1 refused; 2.0.0 released."""
+    base, repo, v1 = project
+    raw = yaml.safe_load((repo / "params.yaml").read_text())
+    raw["sample"]["train_per_class"] = 90
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    run(["make", "-o", ".venv/.installed", "repro"], repo, timeout=1800)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "90 train images per digit")
+    card = (repo / "datasets/tinydigits/README.md").read_text()
+    assert_refused(repo, "1.0.1", "VERSION 1.0.1 is a PATCH bump but the change since 1.0.0 is MAJOR "
+                                  "(train: images or labels changed (1,000 -> 900 images); test: images or labels changed")
+    result = make_release(repo, "2.0.0", notes="Ninety train images per digit.")
+    assert result.returncode == 0, result.stdout + result.stderr
+    hosted = base / "hosted.git"
+    run(["git", "clone", "-q", "--mirror", str(repo), str(hosted)], base)
+    return repo, hosted, v1, card, result
+
+
+def test_before_release_the_card_says_it_is_an_unreleased_variant(released):
+    card = released[3]
+    assert "This is an **unreleased variant** of TinyDigits" in card
+    assert "`sample.train_counts: 100 per digit -> 90 per digit`" in card
+
+
+def test_release_commits_tags_and_leaves_a_clean_tree(released):
+    repo, _, _, _, result = released
+    tag = "tinydigits@v2.0.0"
+    assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "cat-file", "-t", tag) == "tag"  # annotated
+    assert git(repo, "rev-parse", f"{tag}^{{commit}}") == git(repo, "rev-parse", "HEAD")
+    message = git(repo, "tag", "-l", "--format=%(contents)", tag)
+    for name in ("train.pkl", "test.pkl", "train.npz", "test.npz"):
+        blob = (repo / "datasets/tinydigits" / name).read_bytes()
+        assert f"{name} {len(blob)} bytes sha256 {hashlib.sha256(blob).hexdigest()}" in message
+    entries = json.loads((repo / "datasets/tinydigits/releases.json").read_text())["releases"]
+    assert [(e["version"], e["bump"]) for e in entries] == [("1.0.0", None), ("2.0.0", "MAJOR")]
+    assert entries[1]["splits"]["train"]["per_digit"] == [90] * 10 and entries[1]["notes"] == "Ninety train images per digit."
+    assert "This card describes **TinyDigits 2.0.0**" in (repo / "datasets/tinydigits/README.md").read_text()
+    changelog = (repo / "datasets/tinydigits/CHANGELOG.md").read_text()
+    assert changelog.index("## 2.0.0") < changelog.index("## 1.0.0") and "- train: 0 added, 100 removed, 900 kept" in changelog
+
+
+def test_refuses_a_release_of_nothing_new(released):
+    assert_refused(released[0], "2.0.1", "nothing changed since release 2.0.0 (tag tinydigits@v2.0.0")
+
+
+def oracle_numbers():
+    """Added/removed/kept/moved from v1 to 90-per-digit, by the independent reference implementation."""
+    a, b = (reference_splits([n] * 10, [20] * 10, 42) for n in (100, 90))
+    keys = {name: {s: {x.tobytes() for x in split[s][0]} for s in ("train", "test")} for name, split in (("a", a), ("b", b))}
+    out = {s: {"added": len(keys["b"][s] - keys["a"][s]), "removed": len(keys["a"][s] - keys["b"][s]),
+               "kept": len(keys["a"][s] & keys["b"][s])} for s in ("train", "test")}
+    out["moved"] = {"train_to_test": len(keys["a"]["train"] & keys["b"]["test"]),
+                    "test_to_train": len(keys["a"]["test"] & keys["b"]["train"])}
+    return out
+
+
+def test_diff_from_the_v1_commit_to_the_release_matches_the_oracle(released):
+    repo, _, v1, _, _ = released
+    r = json.loads(run(["python", "-m", "pipeline.diff", v1, "tinydigits@v2.0.0", "--json"], repo).stdout)
+    got = {s: {k: r[s][k] for k in ("added", "removed", "kept")} for s in ("train", "test")}
+    assert {**got, "moved": r["moved"]} == oracle_numbers()
+    assert r["moved"]["train_to_test"] == 100  # the 10 per digit that v1 trained on are now test images
+
+
+# ---- a downstream project pins releases ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def course(released, tmp_path_factory):
+    """Another git + DVC repository: a course that uses TinyDigits."""
+    repo = tmp_path_factory.mktemp("course") / "course"
+    repo.mkdir()
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["dvc", "init", "-q"], repo)
+    git(repo, "commit", "-qm", "dvc init")
+    return repo
+
+
+def tagged(released, version, path=TRAIN):
+    return run(["git", "show", f"tinydigits@v{version}:{path}"], released[0], text=False).stdout
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])
+def test_dvc_get_gives_the_tagged_bytes(released, course, version):
+    out = course / f"get-{version}.npz"
+    run(["dvc", "get", str(released[1]), TRAIN, "--rev", f"tinydigits@v{version}", "-o", str(out)], course)
+    assert out.read_bytes() == tagged(released, version)
+
+
+def test_dvc_import_then_update_to_a_newer_tag(released, course):
+    run(["dvc", "import", str(released[1]), TRAIN, "--rev", "tinydigits@v1.0.0", "-o", "data/train.npz"], course)
+    assert (course / "data/train.npz").read_bytes() == tagged(released, "1.0.0")
+    assert "rev: tinydigits@v1.0.0" in (course / "data/train.npz.dvc").read_text()
+    run(["dvc", "update", "--rev", "tinydigits@v2.0.0", "data/train.npz.dvc"], course)
+    assert (course / "data/train.npz").read_bytes() == tagged(released, "2.0.0")
+    assert "rev: tinydigits@v2.0.0" in (course / "data/train.npz.dvc").read_text()
+    with np.load(course / "data/train.npz") as z:
+        assert z["images"].shape == (900, 8, 8)
+
+
+def test_dvc_api_reads_a_release(released):
+    import io
+
+    import dvc.api
+
+    blob = dvc.api.read(TRAIN, repo=str(released[1]), rev="tinydigits@v2.0.0", mode="rb")
+    assert blob == tagged(released, "2.0.0")
+    with dvc.api.open("datasets/tinydigits/test.npz", repo=str(released[1]), rev="tinydigits@v1.0.0", mode="rb") as f:
+        with np.load(io.BytesIO(f.read())) as z:
+            assert z["labels"].shape == (200,)
+
+
+def test_dvc_artifacts_get_fetches_the_dataset_folder(released, course):
+    run(["dvc", "artifacts", "get", str(released[1]), "tinydigits", "--rev", "v1.0.0", "-o", "v1"], course)
+    assert (course / "v1/train.npz").read_bytes() == tagged(released, "1.0.0")
+    run(["dvc", "artifacts", "get", str(released[1]), "tinydigits", "-o", "latest"], course)  # the highest version
+    assert (course / "latest/train.npz").read_bytes() == tagged(released, "2.0.0")

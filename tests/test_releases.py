@@ -1,0 +1,125 @@
+"""The release record: the 1.0.0 entry, the bump rule, the card's note, the changelog (all in memory)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import changelog, config, fingerprint, params, releases
+from pipeline.errors import ReleaseError
+from tests.conftest import ROOT
+from tests.test_stages import V1
+
+ENTRIES = releases.load(path=ROOT / releases.RECORD_FILE)
+V1_ENTRY = ENTRIES[0]
+DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
+
+
+def test_release_1_0_0_records_the_published_v1_files():
+    assert V1_ENTRY["version"] == "1.0.0" and V1_ENTRY["tag"] == "tinydigits@v1.0.0" and V1_ENTRY["bump"] is None
+    assert {n: f["sha256"] for n, f in V1_ENTRY["files"].items() if n.endswith(".pkl")} == {
+        f"{k}.pkl": v for k, v in V1.items()}
+    assert V1_ENTRY["files"]["train.pkl"]["bytes"] == 264_255 and V1_ENTRY["files"]["test.pkl"]["bytes"] == 53_044
+    assert V1_ENTRY["splits"]["train"]["per_digit"] == [100] * 10 and V1_ENTRY["splits"]["test"]["per_digit"] == [20] * 10
+    assert V1_ENTRY["params"]["seed"] == 42 and V1_ENTRY["test_accuracy"] == 0.7985
+
+
+def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_card():
+    names = fingerprint.published_names((ROOT / "dvc.yaml").read_text())
+    assert names == ["test.npz", "test.pkl", "train.npz", "train.pkl"]
+    assert sorted(V1_ENTRY["files"]) == names
+
+
+@pytest.mark.parametrize("text", ["2.0", "v2.0.0", "2.0.0-rc1", "02.0.0", ""])
+def test_a_version_must_be_major_minor_patch(text):
+    with pytest.raises(ReleaseError, match="VERSION must be a semantic version MAJOR.MINOR.PATCH"):
+        releases.parse_version(text)
+
+
+def test_bump_level_is_the_first_part_that_grew():
+    assert releases.bump_level("1.0.0", "2.0.0") == "MAJOR"
+    assert releases.bump_level("1.2.3", "1.3.0") == "MINOR"
+    assert releases.bump_level("1.2.3", "1.2.10") == "PATCH"
+    assert releases.bump_level("1.2.3", "1.2.3") is None and releases.bump_level("1.2.3", "1.1.9") is None
+
+
+def changed(**edits):
+    """A copy of the 1.0.0 entry's measured facts with ``edits`` applied as (path tuple, value)."""
+    now = copy.deepcopy({"files": V1_ENTRY["files"], "splits": V1_ENTRY["splits"]})
+    for keys, value in edits.values():
+        target = now
+        for k in keys[:-1]:
+            target = target[k]
+        if value is None:
+            del target[keys[-1]]
+        else:
+            target[keys[-1]] = value
+    return now
+
+
+def test_bump_rule():
+    same = changed()
+    assert releases.required_bump(V1_ENTRY, same)[0] == "PATCH"
+    new_file = changed(a=(("files", "train.parquet"), {"bytes": 1, "sha256": "0" * 64}))
+    assert releases.required_bump(V1_ENTRY, new_file) == ("MINOR", ["new file(s) train.parquet beside unchanged ones"])
+    fewer = changed(a=(("splits", "train", "content_sha256"), "f" * 64), b=(("splits", "train", "images"), 900),
+                    c=(("files", "train.pkl", "sha256"), "1" * 64))
+    level, reasons = releases.required_bump(V1_ENTRY, fewer)
+    assert level == "MAJOR" and reasons == ["train: images or labels changed (1,000 -> 900 images)"]
+    reordered = changed(a=(("files", "test.npz", "sha256"), "2" * 64))
+    level, reasons = releases.required_bump(V1_ENTRY, reordered)
+    assert level == "MAJOR" and "same images and labels but other bytes" in reasons[0]
+    dropped = changed(a=(("files", "test.pkl"), None))
+    assert releases.required_bump(V1_ENTRY, dropped) == ("MAJOR", ["test.pkl is no longer published"])
+
+
+def test_content_digest_ignores_order_but_not_labels():
+    x = np.arange(3 * 64, dtype=np.float32).reshape(3, 8, 8) / 1000
+    y = np.array([1, 2, 3])
+    assert fingerprint.content_sha256(x, y) == fingerprint.content_sha256(x[::-1], y[::-1])
+    assert fingerprint.content_sha256(x, y) != fingerprint.content_sha256(x, np.array([1, 2, 4]))
+
+
+def v1_files():
+    return {p.name: p.read_bytes() for s in config.SPLITS
+            for p in (ROOT / config.pickle_path(s), ROOT / config.npz_path(s))}
+
+
+def test_card_note_names_the_release_the_files_are():
+    note = releases.card_note(ENTRIES, DEFAULTS, v1_files())
+    assert note.startswith("This card describes **TinyDigits 1.0.0** (git tag `tinydigits@v1.0.0`")
+
+
+def test_card_note_says_how_an_unreleased_variant_differs():
+    ninety = dataclasses.replace(DEFAULTS, sample=dataclasses.replace(DEFAULTS.sample, train_counts=(90,) * 10))
+    files = {**v1_files(), "train.pkl": b"other"}
+    note = releases.card_note(ENTRIES, ninety, files)
+    assert "**unreleased variant**" in note and "`sample.train_counts: 100 per digit -> 90 per digit`" in note
+    same_params = releases.card_note(ENTRIES, DEFAULTS, files)
+    assert "unreleased variant" in same_params and "same params, other bytes in train.pkl" in same_params
+    assert "No TinyDigits release is recorded yet" in releases.card_note([], DEFAULTS, files)
+
+
+def test_the_changelog_and_the_tag_message_come_from_the_record():
+    assert (ROOT / releases.CHANGELOG_FILE).read_text() == changelog.render(ENTRIES)
+    second = {**copy.deepcopy(V1_ENTRY), "version": "1.0.1", "tag": "tinydigits@v1.0.1", "bump": "PATCH",
+              "since": "1.0.0", "notes": "Card wording.", "change": None}
+    text = changelog.render([V1_ENTRY, second])
+    assert text.index("## 1.0.1") < text.index("## 1.0.0") and "PATCH release after 1.0.0" in text
+    assert "Params changed: none." in text and "Card wording." in text
+    message = changelog.tag_message(second)
+    digest = hashlib.sha256((ROOT / config.pickle_path("train")).read_bytes()).hexdigest()
+    assert message.startswith("TinyDigits 1.0.1 (PATCH after 1.0.0)") and f"train.pkl 264255 bytes sha256 {digest}" in message
+
+
+def test_a_damaged_record_is_one_clear_error(tmp_path):
+    bad = tmp_path / "releases.json"
+    bad.write_text('{"releases": [{"version": "one"}]}')
+    with pytest.raises(ReleaseError, match="is not a valid release record"):
+        releases.load(path=bad)
+    assert releases.load(path=Path(tmp_path / "absent.json")) == []
