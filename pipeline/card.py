@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, params
+from pipeline import config, hub_header, params, parquet
 from pipeline.errors import PipelineError
 
 TOLERANCE = 0.05     # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
@@ -152,7 +152,11 @@ def render(template: str, f: Facts) -> str:
     published = train[0] if len(set(train)) == 1 and train[0] in f.sweep else None
     balanced = len(set(np.bincount(f.train_labels, minlength=10))) == 1 and len(set(np.bincount(f.test_labels, minlength=10))) == 1
     hardest = sorted(f.per_class.items(), key=lambda item: (item[1], item[0]))[:2]
+    tables = {path: blob for path, blob in f.files.items() if Path(path).suffix == ".parquet"}
     values = {
+        "hf_header": hub_header.header({"train": len(f.train_labels), "test": len(f.test_labels)},
+                                       {Path(p).stem: len(blob) for p, blob in tables.items()},
+                                       {Path(p).stem: parquet.arrow_nbytes(blob) for p, blob in tables.items()}),
         "kind": "a small, balanced set" if balanced else "a small set (per-digit counts as below)",
         "train_images": f"{len(f.train_labels):,}", "test_images": f"{len(f.test_labels):,}",
         "n_train": str(len(f.train_labels)), "n_test": str(len(f.test_labels)),

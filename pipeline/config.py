@@ -26,6 +26,13 @@ def npz_path(split: str, root: Path = DATASET_DIR) -> Path:
     return Path(root) / f"{split}.npz"
 
 
+def parquet_path(split: str, root: Path = DATASET_DIR) -> Path:
+    return Path(root) / f"{split}.parquet"
+
+
+CROISSANT_FILE = DATASET_DIR / "croissant.json"  # Croissant metadata of the Parquet files
+
+
 # The source: scikit-learn's bundled copy of the UCI optical digits (test part), a gzipped
 # CSV of 64 pixel columns (integers 0..16) then the label. Pinned by digest, like
 # scikit-learn pins its own remote files; the class sizes are facts of that exact file.
@@ -40,3 +47,7 @@ DIGITS = tuple(range(10))
 GATE_PER_CLASS = 100
 IMAGE_SHAPE = (8, 8)
 PIXEL_MAX = 16
+# The data's licence, as the UCI repository publishes it for the source data set (Alpaydin and
+# Kaynak, 1998, doi:10.24432/C50P49): stated in croissant.json and the card's Hugging Face header.
+DATA_LICENSE_ID = "cc-by-4.0"
+DATA_LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"

@@ -35,7 +35,9 @@ def read_inputs():
     {pixels (1797, 64) uint8, labels (1797,)}, and the published files' bytes {path: bytes} (for the
     card's sizes and digests; each file is read once). Each was validated by the stage that wrote
     it, and DVC's hashes pin those bytes, so they are not checked again here."""
-    files = {path: path.read_bytes() for s in config.SPLITS for path in (config.pickle_path(s), config.npz_path(s))}
+    files = {path: path.read_bytes() for s in config.SPLITS
+             for path in (config.pickle_path(s), config.npz_path(s), config.parquet_path(s))}
+    files[config.CROISSANT_FILE] = config.CROISSANT_FILE.read_bytes()
     data = {s: read_npz(config.npz_path(s), ("images", "labels"), files[config.npz_path(s)]) for s in config.SPLITS}
     raw = read_npz(config.RAW_FILE, ("pixels", "labels"))
     train = (data["train"]["images"], data["train"]["labels"])

@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import card, config, params, reports
+from pipeline import card, config, hub_header, params, parquet, reports
 from pipeline.errors import PipelineError
 from tests.conftest import ROOT
 
 TEMPLATE = (ROOT / reports.CARD_TEMPLATE).read_text(encoding="utf-8")
 P = params.load(ROOT / config.PARAMS_FILE)
+# Real Parquet files of 3 and 2 blank images: the card measures their in-memory size with pyarrow.
+PARQUET = {s: parquet.parquet_bytes(np.zeros((n, 8, 8), np.float32), np.arange(n), np.arange(n))
+           for s, n in (("train", 3), ("test", 2))}
 
 
 def facts(**changes) -> card.Facts:
@@ -21,7 +24,8 @@ def facts(**changes) -> card.Facts:
     summary = {"mean": 0.8, "std": 0.03, "min": 0.74, "max": 0.85}
     base = dict(
         p=P, train_labels=np.repeat(np.arange(10), 100), test_labels=np.repeat(np.arange(10), 20),
-        files={Path("train.pkl"): b"x" * 264_255, Path("test.pkl"): b"y" * 53_044, Path("train.npz"): b"z"},
+        files={Path("train.pkl"): b"x" * 264_255, Path("test.pkl"): b"y" * 53_044, Path("train.npz"): b"z",
+               Path("train.parquet"): PARQUET["train"], Path("test.parquet"): PARQUET["test"]},
         base=summary, per_class={d: 0.5 + d / 20 for d in range(10)}, curve=np.linspace(0.15, 0.8, 20),
         ref={"test_accuracy": 0.975, "epochs": 351, "converged": True},
         sweep={15: {"mean": 0.29, "std": 0.07, "min": 0.14, "max": 0.35}, 100: summary},
@@ -36,6 +40,14 @@ def claim(f: card.Facts, name: str) -> tuple[str, str, str]:
 def test_every_placeholder_is_filled():
     text = card.render(TEMPLATE, facts())
     assert not re.search(r"\$[A-Za-z_{]", text), re.findall(r"\$\w+", text)
+
+
+def test_card_opens_with_the_hugging_face_header_of_its_files():
+    text = card.render(TEMPLATE, facts())
+    sizes = {s: len(blob) for s, blob in PARQUET.items()}
+    in_memory = {s: parquet.arrow_nbytes(blob) for s, blob in PARQUET.items()}
+    assert text.startswith(hub_header.header({"train": 1000, "test": 200}, sizes, in_memory) + "\n<!--")
+    assert "## Which format when" in text and "`load_dataset(\"datasets/tinydigits\")`" in text
 
 
 def test_counts_and_digests_come_from_the_data():
@@ -96,8 +108,9 @@ def test_committed_card_agrees_with_committed_metrics_and_files():
     assert f"| baseline, {P.benchmark.seeds} seeds | {m['test_accuracy']:.4f} | {m['test_accuracy_std']:.4f} |" in text
     assert f"reaches\n{m['reference']['test_accuracy']:.4f} test accuracy" in text
     for name in ("train", "test"):
-        digest = hashlib.sha256((ROOT / config.pickle_path(name)).read_bytes()).hexdigest()
-        assert digest in text
+        for path in (config.pickle_path(name), config.npz_path(name), config.parquet_path(name)):
+            assert hashlib.sha256((ROOT / path).read_bytes()).hexdigest() in text, path
+    assert hashlib.sha256((ROOT / config.CROISSANT_FILE).read_bytes()).hexdigest() in text
 
 
 @pytest.mark.parametrize("path", [reports.CARD_FILE, reports.METRICS_FILE, *reports.PLOT_FILES.values()])

@@ -1,0 +1,160 @@
+"""``datasets/tinydigits/croissant.json``: MLCommons Croissant 1.1 metadata, built from the files.
+
+    $ mlcroissant validate --jsonld datasets/tinydigits/croissant.json
+    $ python -c "import mlcroissant as mlc; print(next(iter(mlc.Dataset('datasets/tinydigits/croissant.json').records('train'))))"
+
+Every figure in it is measured from the published Parquet files (sha256, bytes, rows), so a
+variant built with other params describes itself. No dates: the same files give the same bytes.
+Record sets ``train`` and ``test`` read ``train.parquet`` and ``test.parquet`` (``contentUrl``
+is relative to this file's folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numpy as np
+
+from pipeline import config
+
+CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
+SOURCE_URL = "https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits"
+SOURCE_DOI = "https://doi.org/10.24432/C50P49"
+CITATION = """@misc{tinydigits2025,
+  title  = {TinyDigits: Curated Educational Dataset for ML Systems Learning},
+  author = {TinyTorch Project},
+  year   = {2025},
+  note   = {Balanced subset of sklearn digits optimized for edge deployment}
+}
+@misc{alpaydin1998optdigits,
+  title  = {Optical Recognition of Handwritten Digits},
+  author = {Alpaydin, E. and Kaynak, C.},
+  year   = {1998},
+  howpublished = {UCI Machine Learning Repository},
+  doi    = {10.24432/C50P49}
+}"""
+COLLECTION = (
+    "E. Alpaydin and C. Kaynak (1998) scanned handwritten digits from preprinted forms filled in by 43 people "
+    "and reduced each with NIST's preprocessing to a 32x32 bitmap, then to 8x8 counts of on-pixels per 4x4 "
+    "block (integers 0..16). The UCI test part (1,797 images by 13 writers, who wrote none of the UCI "
+    "training part) ships with scikit-learn as digits.csv.gz. TinyDigits draws a fixed number of images per "
+    "digit from it with one seeded NumPy RandomState stream (params.yaml) and scales the pixels to k/16."
+)
+LIMITATIONS = (
+    "Train and test come from the same 13 writers, so test accuracy does not measure generalisation to "
+    "unseen handwriting. 8x8 images at 17 grey levels are far coarser than MNIST: suited to teaching, not "
+    "to comparing models. With a few hundred test images, accuracy moves in coarse steps; differences of a "
+    "point or two are noise. No demographic information about the writers is available."
+)
+_CONTEXT = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "sc": "https://schema.org/",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "dct": "http://purl.org/dc/terms/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileObject": "cr:fileObject",
+    "fileProperty": "cr:fileProperty",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isArray": "cr:isArray",
+    "arrayShape": "cr:arrayShape",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+
+def dataset_version() -> str:
+    """The dataset's version, as croissant.json states it (the one place it is set)."""
+    return "1.0.0"
+
+
+def _field(split: str, name: str, data_type: str, description: str, **extra) -> dict:
+    return {
+        "@type": "cr:Field", "@id": f"{split}/{name}", "name": name, "description": description,
+        "dataType": data_type, **extra,
+        "source": {"fileObject": {"@id": f"{split}.parquet"}, "extract": {"column": name}},
+    }
+
+
+def _record_set(split: str, rows: int) -> dict:
+    shape = ",".join(map(str, config.IMAGE_SHAPE))
+    return {
+        "@type": "cr:RecordSet", "@id": split, "name": split,
+        "description": f"The {split} split: {rows:,} images, one record per image, in the order of {split}.pkl.",
+        "key": {"@id": f"{split}/source_index"},
+        "field": [
+            _field(split, "image", "cr:Float32", "8x8 grey levels, float32 k/16 in [0, 1], rows top to bottom.",
+                   isArray=True, arrayShape=shape),
+            _field(split, "label", "cr:Int64", "The digit written, 0 to 9."),
+            _field(split, "source_index", "cr:Int64",
+                   "Row of this image in scikit-learn's digits.csv.gz (0-based), i.e. load_digits() index."),
+        ],
+    }
+
+
+def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray]) -> dict:
+    """The Croissant document for ``files`` (split -> bytes of its Parquet file) and ``labels``
+    (split -> (N,) int labels, for the counts)."""
+    counts = {s: np.bincount(labels[s], minlength=len(config.DIGITS)) for s in config.SPLITS}
+    per_digit = "; ".join(f"{s}: {len(labels[s]):,} images, " + (
+        f"{counts[s][0]} per digit" if len(set(counts[s])) == 1 else f"per digit {counts[s].tolist()}")
+        for s in config.SPLITS)
+    return {
+        "@context": _CONTEXT,
+        "@type": "sc:Dataset",
+        "conformsTo": CONFORMS_TO,
+        "name": "TinyDigits",
+        "description": (
+            "A small subset of the 8x8 handwritten digits that ship with scikit-learn (the UCI Optical "
+            f"Recognition of Handwritten Digits test set), for teaching ML systems. {per_digit}. "
+            "Pixels are float32 in [0, 1]."
+        ),
+        "version": dataset_version(),
+        "license": config.DATA_LICENSE_URL,
+        "url": SOURCE_URL,
+        "citeAs": CITATION,
+        "creator": {"@type": "sc:Organization", "name": "TinyTorch Project"},
+        "isBasedOn": {"@type": "sc:Dataset", "name": "Optical Recognition of Handwritten Digits",
+                      "url": SOURCE_DOI},
+        "keywords": ["handwritten digits", "image classification", "education", "8x8"],
+        "rai:dataCollection": COLLECTION,
+        "rai:dataLimitations": LIMITATIONS,
+        "distribution": [
+            {
+                "@type": "cr:FileObject", "@id": f"{s}.parquet", "name": f"{s}.parquet",
+                "description": f"The {s} split, one row per image.",
+                "contentUrl": f"{s}.parquet", "contentSize": f"{len(files[s])} B",
+                "encodingFormat": "application/x-parquet", "sha256": hashlib.sha256(files[s]).hexdigest(),
+            }
+            for s in config.SPLITS
+        ],
+        "recordSet": [_record_set(s, len(labels[s])) for s in config.SPLITS],
+    }
+
+
+def json_bytes(doc: dict) -> bytes:
+    """Fixed layout: keys in the order built, two-space indent, UTF-8, one final newline."""
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
