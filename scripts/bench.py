@@ -2,6 +2,7 @@
 
     $ make bench            # after `make repro`; about two minutes
     $ .venv/bin/python scripts/bench.py --runs 7 --before HEAD~3 --scale 10 100
+    $ .venv/bin/python scripts/bench.py --loop-only --before d2c099d   # the maintainer's loop only
 
 Works in a throwaway clone of HEAD (with this checkout's .venv), so the working tree is
 never touched. Every timed figure is the median of ``--runs`` runs, and each pipeline run

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from pipeline import card, config, hub_header, params, parquet, reports
 from pipeline.errors import PipelineError
@@ -87,6 +88,14 @@ def test_imbalanced_and_unconverged_runs_are_described_as_such():
     ))
     assert "a small set (per-digit counts as below)" in text and "balanced" not in text.split("\n## ")[0]
     assert "stopped by benchmark.reference_max_epochs before converging" in text
+
+
+def test_the_reference_says_where_it_trained_when_that_is_not_the_published_split():
+    assert "the v1 size, as for the gate" not in card.render(TEMPLATE, facts())  # 100 per digit: the same split
+    fifty = params.parse({**yaml.safe_load((ROOT / config.PARAMS_FILE).read_text()),
+                          "sample": {"train_per_class": 50, "test_per_class": 20, "train_counts": {}, "test_counts": {}}})
+    text = card.render(TEMPLATE, facts(p=fifty, train_labels=np.repeat(np.arange(10), 50)))
+    assert "(351 epochs; on the split drawn with 100 train images per digit, the v1 size, as for the gate)" in text
 
 
 def test_unknown_placeholder_and_stray_dollar_are_refused():
