@@ -200,6 +200,7 @@ def test_dvc_get_gives_the_tagged_bytes(released, course, version):
 
 
 def test_dvc_import_then_update_to_a_newer_tag(released, course):
+    (course / "data").mkdir()  # `dvc import -o data/x` fails if data/ does not exist ("stage working dir")
     run(["dvc", "import", str(released[1]), TRAIN, "--rev", "tinydigits@v1.0.0", "-o", "data/train.npz"], course)
     assert (course / "data/train.npz").read_bytes() == tagged(released, "1.0.0")
     assert "rev: tinydigits@v1.0.0" in (course / "data/train.npz.dvc").read_text()
