@@ -32,11 +32,12 @@ lock:
 	    --python-version 3.11 --no-header --quiet -o requirements.lock
 
 ## numpy1: put NumPy 1.25 in .tools/numpy1 so `make test` also loads the files as NumPy < 1.26 users do; needs the index
-numpy1: .tools/numpy1/bin/python
+numpy1: .tools/numpy1/.installed
 
-.tools/numpy1/bin/python:
+.tools/numpy1/.installed:
 	$(PYTHON) -m venv --clear .tools/numpy1   # NumPy 1.25 has wheels for Python 3.9-3.11 only
 	.tools/numpy1/bin/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: numpy==1.25.2
+	@touch $@
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)
