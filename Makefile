@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock repro test status bench check-repro verify-data push pull release
+.PHONY: help install lock repro test status bench check-repro verify-data push pull release numpy1
 
 ## help: list the targets
 help:
@@ -30,6 +30,14 @@ lock:
 	$(PYTHON) -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 	.tools/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
 	    --python-version 3.11 --no-header --quiet -o requirements.lock
+
+## numpy1: put NumPy 1.25 in .tools/numpy1 so `make test` also loads the files as NumPy < 1.26 users do; needs the index
+numpy1: .tools/numpy1/.installed
+
+.tools/numpy1/.installed:
+	$(PYTHON) -m venv --clear .tools/numpy1   # NumPy 1.25 has wheels for Python 3.9-3.11 only
+	.tools/numpy1/bin/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: numpy==1.25.2
+	@touch $@
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)

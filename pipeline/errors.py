@@ -37,6 +37,10 @@ class CorruptFileError(DatasetError):
     """The file is truncated, damaged, or not a pickle / ``.npz`` at all."""
 
 
+class LfsPointerError(DatasetError):
+    """The file is a Git LFS pointer (a clone without Git LFS), not the data it stands for."""
+
+
 class DatasetFormatError(DatasetError, ValueError):
     """The file parses but is not TinyDigits: wrong keys, dtype (e.g. object), shape or values."""
 

@@ -31,8 +31,10 @@ import numpy as np
 
 from pipeline.config import DATASET_DIR, DIGITS, IMAGE_SHAPE, SPLITS
 from pipeline.errors import (
-    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, UnsafePickleError,
+    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, LfsPointerError,
+    UnsafePickleError,
 )
+from pipeline.lfs import parse_pointer
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,26 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{path} not found; expected {split}.pkl and {split}.npz in {root}") from None
+    check_not_lfs_pointer(path, data)  # before the digest check: a pointer is not a changed file
     note = check_digest(path, data, verify)
     obj = unpickle(data, path) if format == "pkl" else read_npz(data, path)
     images, labels = validate(obj, path)
     return images, labels, note
+
+
+def check_not_lfs_pointer(path: Path, data: bytes) -> None:
+    """Raise :class:`LfsPointerError` when ``data`` is a Git LFS pointer rather than the file itself."""
+    pointer = parse_pointer(data)
+    if pointer is None:
+        return
+    real = f"a {pointer.size:,}-byte file" if pointer.size is not None else "the real file"
+    other = (" or download the real file" if path.suffix == ".npz"
+             else f", or load the .npz instead (load({path.stem!r}, format=\"npz\"))")
+    raise LfsPointerError(
+        f"{path} is a Git LFS pointer, not the data: {len(data):,} bytes of text standing for {real} "
+        f"(oid {pointer.oid or 'not given'}); this copy was made without Git LFS. "
+        f"Fix: `git lfs install && git lfs pull` in the clone{other}"
+    )
 
 
 # ---- digest ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,17 +89,37 @@ def _keys(block: Any, key: str, allowed: tuple[str, ...]) -> dict:
     return block
 
 
+def _digit(digit: Any, key: str) -> Any:
+    """``digit`` as an int when it is one written as a string ('8', as ``dvc exp run -S '++...8=N'`` writes)."""
+    if not isinstance(digit, str):
+        return digit
+    text = digit.strip()
+    if text.isdigit() and not text.isascii():  # str.isdigit() accepts '８', '٨', '²'; int() takes some of them
+        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in text if not c.isascii())
+        raise ParamsError(f"{key} has digit {digit!r} ({names}); write digits as 0..9 in ASCII")
+    return int(text) if text.isascii() and text.isdigit() else digit
+
+
 def _overrides(value: Any, key: str) -> dict[int, int]:
-    """Per-digit counts ``{digit: count}``; digits may be written as ints or strings."""
+    """Per-digit counts ``{digit: count}``; digits may be written as ints or strings, each digit once."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise ParamsError(f"{key} must be a mapping of digit (0..9) to count, got {value!r}")
     out: dict[int, int] = {}
+    spelled: dict[int, Any] = {}
     for digit, count in value.items():
-        d = int(digit) if isinstance(digit, str) and digit.strip().isdigit() else digit
+        d = _digit(digit, key)
         if not _is_int(d) or d not in DIGITS:
             raise ParamsError(f"{key} has unknown digit {digit!r}; valid digits are 0..9")
+        if d in spelled:
+            first = spelled[d]
+            raise ParamsError(
+                f"{key} gives digit {d} twice, as {first!r}: {value[first]!r} and as {digit!r}: {count!r}; "
+                f"edit params.yaml so that digit {d} appears once (`dvc exp run -S '++{key}.{d}=N'` "
+                f"adds the key '{d}' next to an existing {d})"
+            )
+        spelled[d] = digit
         out[d] = _int(count, f"{key}.{d}", 0, CLASS_SIZES[d])
     return out
 
@@ -197,10 +218,39 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
     except FileNotFoundError:
         raise ParamsError(f"{path} not found; run from the repository root") from None
     try:
+        _check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
         raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark, context = err.problem_mark, f" ({err.context})" if err.context else ""
+        raise ParamsError(f"{path} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: "
+                          f"{err.problem}{context}") from None
     except yaml.YAMLError as err:
-        raise ParamsError(f"{path} is not valid YAML: {err}") from None
+        raise ParamsError(f"{path} is not valid YAML: {' '.join(str(err).split())}") from None
+    if raw is None:
+        raise ParamsError(f"{path} is empty; it needs seed, sample and benchmark "
+                          f"(`git checkout -- {path}` restores the defaults)")
     return parse(raw)
+
+
+def _check_unique_keys(node: Any, path: Path, where: str = "") -> None:
+    """Refuse a key given twice in one mapping: YAML loaders silently keep the last one."""
+    import yaml
+
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _check_unique_keys(item, path, f"{where}[{i}]")
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[tuple[str, str], int] = {}
+        for key, value in node.value:
+            name = f"{where}.{key.value}" if where else str(key.value)
+            line = key.start_mark.line + 1
+            if isinstance(key, yaml.ScalarNode) and (key.tag, key.value) in seen:
+                raise ParamsError(
+                    f"{path} line {line}: key {name} is given twice (first on line {seen[key.tag, key.value]}); "
+                    f"YAML would silently keep only the last; delete one of them"
+                )
+            seen[key.tag, key.value] = line
+            _check_unique_keys(value, path, name)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ import hashlib
 import os
 import pickle
 import subprocess
+import time
 
 import numpy as np
+import psutil  # a dependency of dvc
 import pytest
 import yaml
 
-from tests.conftest import VENV_BIN, make_repo, run
+from tests.conftest import VENV_BIN, make_repo, restore, run, write_stage_hook
 from tests.oracle import reference_pickles
 from tests.test_stages import V1
 
@@ -37,7 +39,17 @@ def built(tmp_path_factory):
     repo = make_repo(tmp_path_factory.mktemp("e2e") / "repo")
     first = run(["dvc", "repro"], repo)
     second = run(["dvc", "repro"], repo)
+    if run(["git", "status", "--porcelain"], repo).stdout:  # the committed dvc.lock was not this one's
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", "reproduced"], repo)
     return repo, first, second
+
+
+@pytest.fixture(autouse=True)
+def restored(built):
+    """Each test starts from the committed, reproduced state, whatever the one before it did."""
+    yield
+    restore(built[0])
 
 
 def test_cold_repro_gives_published_bytes_and_a_clean_tree(built):
@@ -125,17 +137,39 @@ def test_changed_counts_and_seed_give_the_oracle_bytes(built):
     assert sha256(repo / "datasets/tinydigits/train.pkl") == V1["train"]
 
 
-def test_two_make_repro_at_once_both_succeed(built):
+def blocked_in_flock(proc) -> bool:
+    """True while ``proc`` (a make) has a ``flock`` child still waiting: nothing started under it yet."""
+    try:
+        return any(p.name() == "flock" and not p.children() for p in psutil.Process(proc.pid).children(recursive=True))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_two_make_repro_at_once_overlap_and_both_succeed(built):
     repo, _, _ = built
     if not (repo / ".venv").exists():
         (repo / ".venv").symlink_to(VENV_BIN.parent)
     (repo / "datasets/tinydigits/test.pkl").unlink()  # give both runs something to do
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+    hook = write_stage_hook(repo.parent / "hook")
     # -o: never rebuild the (shared, symlinked) environment from here
-    procs = [subprocess.Popen(["make", "-o", ".venv/.installed", "repro"], cwd=repo, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    cmd = ["make", "-o", ".venv/.installed", "repro"]
+    log = repo.parent / "first-make.log"
+    with open(log, "w") as out:  # the first pauses 5 s in the pickle stage, holding the flock
+        first = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                 env=dict(env, PYTHONPATH=str(hook), PAUSE_AT_REPLACE="tinydigits/test.pkl"))
+    deadline = time.monotonic() + 300
+    while "Running stage 'pickle'" not in log.read_text() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    waited = False
+    while first.poll() is None and second.poll() is None:
+        waited = waited or blocked_in_flock(second)
+        time.sleep(0.05)
+    assert waited, "the second make repro never waited in flock while the first ran"
+    outputs = [log.read_text(), second.communicate(timeout=600)[0]]
+    assert [first.wait(timeout=600), second.returncode] == [0, 0], outputs
+    assert "Running stage 'pickle'" not in outputs[1]  # it found the first's work done
     assert sha256(repo / "datasets/tinydigits/test.pkl") == V1["test"]
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 

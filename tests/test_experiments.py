@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_repo, run
+from tests.conftest import VENV_BIN, make_repo, run
 from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +110,31 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
         for split in ("train", "test"):
             assert committed(repo, exp["rev"], f"datasets/tinydigits/{split}.pkl") == want[split], (n, split)
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
+def test_a_plus_plus_override_of_an_existing_digit_is_an_error_not_a_silent_choice(tmp_path):
+    """`-S '++sample.train_counts.8=60'` on a file holding ``{8: 50}`` writes ``{8: 50, '8': 60}``."""
+    repo = make_repo(tmp_path / "repo")
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("  train_counts: {}", "  train_counts: {8: 50}", 1))
+    run(["git", "commit", "-qam", "digit 8: 50 train images"], repo)
+    published = {p: (repo / p).read_bytes() for p in ("datasets/tinydigits/train.pkl", "dvc.lock")}
+
+    result = run(["dvc", "exp", "run", "-S", "++sample.train_counts.8=60"], repo, check=False)
+    assert "train_counts: {8: 50, '8': 60}" in params.read_text()  # what DVC wrote
+    assert result.returncode != 0
+    # fetch runs first in a fresh clone and validates the whole file (when fetch is up to date, DVC
+    # itself stops at 'sample': "'<' not supported between instances of 'str' and 'int'")
+    assert ("fetch: error: sample.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
+            "edit params.yaml so that digit 8 appears once") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert experiments(repo) == {}  # nothing recorded, neither 50 nor 60 chosen
+    assert {p: (repo / p).read_bytes() for p in published} == published
+
+    # the pipeline's own check (the first step of `make repro`) names both spellings
+    (repo / ".venv").symlink_to(VENV_BIN.parent)
+    check = run(["make", "-o", ".venv/.installed", "repro"], repo, check=False)
+    assert check.returncode != 0
+    assert ("params: error: sample.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
+            "edit params.yaml so that digit 8 appears once") in check.stderr
+    assert "Running stage" not in check.stdout

@@ -9,34 +9,18 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import textwrap
 import time
 
 import pytest
 
 from pipeline import load
 from pipeline.errors import DigestError
-from tests.conftest import VENV_BIN, make_repo, run
+from tests.conftest import VENV_BIN, make_repo, restore, run, write_stage_hook
 from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
 DATA = "datasets/tinydigits"
 PUBLISHED = [f"{DATA}/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
-# Loaded through PYTHONPATH by every Python process dvc starts: SIGKILL the process at the
-# moment it would move a finished temp file over $KILL_AT_REPLACE.
-KILL_HOOK = textwrap.dedent('''
-    import os, signal
-    _target = os.environ.get("KILL_AT_REPLACE")
-    if _target:
-        _replace = os.replace
-        def replace(src, dst, *args, **kwargs):
-            if os.fspath(dst).endswith(_target):
-                os.kill(os.getpid(), signal.SIGKILL)
-            return _replace(src, dst, *args, **kwargs)
-        os.replace = replace
-''')
-
-
 def set_train_per_class(repo, n):
     path = repo / "params.yaml"
     text = path.read_text()
@@ -68,9 +52,7 @@ def repo(tmp_path_factory):
     if run(["git", "status", "--porcelain"], repo).stdout:
         run(["git", "add", "-A"], repo)
         run(["git", "commit", "-qm", "reproduced"], repo)
-    hook = base / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(KILL_HOOK)
+    write_stage_hook(base / "hook")
     return repo
 
 
@@ -78,10 +60,7 @@ def repo(tmp_path_factory):
 def restored(repo):
     """Whatever a test leaves behind, even when it fails, the next test starts from the committed state."""
     yield
-    run(["git", "checkout", "-q", "--", "."], repo, check=False)
-    for leftover in repo.glob("datasets/*/.*.tmp"):
-        leftover.unlink()
-    run(["dvc", "checkout", "-q", "--force"], repo, check=False)
+    restore(repo)
 
 
 def killed_pickle_stage(repo, at):
@@ -167,20 +146,26 @@ def test_sigkill_to_a_running_dvc_repro_leaves_whole_files_and_a_rerun_completes
 
 # ---- two at once ---------------------------------------------------------------------------------
 
-def test_two_dvc_repro_at_once_one_fails_clearly_and_the_outputs_are_right(repo):
+def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(repo):
+    """What the README says: the second stops at once, exit 255, writing nothing; the first completes."""
     set_train_per_class(repo, 80)
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     cmd = ["dvc", "--wait-for-lock", "repro", "pickle"]
-    procs = [subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
-    codes = sorted(code for code, _, _ in results)
-    print("exit codes:", codes, *(err for _, _, err in results))
-    assert codes[0] == 0  # at least one succeeds
-    for code, _, err in results:
-        # DVC's --wait-for-lock waits for the repository lock only; the per-file lock a running
-        # stage holds makes the other run stop at once, with this message, before writing anything.
-        assert code == 0 or ("is busy, it is being blocked by" in err and "Traceback" not in err)
+    log = repo.parent / "first-repro.log"
+    with open(log, "w") as out:  # the first holds the pickle stage for 5 s before its first replace
+        first = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                 env=dict(env, PYTHONPATH=str(repo.parent / "hook"), PAUSE_AT_REPLACE=f"{DATA}/train.pkl"))
+    deadline = time.monotonic() + 300
+    while "Running stage 'pickle'" not in log.read_text() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first.poll() is None, log.read_text()  # still inside the stage when the second starts
+    before = snapshot(repo)
+    second = run(cmd, repo, check=False)
+    assert first.poll() is None  # the second ended while the first was still running: they overlapped
+    assert second.returncode == 255, second.stdout + second.stderr
+    assert "is busy, it is being blocked by" in second.stderr and "Traceback" not in second.stderr
+    assert "Running stage" not in second.stdout and snapshot(repo) == before  # it wrote nothing
+    assert first.wait(timeout=300) == 0, log.read_text()
     assert snapshot(repo)[f"{DATA}/train.pkl"] == oracle(80)["train"]
     assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
     load("train", repo / DATA, verify=True)

@@ -6,22 +6,28 @@ Every bad file here is built in memory; none of them may run code or load silent
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
+import pickletools
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from pipeline import load
 from pipeline.errors import (
-    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, UnsafePickleError,
+    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, LfsPointerError,
+    UnsafePickleError,
 )
 from pipeline.io import npz_bytes
-from pipeline.loader import main, recorded_digest, unpickle
-from tests.conftest import ROOT
+from pipeline.lfs import parse_pointer
+from pipeline.loader import ALLOWED_GLOBALS, main, recorded_digest, unpickle
+from tests.conftest import ROOT, run
 
 PUBLISHED = ROOT / "datasets" / "tinydigits"
 FILES = [f"{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
@@ -247,6 +253,110 @@ def test_missing_file_and_unknown_split_or_format(loose):
         load("valid", loose)
     with pytest.raises(DatasetError, match="unknown format 'csv'"):
         load("train", loose, format="csv")
+
+
+# ---- a clone without Git LFS ----------------------------------------------------------------
+
+def lfs_pointer(data: bytes) -> bytes:
+    """The pointer file Git LFS stores for ``data``, byte for byte as its spec lays it out."""
+    return (b"version https://git-lfs.github.com/spec/v1\n"
+            + f"oid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n".encode())
+
+
+@pytest.mark.parametrize("fmt, fix", [
+    ("pkl", r"Fix: `git lfs install && git lfs pull` in the clone, or load the .npz instead \(load\('train', format=\"npz\"\)\)"),
+    ("npz", r"Fix: `git lfs install && git lfs pull` in the clone or download the real file$"),
+])
+def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix):
+    path = project / f"train.{fmt}"
+    real = path.read_bytes()
+    path.write_bytes(lfs_pointer(real))  # what a clone without Git LFS checks out
+    sha = hashlib.sha256(real).hexdigest()
+    with pytest.raises(LfsPointerError, match=rf"train.{fmt} is a Git LFS pointer, not the data: 1\d\d bytes of text "
+                       rf"standing for a {len(real):,}-byte file \(oid sha256:{sha}\); this copy was made without Git LFS"):
+        load("train", project) if fmt == "pkl" else load("train", project, format="npz")
+    with pytest.raises(LfsPointerError, match=fix):  # recognised before (and without) the digest check
+        load("train", project, format=fmt, verify=False)
+    with pytest.raises(pickle.UnpicklingError, match="invalid load key, 'v'"):
+        pickle.loads(path.read_bytes())  # what plain pickle says instead
+
+
+def test_only_a_real_pointer_counts_as_one():
+    pointer = parse_pointer(lfs_pointer(b"x" * 10))
+    assert pointer.size == 10 and pointer.oid == "sha256:" + hashlib.sha256(b"x" * 10).hexdigest()
+    assert parse_pointer((PUBLISHED / "test.pkl").read_bytes()) is None
+    assert parse_pointer(b"version 1\n") is None
+    assert parse_pointer(lfs_pointer(b"") + b"#" * 1024) is None  # pointers are under 1,024 bytes
+    assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\n").size is None
+
+
+# ---- NumPy 1.x reading the NumPy 2 pickles ---------------------------------------------------
+
+def pickle_globals(data: bytes) -> set[str]:
+    """Every ``module.name`` a pickle imports, read from its opcodes without unpickling (as picklescan does)."""
+    found, strings, memo, top = set(), [], {}, None  # top: the string on top of the stack, if any
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == "MEMOIZE":  # numbers every memoized object, in order; the top stays put
+            memo[len(memo)] = top
+            continue
+        top = arg if "UNICODE" in op.name else memo.get(arg) if op.name.endswith("GET") else None
+        if isinstance(top, str):
+            strings.append(top)
+        if op.name == "GLOBAL":
+            found.add(arg.replace(" ", "."))
+        elif op.name == "STACK_GLOBAL":
+            found.add(f"{strings[-2]}.{strings[-1]}")
+    return found
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_published_pickles_import_only_the_three_numpy_globals(split):
+    names = pickle_globals((PUBLISHED / f"{split}.pkl").read_bytes())
+    assert names == {"numpy._core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype"}
+    assert names <= {f"{m}.{n}" for m, n in ALLOWED_GLOBALS}
+
+
+def test_numpy_2_pickles_load_where_numpy_core_cannot_be_imported(monkeypatch):
+    """NumPy < 1.26 has no ``numpy._core``: plain pickle fails there, the allow-list never imports it."""
+    data = (PUBLISHED / "test.pkl").read_bytes()
+    for name in [m for m in sys.modules if m == "numpy._core" or m.startswith("numpy._core.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import numpy._core...` fail, as on NumPy 1.25
+    with pytest.raises(ModuleNotFoundError, match="numpy._core"):
+        pickle.loads(data)
+    got = unpickle(data)
+    assert got["images"].shape == (200, 8, 8) and got["labels"].dtype == np.int64
+
+
+NUMPY1 = Path(os.environ.get("TINYDIGITS_NUMPY1_PYTHON", ROOT / ".tools/numpy1/bin/python"))
+UNDER_NUMPY1 = """
+import json, pickle, sys
+import numpy as np
+from pipeline import load
+root = sys.argv[1]
+out = {"numpy": np.__version__}
+try:
+    pickle.load(open(f"{root}/train.pkl", "rb"))
+except Exception as err:
+    out["plain_pickle"] = f"{type(err).__name__}: {err}"
+images, labels = load("train", root)
+with np.load(f"{root}/train.npz", allow_pickle=False) as z:
+    out["npz_shapes"] = [z["images"].shape, z["labels"].shape]
+    out["load_equals_npz"] = bool(np.array_equal(images, z["images"]) and np.array_equal(labels, z["labels"]))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.e2e
+def test_under_numpy_1_25_the_npz_and_load_work_where_plain_pickle_fails(loose):
+    if not NUMPY1.exists() or "TINYDIGITS_NUMPY1_PYTHON" not in os.environ and not (NUMPY1.parents[1] / ".installed").exists():
+        pytest.skip(f"no NumPy < 1.26 interpreter at {NUMPY1}: `make numpy1` creates it (NumPy 1.25 from the "
+                    "package index), or set TINYDIGITS_NUMPY1_PYTHON")
+    result = run([str(NUMPY1), "-c", UNDER_NUMPY1, str(loose)], ROOT, env={"PYTHONPATH": str(ROOT)})
+    out = json.loads(result.stdout)
+    assert tuple(map(int, out["numpy"].split(".")[:2])) < (1, 26), out
+    assert out["plain_pickle"] == "ModuleNotFoundError: No module named 'numpy._core'"  # the failure users hit
+    assert out["npz_shapes"] == [[1000, 8, 8], [1000]]  # the .npz loads with plain NumPy 1.25
+    assert out["load_equals_npz"]  # and pipeline.load reads the NumPy 2 pickle there too
 
 
 # ---- wrong contents --------------------------------------------------------------------------

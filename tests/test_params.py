@@ -1,6 +1,7 @@
 """params.yaml validation: every bad value is refused with a message naming the key and range."""
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -91,3 +92,56 @@ def test_load_reports_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("seed: [42\n")
     with pytest.raises(ParamsError, match=r"is not valid YAML"):
         params.load(bad)
+
+
+# ---- digits spelled twice, non-ASCII digits, duplicate keys, empty files ---------------------
+
+def test_a_digit_given_as_both_int_and_string_names_both_spellings():
+    # what `dvc exp run -S '++sample.train_counts.8=60'` writes into a file that has {8: 50}
+    with pytest.raises(ParamsError, match=r"sample\.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
+                                          r"edit params\.yaml so that digit 8 appears once"):
+        params.parse(with_(sample__train_counts={8: 50, "8": 60}))
+    with pytest.raises(ParamsError, match=r"sample\.test_counts gives digit 3 twice, as '3': 1 and as ' 3': 1"):
+        params.parse(with_(sample__test_counts={"3": 1, " 3": 1}))  # same count: still refused, not guessed
+
+
+@pytest.mark.parametrize("digit, name", [
+    ("８", "U+FF18 FULLWIDTH DIGIT EIGHT"),  # int() would silently read it as 8
+    ("٨", "U+0668 ARABIC-INDIC DIGIT EIGHT"),
+    ("²", "U+00B2 SUPERSCRIPT TWO"),  # str.isdigit() is True, int() raises ValueError
+])
+def test_non_ascii_digits_are_refused_by_name(digit, name):
+    assert digit.isdigit()
+    with pytest.raises(ParamsError, match=rf"sample\.train_counts has digit '{digit}' \({re.escape(name)}\); "
+                                          r"write digits as 0\.\.9 in ASCII"):
+        params.parse(with_(sample__train_counts={digit: 5}))
+
+
+def write(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_key_written_twice_is_refused_with_its_line(tmp_path):
+    text = (ROOT / PARAMS_FILE).read_text().replace("  train_counts: {}", "  train_counts:\n    8: 50\n    8: 60", 1)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("    8: 60"))
+    assert yaml.safe_load(text)["sample"]["train_counts"] == {8: 60}  # PyYAML silently keeps the last
+    with pytest.raises(ParamsError, match=rf"params\.yaml line {line}: key sample\.train_counts\.8 is given twice "
+                                          rf"\(first on line {line - 1}\); YAML would silently keep only the last"):
+        params.load(write(tmp_path, text))
+    with pytest.raises(ParamsError, match=r"line 2: key seed is given twice \(first on line 1\)"):
+        params.load(write(tmp_path, "seed: 42\nseed: 7\n"))
+    with pytest.raises(ParamsError, match=r"line 3: key benchmark\.sweep_per_class\[0\]\.a is given twice"):
+        params.load(write(tmp_path, "benchmark:\n  sweep_per_class: [{a: 1,\n    a: 2}]\n"))
+
+
+def test_empty_and_invalid_files_get_one_line_naming_the_place(tmp_path):
+    for text in ("", "\n", "# only a comment\n"):
+        with pytest.raises(ParamsError, match=r"params\.yaml is empty; it needs seed, sample and benchmark"):
+            params.load(write(tmp_path, text))
+    with pytest.raises(ParamsError, match=r"is not valid YAML: line 2, column 1: expected ',' or '\]'.*"
+                                          r"\(while parsing a flow sequence\)$"):
+        params.load(write(tmp_path, "seed: [42\n"))
+    with pytest.raises(ParamsError, match=r"is not valid YAML: line 2, column 1: found character '\\t'"):
+        params.load(write(tmp_path, "seed: 42\n\tsample: 1\n"))
