@@ -39,3 +39,11 @@ class CorruptFileError(DatasetError):
 
 class DatasetFormatError(DatasetError, ValueError):
     """The file parses but is not TinyDigits: wrong keys, dtype (e.g. object), shape or values."""
+
+
+class EnvironmentMismatch(PipelineError):
+    """A stage would run on another Python or other package versions than ``requirements.lock`` pins."""
+
+
+class ReproducibilityError(PipelineError):
+    """With TinyDigits v1's params, the files built are not the published v1 bytes; nothing was replaced."""
