@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock repro test status bench check-repro verify-data push pull release numpy1
+.PHONY: help install lock check-wheels check-pythons repro test status bench bench-env check-repro verify-data push pull release numpy1
 
 ## help: list the targets
 help:
@@ -26,10 +26,32 @@ $(STAMP): requirements.lock
 	@touch $@
 
 ## lock: regenerate requirements.lock (exact, hashed pins) from pyproject.toml's ranges; needs the index
+# Universal: one file for every Python requires-python allows (a pin that differs by Python gets a
+# marker). Its first line records that range; the stages refuse any other Python (pipeline/environment.py).
 lock:
 	$(PYTHON) -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 	.tools/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
-	    --python-version 3.11 --no-header --quiet -o requirements.lock
+	    --no-header --quiet -o requirements.lock
+	.tools/bin/python -c "$$LOCK_HEADER"
+
+# Replaces the first line of requirements.lock with pyproject.toml's requires-python.
+export LOCK_HEADER := import pathlib, tomllib; \
+  rp = tomllib.loads(pathlib.Path('pyproject.toml').read_text())['project']['requires-python']; \
+  lock = pathlib.Path('requirements.lock'); \
+  body = [l for l in lock.read_text().splitlines(True) if not l.startswith('\# requires-python:')]; \
+  lock.write_text(f'\# requires-python: {rp} (from pyproject.toml; other Pythons are refused)\n' + ''.join(body))
+
+## check-wheels: every pin of requirements.lock has a wheel for each Python x platform below (uv, needs the index)
+WHEEL_PYTHONS ?= 3.11 3.12 3.13 3.14
+WHEEL_PLATFORMS ?= x86_64-manylinux_2_28 aarch64-manylinux_2_28 aarch64-apple-darwin x86_64-pc-windows-msvc
+check-wheels:
+	@test -x .tools/bin/uv || { $(PYTHON) -m venv .tools && .tools/bin/python -m pip install --quiet uv; }
+	@for py in $(WHEEL_PYTHONS); do for platform in $(WHEEL_PLATFORMS); do \
+	  .tools/bin/uv pip compile requirements.lock --no-deps --quiet --no-header -o /dev/null \
+	      --python-version $$py --python-platform $$platform --only-binary :all: \
+	      --no-binary antlr4-python3-runtime `# pure Python, published as sdist only` \
+	    && echo "check-wheels: $$py $$platform: a wheel for every pin" \
+	    || { echo "check-wheels: FAIL $$py $$platform"; exit 1; }; done; done
 
 ## numpy1: put NumPy 1.25 in .tools/numpy1 so `make test` also loads the files as NumPy < 1.26 users do; needs the index
 numpy1: .tools/numpy1/.installed
@@ -56,9 +78,17 @@ status: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
+## bench-env: the per-stage cost of the environment check (median of many fresh processes)
+bench-env: $(STAMP)
+	$(BIN)/python scripts/bench_environment.py
+
 ## check-repro: the CI gate: clone HEAD, `dvc repro --force`, fail unless every byte and digest matches
 check-repro: $(STAMP)
 	$(BIN)/python scripts/check_repro.py
+
+## check-pythons: check-repro under each supported Python this machine has (fresh clone and .venv each); others skipped
+check-pythons: $(STAMP)
+	$(BIN)/python scripts/check_pythons.py
 
 ## verify-data: re-hash every file dvc.lock records and every DVC cache object (DVC skips what looks unchanged)
 verify-data: $(STAMP)

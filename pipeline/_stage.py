@@ -1,4 +1,4 @@
-"""The edge every stage shares: logging set-up and turning known errors into one line."""
+"""The edge every stage shares: the environment check, logging set-up, known errors as one line."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import logging
 import sys
 from typing import Callable
 
+from pipeline import environment
 from pipeline.errors import PipelineError
 
 log = logging.getLogger("pipeline")
 
 
-def run(stage: str, main: Callable[[], None]) -> None:
-    """Run a stage's ``main``; a :class:`PipelineError` ends it with exit 1 and one message."""
+def run(stage: str, main: Callable[[], None], *, checked: bool = False) -> None:
+    """Run a stage's ``main``; a :class:`PipelineError` ends it with exit 1 and one message.
+
+    The environment is checked first unless the caller (``python -m pipeline``) already did.
+    """
     logging.basicConfig(level=logging.INFO, format=f"{stage}: %(message)s", stream=sys.stderr)
     try:
+        if not checked:
+            environment.check()
         main()
     except PipelineError as err:
         log.error("error: %s", err)

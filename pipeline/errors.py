@@ -51,3 +51,11 @@ class ReleaseError(PipelineError):
 
 class RevisionError(PipelineError):
     """A git revision is unknown, or a file does not exist at it."""
+
+
+class EnvironmentMismatch(PipelineError):
+    """A stage would run on another Python or other package versions than ``requirements.lock`` pins."""
+
+
+class ReproducibilityError(PipelineError):
+    """With TinyDigits v1's params, the files built are not the published v1 bytes; nothing was replaced."""

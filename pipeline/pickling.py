@@ -11,7 +11,9 @@ the TinyDigits v1 format; each ``.npz`` holds the same two arrays and loads with
 ``numpy.load(path, allow_pickle=False)``. Each ``.parquet`` holds them row by row, in the same
 order, with each image's row in the source (``source_index``, from the sample plan); see
 :mod:`pipeline.parquet`. ``croissant.json`` describes the Parquet files (:mod:`pipeline.croissant`).
-Each write is atomic: a killed run never leaves a partial file.
+Each write is atomic: a killed run never leaves a partial file. With TinyDigits v1's params (seed 42,
+100 train and 20 test images per digit) the pickles must be the published v1 bytes
+(``config.V1_SHA256``); if not, the stage stops naming both digests and replaces nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pickle
 import numpy as np
 
 from pipeline import config, croissant, params, parquet
-from pipeline.errors import ContractError
+from pipeline.errors import ContractError, ReproducibilityError
 from pipeline.io import atomic_write_bytes, npz_bytes, read_npz
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,25 @@ def pickle_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
     return pickle.dumps(record, protocol=config.PICKLE_PROTOCOL)
 
 
+def is_v1(p: params.Params) -> bool:
+    """Whether ``p`` draws TinyDigits v1: its seed and 100 train / 20 test images of every digit."""
+    return (p.seed == config.V1_SEED and p.sample.train_counts == (config.V1_TRAIN_PER_CLASS,) * len(config.DIGITS)
+            and p.sample.test_counts == (config.V1_TEST_PER_CLASS,) * len(config.DIGITS))
+
+
+def check_v1(pickles: dict[str, bytes]) -> None:
+    """Raise :class:`ReproducibilityError`, naming both digests, unless ``pickles`` are the v1 bytes."""
+    for split, blob in pickles.items():
+        built, published = hashlib.sha256(blob).hexdigest(), config.V1_SHA256[split]
+        if built != published:
+            raise ReproducibilityError(
+                f"with TinyDigits v1's params, {split}.pkl built {len(blob):,} bytes sha256 {built}, but v1 is "
+                f"sha256 {published}; nothing was replaced. Check the environment (make repro) and the code."
+            )
+
+
 def main() -> None:
-    params.load()  # the whole file must be valid, though this stage reads no key
+    p = params.load()
     data = read_npz(config.SPLITS_FILE, tuple(f"{s}_{k}" for s in config.SPLITS for k in ("images", "labels")))
     # validated against the full contract by the split stage; DVC's hashes pin those bytes
     splits = {s: (data[f"{s}_images"], data[f"{s}_labels"]) for s in config.SPLITS}
@@ -55,6 +74,8 @@ def main() -> None:
     doc = croissant.metadata({s: files[config.parquet_path(s)] for s in config.SPLITS},
                              {s: labels for s, (_, labels) in splits.items()})
     files[config.CROISSANT_FILE] = croissant.json_bytes(doc)
+    if is_v1(p):  # the published digests are the build's own test, before anything is replaced
+        check_v1({name: files[config.pickle_path(name)] for name in splits})
     for path, blob in files.items():
         atomic_write_bytes(path, blob)
         log.info("%s %s bytes sha256 %s", path, f"{len(blob):,}", hashlib.sha256(blob).hexdigest()[:12])

@@ -239,9 +239,13 @@ def main() -> None:
                 runs = [timed(dvc + ["repro", "--force", "--single-item", "benchmark"], repo)[0] for _ in range(args.runs)]
                 record("benchmark stage alone (dvc repro -f -s benchmark)", name, f"{median(runs):.2f} s")
             for stage, module in STAGES.items():
-                if f"pipeline.{module}" not in dvc_yaml:
+                if f"python -m pipeline {stage}" in dvc_yaml:  # through the environment check, as dvc runs it
+                    cmd = [py, "-m", "pipeline", stage]
+                elif f"pipeline.{module}" in dvc_yaml:  # older commits (--before)
+                    cmd = [py, "-m", f"pipeline.{module}"]
+                else:
                     continue
-                runs = [timed([py, "-m", f"pipeline.{module}"], repo) for _ in range(args.runs)]
+                runs = [timed(cmd, repo) for _ in range(args.runs)]
                 imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
                 record(f"stage {stage}: wall", name, f"{median([r[0] for r in runs]):.2f} s")
                 record(f"stage {stage}: imports", name, f"{imports:.2f} s")

@@ -86,18 +86,22 @@ def venv_mismatch(venv: Path, lock: Path) -> str | None:
     return f"it holds packages {lock.name} does not pin: {', '.join(sorted(extra))}" if extra else None
 
 
-def environment(clone: Path, venv: Path, fresh: bool) -> Path:
-    """The venv whose ``bin`` runs dvc and the stages: ``venv`` if it matches the lock, else a new one."""
-    reason = "--fresh" if fresh else venv_mismatch(venv, clone / "requirements.lock")
+def environment(clone: Path, venv: Path, fresh: bool, python: str | None = None) -> Path:
+    """The venv whose ``bin`` runs dvc and the stages: ``venv`` if it matches the lock, else a new one.
+
+    ``python``: build the new one with this interpreter (``make install PYTHON=...``); implies fresh.
+    """
+    reason = f"--python {python}" if python else "--fresh" if fresh else venv_mismatch(venv, clone / "requirements.lock")
     if reason is None:
         say(f"environment: reusing {venv}, which holds exactly the pins of requirements.lock")
         return venv
     say(f"environment: fresh install, `make install` in the clone ({reason})")
     start = time.monotonic()
-    result = sh(["make", "install"], clone)
+    result = sh(["make", "install"] + ([f"PYTHON={python}"] if python else []), clone)
     if result.returncode:
         raise SystemExit(f"check-repro: FAIL `make install` failed:\n{tail(result)}")
-    say(f"environment: installed in {time.monotonic() - start:.1f} s")
+    version = sh([clone / ".venv/bin/python", "-c", "import platform; print(platform.python_version())"], clone)
+    say(f"environment: installed in {time.monotonic() - start:.1f} s (Python {version.stdout.strip()})")
     return clone / ".venv"
 
 
@@ -176,6 +180,7 @@ CHECKS = [  # (what passing means, check)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fresh", action="store_true", help="always install a new .venv in the clone")
+    parser.add_argument("--python", help="build the clone's .venv with this interpreter (implies --fresh)")
     parser.add_argument("--keep", action="store_true", help="keep the clone afterwards")
     parser.add_argument("--workdir", type=Path, help="where to make the clone (default: the system temp folder)")
     parser.add_argument("--source", type=Path, default=ROOT, help="the repository whose HEAD is checked")
@@ -189,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         head = clone_head(source, clone)
         say(f"cloned HEAD {head} into {clone}")
-        venv = environment(clone, source / ".venv", args.fresh)
+        venv = environment(clone, source / ".venv", args.fresh, args.python)
         env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
         began = time.monotonic()
         repro = sh(["dvc", "--wait-for-lock", "repro", "--force"], clone, env)

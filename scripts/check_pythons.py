@@ -1,0 +1,88 @@
+"""Rebuild HEAD byte for byte under every supported Python this machine has (``make check-pythons``).
+
+    $ make check-pythons
+    check-pythons: requirements.lock supports requires-python >=3.11,<3.15: 3.11, 3.12, 3.13, 3.14
+    check-pythons: 3.12: /root/.pyenv/versions/3.12.1/bin/python3.12
+    check-repro: ...                                  (a fresh clone, a fresh .venv built with it)
+    check-pythons: SKIP 3.14: no python3.14 on this machine
+    check-pythons: PASS 3.11, 3.12, 3.13; skipped 3.14
+
+For each minor version that ``requirements.lock``'s ``requires-python`` allows, it looks for an
+interpreter (``pyenv prefix``, then ``$PYENV_ROOT/versions/<minor>.*``, then ``python<minor>`` on
+PATH; the newest patch release wins) and runs ``scripts/check_repro.py --python`` with it: a clean
+clone of HEAD, ``make install`` with that interpreter, ``dvc repro --force``, then ``git status``
+(every tracked file, ``dvc.lock`` included, byte-identical), ``dvc status -q``, the digests and
+``load()``. A Python the machine lacks is reported as skipped, not failed. Exit 1 if any fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from pipeline.environment import LOCK_FILE, python_supported  # noqa: E402  (the repository's own module)
+
+CANDIDATES = [f"3.{minor}" for minor in range(8, 20)]
+
+
+def say(message: str) -> None:
+    print(f"check-pythons: {message}", flush=True)
+
+
+def supported(lock: Path = LOCK_FILE) -> tuple[str, list[str]]:
+    requires = re.search(r"^#\s*requires-python:\s*(\S+)", lock.read_text(), re.M).group(1)
+    return requires, [minor for minor in CANDIDATES if python_supported(requires, minor + ".0")]
+
+
+def _patch(path: Path) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", path.parent.parent.name))
+
+
+def find(minor: str) -> str | None:
+    """An interpreter of ``minor`` (e.g. ``'3.12'``) on this machine, or None."""
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        result = subprocess.run([pyenv, "prefix", minor], capture_output=True, text=True)
+        candidate = Path(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "") / "bin" / f"python{minor}"
+        if result.returncode == 0 and candidate.is_file():
+            return str(candidate)
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = sorted(root.glob(f"versions/{minor}.*/bin/python{minor}"), key=_patch)
+    if found:
+        return str(found[-1])
+    return shutil.which(f"python{minor}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="check only these minor versions (e.g. 3.12 3.13)")
+    args = parser.parse_args(argv)
+    requires, minors = supported()
+    say(f"requirements.lock supports requires-python {requires}: {', '.join(minors)}")
+    passed, failed, skipped = [], [], []
+    for minor in minors:
+        if args.only and minor not in args.only:
+            continue
+        python = find(minor)
+        if python is None:
+            say(f"SKIP {minor}: no python{minor} on this machine")
+            skipped.append(minor)
+            continue
+        say(f"{minor}: {python}")
+        code = subprocess.run([sys.executable, str(ROOT / "scripts/check_repro.py"), "--python", python]).returncode
+        (failed if code else passed).append(minor)
+        say(f"{'FAIL' if code else 'PASS'} {minor}")
+    say(f"passed {', '.join(passed) or 'none'}; failed {', '.join(failed) or 'none'}; "
+        f"skipped {', '.join(skipped) or 'none'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
