@@ -22,7 +22,7 @@ install: $(STAMP)
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv --clear $(VENV)   # from scratch: nothing left over from older pins
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --no-compile -r requirements.lock
 	@touch $@
 
 ## lock: regenerate requirements.lock (exact, hashed pins) from pyproject.toml's ranges; needs the index

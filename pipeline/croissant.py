@@ -86,11 +86,6 @@ _CONTEXT = {
 }
 
 
-def dataset_version() -> str:
-    """The dataset's version, as croissant.json states it (the one place it is set)."""
-    return "1.0.0"
-
-
 def _field(split: str, name: str, data_type: str, description: str, **extra) -> dict:
     return {
         "@type": "cr:Field", "@id": f"{split}/{name}", "name": name, "description": description,
@@ -115,9 +110,9 @@ def _record_set(split: str, rows: int) -> dict:
     }
 
 
-def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray]) -> dict:
+def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray], version: str) -> dict:
     """The Croissant document for ``files`` (split -> bytes of its Parquet file) and ``labels``
-    (split -> (N,) int labels, for the counts)."""
+    (split -> (N,) int labels, for the counts); ``version`` from :func:`pipeline.releases.version_of`."""
     counts = {s: np.bincount(labels[s], minlength=len(config.DIGITS)) for s in config.SPLITS}
     per_digit = "; ".join(f"{s}: {len(labels[s]):,} images, " + (
         f"{counts[s][0]} per digit" if len(set(counts[s])) == 1 else f"per digit {counts[s].tolist()}")
@@ -132,7 +127,7 @@ def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray]) -> dict:
             f"Recognition of Handwritten Digits test set), for teaching ML systems. {per_digit}. "
             "Pixels are float32 in [0, 1]."
         ),
-        "version": dataset_version(),
+        "version": version,
         "license": config.DATA_LICENSE_URL,
         "url": SOURCE_URL,
         "citeAs": CITATION,

@@ -15,17 +15,16 @@ import yaml
 from pipeline import config, loader
 from pipeline.errors import ReleaseError
 
-CARD_FILE = config.DATASET_DIR / "README.md"
-
 
 def published_names(dvc_yaml: str) -> list[str]:
-    """Names of the published files: the outs under the dataset folder in ``dvc.yaml``, minus the card."""
+    """Names of the published data files: the outs under the dataset folder in ``dvc.yaml``, minus
+    :data:`config.METADATA_FILES` (the card and croissant.json, which name the release)."""
     names = set()
     for stage in (yaml.safe_load(dvc_yaml).get("stages") or {}).values():
         for kind in ("outs", "metrics"):
             for out in stage.get(kind) or []:
                 path = Path(next(iter(out)) if isinstance(out, dict) else out)
-                if path.parent == config.DATASET_DIR and path != CARD_FILE:
+                if path.parent == config.DATASET_DIR and path not in config.METADATA_FILES:
                     names.add(path.name)
     return sorted(names)
 

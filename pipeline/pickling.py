@@ -24,7 +24,7 @@ import pickle
 
 import numpy as np
 
-from pipeline import config, croissant, params, parquet
+from pipeline import config, croissant, params, parquet, releases
 from pipeline.errors import ContractError, ReproducibilityError
 from pipeline.io import atomic_write_bytes, npz_bytes, read_npz
 
@@ -71,8 +71,10 @@ def main() -> None:
         files[config.pickle_path(name)] = pickle_bytes(images, labels)
         files[config.npz_path(name)] = npz_bytes({"images": images, "labels": labels})
         files[config.parquet_path(name)] = parquet.parquet_bytes(images, labels, plan[f"{name}_index"])
+    # croissant.json states the release these data files are (or LAST+unreleased): see pipeline.releases
+    version = releases.version_of(releases.load(), p, {path.name: blob for path, blob in files.items()})
     doc = croissant.metadata({s: files[config.parquet_path(s)] for s in config.SPLITS},
-                             {s: labels for s, (_, labels) in splits.items()})
+                             {s: labels for s, (_, labels) in splits.items()}, version)
     files[config.CROISSANT_FILE] = croissant.json_bytes(doc)
     if is_v1(p):  # the published digests are the build's own test, before anything is replaced
         check_v1({name: files[config.pickle_path(name)] for name in splits})

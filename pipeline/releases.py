@@ -115,24 +115,45 @@ def _show(value) -> str:
     return json.dumps(value)
 
 
-def card_note(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> str:
-    """The card's sentence on which release it describes, from the params and the files' bytes."""
-    if not entries:
-        return "No TinyDigits release is recorded yet (`datasets/tinydigits/releases.json`)."
+def described(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> dict | None:
+    """The release the build is, or None: the newest entry with these params whose recorded data files
+    are exactly ``files`` (name -> bytes of every published data file; metadata files are left out)."""
     current = params_dict(p)
     digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()}
-    latest = entries[-1]
     for e in reversed(entries):
-        same_files = all(e["files"].get(n, {}).get("sha256") == d for n, d in digests.items())
-        if e["params"] == current and same_files:
-            later = "" if e is latest else f"; the latest release is {latest['version']}"
-            return (f"This card describes **TinyDigits {e['version']}** (git tag `{e['tag']}`; "
-                    f"see [CHANGELOG.md](CHANGELOG.md){later}).")
-    changes = param_changes(latest["params"], current)
-    if changes:
-        how = "its params differ: " + "; ".join(f"`{c}`" for c in changes)
-    else:
-        changed = sorted(n for n, d in digests.items() if latest["files"].get(n, {}).get("sha256") != d)
-        how = f"same params, other bytes in {', '.join(changed)}"
+        if e["params"] == current and {n: f["sha256"] for n, f in e["files"].items()} == digests:
+            return e
+    return None
+
+
+def version_of(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> str:
+    """The version the build describes itself as: a release's, or ``LAST+unreleased`` (semver build
+    metadata) for anything else, so a variant never claims a released version."""
+    e = described(entries, p, files)
+    if e is not None:
+        return e["version"]
+    return f"{entries[-1]['version']}+unreleased" if entries else "0.0.0+unreleased"
+
+
+def card_note(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> str:
+    """The card's sentence on which release it describes; ``files`` as for :func:`described`."""
+    if not entries:
+        return "No TinyDigits release is recorded yet (`datasets/tinydigits/releases.json`)."
+    latest, e = entries[-1], described(entries, p, files)
+    if e is not None:
+        later = "" if e is latest else f"; the latest release is {latest['version']}"
+        return (f"This card describes **TinyDigits {e['version']}** (git tag `{e['tag']}`; "
+                f"see [CHANGELOG.md](CHANGELOG.md){later}).")
+    digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()}
+    recorded = {n: f["sha256"] for n, f in latest["files"].items()}
+    changes = [f"`{c}`" for c in param_changes(latest["params"], params_dict(p))]
+    changed = sorted(n for n in recorded if n in digests and digests[n] != recorded[n])
+    new, gone = sorted(set(digests) - set(recorded)), sorted(set(recorded) - set(digests))
+    how = "; ".join(part for part in (
+        "its params differ: " + "; ".join(changes) if changes else "",
+        f"other bytes in {', '.join(changed)}" if changed else "",
+        f"files not in that release: {', '.join(new)}" if new else "",
+        f"files missing: {', '.join(gone)}" if gone else "",
+    ) if part)
     return (f"This is an **unreleased variant** of TinyDigits, not a release: it differs from the last "
             f"release, {latest['version']} (`{latest['tag']}`): {how}.")

@@ -25,7 +25,7 @@ METRICS_FILE = REPORTS_DIR / "metrics.json"
 PLOT_FILES = {name: REPORTS_DIR / "plots" / f"{name}.csv" for name in ("learning_curve", "sweep", "confusion", "per_class")}
 FIGURE_FILES = {name: REPORTS_DIR / "figures" / f"{name}.png" for name in ("samples", "confusion")}
 LOCAL_FILE = REPORTS_DIR / "local" / "benchmark.json"
-CARD_FILE = config.DATASET_DIR / "README.md"
+CARD_FILE = config.CARD_FILE
 CARD_TEMPLATE = Path("pipeline/card_template.md")
 DECIMALS = 4
 
@@ -87,7 +87,8 @@ def build(p: params.Params, train, test, files: dict[Path, bytes], runs, base: d
     facts = card.Facts(
         p=p, train_labels=np.asarray(train[1]), test_labels=actual, files=files, base=base,
         per_class=per_class, curve=curves.mean(axis=0), ref=ref, sweep=sweep,
-        release_note=releases.card_note(releases.load(), p, {Path(k).name: v for k, v in files.items()}),
+        release_note=releases.card_note(releases.load(), p, {Path(k).name: v for k, v in files.items()
+                                                             if Path(k) not in config.METADATA_FILES}),
     )
     n = sum(matrix.sum(axis=1))
     return {

@@ -29,10 +29,11 @@ def test_release_1_0_0_records_the_published_v1_files():
     assert V1_ENTRY["params"]["seed"] == 42 and V1_ENTRY["test_accuracy"] == 0.7985
 
 
-def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_card():
+def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_metadata():
     names = fingerprint.published_names((ROOT / "dvc.yaml").read_text())
-    assert names == ["test.npz", "test.pkl", "train.npz", "train.pkl"]
-    assert sorted(V1_ENTRY["files"]) == names
+    # the card and croissant.json name the release, so no release records their digests
+    assert names == ["test.npz", "test.parquet", "test.pkl", "train.npz", "train.parquet", "train.pkl"]
+    assert set(V1_ENTRY["files"]) == set(names) - {"train.parquet", "test.parquet"}  # Parquet came after 1.0.0
 
 
 @pytest.mark.parametrize("text", ["2.0", "v2.0.0", "2.0.0-rc1", "02.0.0", ""])
@@ -101,8 +102,18 @@ def test_card_note_says_how_an_unreleased_variant_differs():
     note = releases.card_note(ENTRIES, ninety, files)
     assert "**unreleased variant**" in note and "`sample.train_counts: 100 per digit -> 90 per digit`" in note
     same_params = releases.card_note(ENTRIES, DEFAULTS, files)
-    assert "unreleased variant" in same_params and "same params, other bytes in train.pkl" in same_params
+    assert "unreleased variant" in same_params and ": other bytes in train.pkl." in same_params
     assert "No TinyDigits release is recorded yet" in releases.card_note([], DEFAULTS, files)
+
+
+def test_new_files_beside_a_release_are_named_and_not_claimed_as_that_release():
+    files = {**v1_files(), "train.parquet": b"new"}
+    note = releases.card_note(ENTRIES, DEFAULTS, files)
+    assert "unreleased variant" in note and "files not in that release: train.parquet" in note
+    assert releases.version_of(ENTRIES, DEFAULTS, files) == "1.0.0+unreleased"
+    assert releases.version_of(ENTRIES, DEFAULTS, v1_files()) == "1.0.0"
+    assert releases.version_of([], DEFAULTS, v1_files()) == "0.0.0+unreleased"
+
 
 
 def test_the_changelog_and_the_tag_message_come_from_the_record():
