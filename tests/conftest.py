@@ -87,6 +87,15 @@ def restore(repo: Path) -> None:
     run(["dvc", "checkout", "-q", "--force"], repo, check=False)
 
 
+def link_venv(repo: Path) -> Path:
+    """Give ``repo`` this environment as its ``.venv`` (a symlink git ignores), so ``make`` targets
+    run there without installing; returns ``repo``."""
+    (repo / ".venv").symlink_to(VENV_BIN.parent)
+    with open(repo / ".git/info/exclude", "a") as f:
+        f.write("/.venv\n")  # whatever .gitignore says about a symlinked .venv
+    return repo
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A fresh git + DVC copy of the project (empty DVC cache) in a temporary folder."""

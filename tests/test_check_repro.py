@@ -14,7 +14,7 @@ import yaml
 
 from scripts.check_repro import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
-from tests.conftest import ROOT, VENV_BIN, make_repo, run
+from tests.conftest import ROOT, VENV_BIN, link_venv, make_repo, run
 
 V1_TRAIN = "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54"
 
@@ -38,9 +38,7 @@ def project(tmp_path_factory):
     """A copy of the project at a reproduced commit, with this environment as its .venv."""
     base = tmp_path_factory.mktemp("gate")
     repo = make_repo(base / "repo")
-    (repo / ".venv").symlink_to(VENV_BIN.parent)
-    with open(repo / ".git/info/exclude", "a") as f:
-        f.write("/.venv\n")  # whatever .gitignore says about a symlinked .venv
+    link_venv(repo)
     run(["dvc", "repro"], repo)
     commit_all(repo, "reproduced")  # a no-op when the working tree was already reproduced
     (base / "tmp").mkdir()

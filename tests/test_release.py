@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import VENV_BIN, make_repo, run
+from tests.conftest import link_venv, make_repo, run
 from tests.oracle import reference_splits
 
 pytestmark = pytest.mark.e2e
@@ -53,9 +53,7 @@ def project(tmp_path_factory):
     """A copy of the project at v1, tagged tinydigits@v1.0.0, with this environment as its .venv."""
     base = tmp_path_factory.mktemp("release")
     repo = make_repo(base / "tinydigits")
-    (repo / ".venv").symlink_to(VENV_BIN.parent)
-    with open(repo / ".git/info/exclude", "a") as f:
-        f.write("/.venv\n")
+    link_venv(repo)
     git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "TinyDigits 1.0.0")
     v1 = git(repo, "rev-parse", "HEAD")
     with open(repo / "README.md", "a") as f:
