@@ -67,9 +67,10 @@ def project(tmp_path_factory):
     ("2.0", "VERSION must be a semantic version"),
     ("1.0.0", "VERSION 1.0.0 is not greater than the last release, 1.0.0"),
     ("0.9.9", "not greater than the last release"),
-    ("2.0.0", "VERSION 2.0.0 is a MAJOR bump but the change since 1.0.0 is PATCH (every published file is "
-              "byte-identical (card, metadata or code changed)); release it as 1.0.1"),
-    ("1.1.0", "is a MINOR bump but the change since 1.0.0 is PATCH"),
+    # The project as it stands holds train/test.parquet, which came after 1.0.0: a MINOR change.
+    ("2.0.0", "VERSION 2.0.0 is a MAJOR bump but the change since 1.0.0 is MINOR (new file(s) test.parquet, "
+              "train.parquet beside unchanged ones); release it as 1.1.0"),
+    ("1.0.1", "is a PATCH bump but the change since 1.0.0 is MINOR"),
 ])
 def test_refuses_a_bad_version(project, version, message):
     assert_refused(project[1], version, message)
