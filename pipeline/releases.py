@@ -118,8 +118,14 @@ def _show(value) -> str:
 def described(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> dict | None:
     """The release the build is, or None: the newest entry with these params whose recorded data files
     are exactly ``files`` (name -> bytes of every published data file; metadata files are left out)."""
-    current = params_dict(p)
-    digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()}
+    return _described(entries, params_dict(p), _digests(files))
+
+
+def _digests(files: dict[str, bytes]) -> dict[str, str]:
+    return {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()}
+
+
+def _described(entries: list[dict], current: dict, digests: dict[str, str]) -> dict | None:
     for e in reversed(entries):
         if e["params"] == current and {n: f["sha256"] for n, f in e["files"].items()} == digests:
             return e
@@ -139,14 +145,14 @@ def card_note(entries: list[dict], p: params.Params, files: dict[str, bytes]) ->
     """The card's sentence on which release it describes; ``files`` as for :func:`described`."""
     if not entries:
         return "No TinyDigits release is recorded yet (`datasets/tinydigits/releases.json`)."
-    latest, e = entries[-1], described(entries, p, files)
+    current, digests = params_dict(p), _digests(files)  # each file hashed once
+    latest, e = entries[-1], _described(entries, current, digests)
     if e is not None:
         later = "" if e is latest else f"; the latest release is {latest['version']}"
         return (f"This card describes **TinyDigits {e['version']}** (git tag `{e['tag']}`; "
                 f"see [CHANGELOG.md](CHANGELOG.md){later}).")
-    digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()}
     recorded = {n: f["sha256"] for n, f in latest["files"].items()}
-    changes = [f"`{c}`" for c in param_changes(latest["params"], params_dict(p))]
+    changes = [f"`{c}`" for c in param_changes(latest["params"], current)]
     changed = sorted(n for n in recorded if n in digests and digests[n] != recorded[n])
     new, gone = sorted(set(digests) - set(recorded)), sorted(set(recorded) - set(digests))
     how = "; ".join(part for part in (
