@@ -9,10 +9,13 @@ The data-size sweep trains the baseline on the split the pipeline would build wi
 reference (the ceiling: Adam until converged) trains on that 100-per-digit split. Both depend on
 the seed, the test counts, the raw source and the benchmark settings, never on the train counts,
 so changing ``sample.train_per_class`` does not rerun this stage, and going back to an earlier
-setting of its own params restores its output from DVC's run cache. Every run, accuracies,
-losses and predictions included, goes to :data:`pipeline.config.SWEEP_FILE` (DVC cache; no wall
-times, so its hash only changes with its inputs); the ``benchmark`` stage reads it, reuses the
-runs of the point whose split is the published one, writes the reports and applies the gate.
+setting of its own params restores its output from DVC's run cache. Every run's accuracy curve
+and predictions, and each point's mean training loss at the reports' precision
+(:func:`pipeline.training.mean_loss`), go to :data:`pipeline.config.SWEEP_FILE` (DVC cache). It
+holds no wall times and nothing finer than what the reports publish, so its hash, which
+``dvc.lock`` records, changes with the inputs and not with the machine's BLAS kernel. The
+``benchmark`` stage reads it, reuses the runs of the point whose split is the published one,
+writes the reports and applies the gate.
 """
 
 from __future__ import annotations
@@ -29,21 +32,23 @@ from pipeline import config, params
 from pipeline.config import GATE_PER_CLASS
 from pipeline.io import atomic_write_bytes, read_npz, write_npz
 from pipeline.parallel import run_tasks, timed_call, worker_count
-from pipeline.training import Run, flat, reference, sweep_split, train_run
+from pipeline.training import Run, flat, mean_loss, reference, sweep_split, train_run
 
 log = logging.getLogger(__name__)
 
 LOCAL_FILE = Path("reports/local/benchmark_sweep.json")  # wall times: machine-specific, git-ignored
-_NAMES = ("per_class", "curve", "loss", "predicted", "reference_test_accuracy", "reference_epochs",
+_NAMES = ("per_class", "curve", "mean_loss", "predicted", "reference_test_accuracy", "reference_epochs",
           "reference_converged")
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """The runs of every point, ``{train images per digit: [Run per seed]}``, and the reference
+    """The runs of every point, ``{train images per digit: [Run per seed]}``, each point's
+    :func:`~pipeline.training.mean_loss` (``loss``, same keys), and the reference
     ``{test_accuracy, epochs, converged}``."""
 
     points: dict[int, list[Run]]
+    loss: dict[int, np.ndarray]
     reference: dict
 
 
@@ -76,17 +81,18 @@ def measure(pixels: np.ndarray, labels: np.ndarray, b: params.BenchmarkParams, t
     for k in splits:
         pairs = [next(fits) for _ in range(b.seeds)]
         runs[k], seconds[k] = [run for run, _ in pairs], float(np.mean([s for _, s in pairs]))
-    return Sweep(runs, ref), seconds
+    return Sweep(runs, {k: mean_loss(rs) for k, rs in runs.items()}, ref), seconds
 
 
 def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
-    """The :class:`Sweep` as arrays: ``curve``/``loss`` (P, seeds, epochs), ``predicted`` (P, seeds, M)."""
+    """The :class:`Sweep` as arrays: ``curve`` (P, seeds, epochs), ``mean_loss`` (P, epochs),
+    ``predicted`` (P, seeds, M); per-seed losses are not kept (see :func:`pipeline.plots.quantize`)."""
     ks = sorted(sweep.points)
     stack = lambda field: np.stack([[getattr(r, field) for r in sweep.points[k]] for k in ks])  # noqa: E731
     ref = sweep.reference
     return {
         "per_class": np.asarray(ks, dtype=np.int64), "curve": stack("curve").astype(np.float64),
-        "loss": stack("loss").astype(np.float64), "predicted": stack("predicted").astype(np.int64),
+        "mean_loss": np.stack([sweep.loss[k] for k in ks]).astype(np.float64), "predicted": stack("predicted").astype(np.int64),
         "reference_test_accuracy": np.array([ref["test_accuracy"]], dtype=np.float64),  # (1,): .npz has no 0-d here
         "reference_epochs": np.array([ref["epochs"]], dtype=np.int64),
         "reference_converged": np.array([ref["converged"]], dtype=np.bool_),
@@ -94,12 +100,13 @@ def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
 
 
 def from_arrays(a: dict[str, np.ndarray]) -> Sweep:
-    """Inverse of :func:`to_arrays`, bit for bit."""
-    runs = {int(k): [Run(a["curve"][i, s], a["loss"][i, s], a["predicted"][i, s]) for s in range(a["curve"].shape[1])]
+    """Inverse of :func:`to_arrays`, bit for bit (the runs come back without per-seed losses)."""
+    runs = {int(k): [Run(a["curve"][i, s], None, a["predicted"][i, s]) for s in range(a["curve"].shape[1])]
             for i, k in enumerate(a["per_class"])}
+    loss = {int(k): a["mean_loss"][i] for i, k in enumerate(a["per_class"])}
     ref = {"test_accuracy": float(a["reference_test_accuracy"][0]), "epochs": int(a["reference_epochs"][0]),
            "converged": bool(a["reference_converged"][0])}
-    return Sweep(runs, ref)
+    return Sweep(runs, loss, ref)
 
 
 def read(path: Path = config.SWEEP_FILE) -> Sweep:

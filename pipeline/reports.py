@@ -73,17 +73,17 @@ def json_bytes(obj) -> bytes:
     return (json.dumps(rounded(obj), sort_keys=True, indent=2) + "\n").encode()
 
 
-def build(p: params.Params, train, test, files: dict[Path, bytes], runs, base: dict, ref: dict,
-          sweep: dict[int, dict]) -> dict[Path, bytes]:
+def build(p: params.Params, train, test, files: dict[Path, bytes], runs, loss: np.ndarray, base: dict,
+          ref: dict, sweep: dict[int, dict]) -> dict[Path, bytes]:
     """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs`
-    gives, ``base`` the summary of ``runs``' accuracies."""
+    gives, ``loss`` the runs' :func:`~pipeline.training.mean_loss`, ``base`` the summary of ``runs``' accuracies."""
     from pipeline import card, releases
 
     actual = np.asarray(test[1])
     predicted = np.stack([run.predicted for run in runs])
     matrix = plots.confusion_matrix(actual, predicted)
     per_class = per_digit(matrix)
-    curves, losses = np.stack([r.curve for r in runs]), np.stack([r.loss for r in runs])
+    curves = np.stack([r.curve for r in runs])
     facts = card.Facts(
         p=p, train_labels=np.asarray(train[1]), test_labels=actual, files=files, base=base,
         per_class=per_class, curve=curves.mean(axis=0), ref=ref, sweep=sweep,
@@ -93,7 +93,7 @@ def build(p: params.Params, train, test, files: dict[Path, bytes], runs, base: d
     n = sum(matrix.sum(axis=1))
     return {
         METRICS_FILE: json_bytes(metrics(base, runs, per_class, ref, sweep)),
-        PLOT_FILES["learning_curve"]: plots.learning_curve(curves, losses),
+        PLOT_FILES["learning_curve"]: plots.learning_curve(curves, loss),
         PLOT_FILES["sweep"]: plots.sweep_table(sweep),
         PLOT_FILES["confusion"]: plots.confusion_rows(actual, predicted),
         PLOT_FILES["per_class"]: plots.per_class_table(per_class),

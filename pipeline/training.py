@@ -16,6 +16,7 @@ import numpy as np
 from pipeline import config, params
 from pipeline.errors import PipelineError
 from pipeline.parallel import run_tasks
+from pipeline.plots import quantize
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +24,23 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Run:
     """One baseline training run: test accuracy and mean training loss after each epoch
-    (``curve``, ``loss``: (epochs,)), and the final test predictions (``predicted``: (n_test,))."""
+    (``curve``, ``loss``: (epochs,)), and the final test predictions (``predicted``: (n_test,)).
+    ``loss`` is None for runs read back from the sweep file, which keeps only :func:`mean_loss`."""
 
     curve: np.ndarray
-    loss: np.ndarray
+    loss: np.ndarray | None
     predicted: np.ndarray
 
     @property
     def accuracy(self) -> float:
         return float(self.curve[-1])
+
+
+def mean_loss(runs: list[Run]) -> np.ndarray:
+    """The training loss per epoch (epochs,), averaged over ``runs``, at the precision the reports
+    publish: the one loss figure that leaves training (stable across BLAS kernels; see
+    :func:`pipeline.plots.quantize`)."""
+    return quantize(np.stack([run.loss for run in runs]).mean(axis=0))
 
 
 def baseline_model(b: params.BenchmarkParams, random_state, n_train: int):

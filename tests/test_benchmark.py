@@ -220,7 +220,8 @@ def test_confusion_matrix_and_per_digit_accuracy():
 
 def test_learning_curve_and_sweep_csv():
     curves = np.array([[0.1, 0.5], [0.3, 0.7]])
-    text = plots.learning_curve(curves, np.array([[2.0, 1.0], [2.2, 1.2]])).decode()
+    runs = [training.Run(c, np.array(loss), np.zeros(1)) for c, loss in zip(curves, ([2.0, 1.0], [2.2, 1.2]))]
+    text = plots.learning_curve(curves, training.mean_loss(runs)).decode()
     assert text == "epoch,mean,min,max,train_loss\n1,0.2000,0.1000,0.3000,2.1000\n2,0.6000,0.5000,0.7000,1.1000\n"
     text = plots.sweep_table({15: benchmark.summary([0.3, 0.4]), 5: benchmark.summary([0.1])}).decode()
     assert text.splitlines()[1:] == ["5,50,0.1000,0.1000,0.1000,0.0000", "15,150,0.3500,0.3000,0.4000,0.0500"]
