@@ -66,9 +66,12 @@ repro: $(STAMP)
 	@$(BIN)/python -m pipeline.params   # the whole params.yaml, including keys no stage tracks
 	$(SERIAL) $(DVC) repro
 
-## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs)
+## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs) on every core
+# One test file per worker at a time (--dist loadfile): a module's tests share its repository in order.
+# Each worker builds the project once (tests/conftest.py: cold_build) and its modules start from copies.
+PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## status: exit non-zero unless every stage is up to date
 status: $(STAMP)
@@ -88,7 +91,7 @@ check-repro: $(STAMP)
 
 ## check-pythons: check-repro under each supported Python this machine has (fresh clone and .venv each); others skipped
 check-pythons: $(STAMP)
-	$(BIN)/python scripts/check_pythons.py
+	$(BIN)/python scripts/check_pythons.py $(CHECK_PYTHONS_ARGS)
 
 ## verify-data: re-hash every file dvc.lock records and every DVC cache object (DVC skips what looks unchanged)
 verify-data: $(STAMP)

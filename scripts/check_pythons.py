@@ -13,6 +13,12 @@ PATH; the newest patch release wins) and runs ``scripts/check_repro.py --python`
 clone of HEAD, ``make install`` with that interpreter, ``dvc repro --force``, then ``git status``
 (every tracked file, ``dvc.lock`` included, byte-identical), ``dvc status -q``, the digests and
 ``load()``. A Python the machine lacks is reported as skipped, not failed. Exit 1 if any fails.
+
+``--budget SECONDS`` (CI passes what is left of its time limit): an interpreter starts only if
+the time still left covers it, estimated as the longest check so far (``--estimate`` for the
+first); one that does not fit is reported as ``SKIP ... time budget``, so a slow machine skips
+loudly instead of overrunning. ``--skip`` leaves out minors checked elsewhere (CI's
+``make check-repro`` has just checked the one that runs it).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,22 +70,35 @@ def find(minor: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="*", help="check only these minor versions (e.g. 3.12 3.13)")
+    parser.add_argument("--skip", nargs="*", default=[], help="leave out these minor versions (checked elsewhere)")
+    parser.add_argument("--budget", type=float, help="seconds this may take in all; an interpreter that would not fit is skipped")
+    parser.add_argument("--estimate", type=float, default=900,
+                        help="seconds the first interpreter is expected to take, for --budget (default 900)")
     args = parser.parse_args(argv)
     requires, minors = supported()
     say(f"requirements.lock supports requires-python {requires}: {', '.join(minors)}")
-    passed, failed, skipped = [], [], []
+    passed, failed, skipped, took = [], [], [], []
+    start = time.monotonic()
     for minor in minors:
-        if args.only and minor not in args.only:
+        if (args.only and minor not in args.only) or minor in args.skip:
             continue
         python = find(minor)
         if python is None:
             say(f"SKIP {minor}: no python{minor} on this machine")
             skipped.append(minor)
             continue
+        left, expected = (args.budget or 0) - (time.monotonic() - start), max(took, default=args.estimate)
+        if args.budget is not None and expected > left:
+            say(f"SKIP {minor}: time budget: {left:.0f} s left, a check takes about {expected:.0f} s here; "
+                f"run `make check-pythons` by hand")
+            skipped.append(minor)
+            continue
         say(f"{minor}: {python}")
+        began = time.monotonic()
         code = subprocess.run([sys.executable, str(ROOT / "scripts/check_repro.py"), "--python", python]).returncode
+        took.append(time.monotonic() - began)
         (failed if code else passed).append(minor)
-        say(f"{'FAIL' if code else 'PASS'} {minor}")
+        say(f"{'FAIL' if code else 'PASS'} {minor} ({took[-1]:.0f} s)")
     say(f"passed {', '.join(passed) or 'none'}; failed {', '.join(failed) or 'none'}; "
         f"skipped {', '.join(skipped) or 'none'}")
     return 1 if failed else 0

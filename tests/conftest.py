@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ def run(cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, 
     env.update(kwargs.pop("env", {}))
     if "stdout" not in kwargs and "stderr" not in kwargs:
         kwargs["capture_output"] = True
-    result = subprocess.run(cmd, cwd=cwd, env=env, text=True, timeout=timeout, **kwargs)
+    kwargs.setdefault("text", True)  # text=False for bytes, as `git show` of a binary file needs
+    result = subprocess.run(cmd, cwd=cwd, env=env, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(
             f"{' '.join(map(str, cmd))} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
@@ -94,6 +96,40 @@ def link_venv(repo: Path) -> Path:
     with open(repo / ".git/info/exclude", "a") as f:
         f.write("/.venv\n")  # whatever .gitignore says about a symlinked .venv
     return repo
+
+
+@dataclass(frozen=True)
+class ColdBuild:
+    """The project after one cold ``dvc repro`` with default params (see :func:`cold_build`)."""
+
+    repo: Path    # the template: never change it, copy it with copy_build()
+    stdout: str   # what that `dvc repro` printed
+    status: str   # `git status --porcelain` right after it: empty when the copied dvc.lock was current
+
+
+@pytest.fixture(scope="session")
+def cold_build(tmp_path_factory) -> ColdBuild:
+    """One cold ``dvc repro`` of a fresh copy of the project per test process, committed.
+
+    Every end-to-end module that needs a built project starts from a copy of it
+    (:func:`copy_build`), whose DVC cache and run cache already hold every stage's outputs, instead
+    of paying for its own cold run (about 45 s each on 2 cores). ``test_e2e`` checks the cold run itself.
+    """
+    repo = make_repo(tmp_path_factory.mktemp("cold-build") / "repo")
+    first = run(["dvc", "repro"], repo, timeout=1800)
+    status = run(["git", "status", "--porcelain"], repo).stdout
+    if status:  # recorded for test_e2e, which fails on it; the copies start from a committed state all the same
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", "reproduced"], repo)
+    return ColdBuild(repo, first.stdout, status)
+
+
+def copy_build(build: ColdBuild, dest: Path) -> Path:
+    """A copy of the built project at ``dest``: its own git repository, DVC cache and run cache
+    (``.dvc/tmp``, DVC's locks and state, is left behind: DVC makes it anew); returns ``dest``."""
+    skip_tmp = lambda folder, names: ["tmp"] if Path(folder) == build.repo / ".dvc" else []  # noqa: E731
+    shutil.copytree(build.repo, dest, symlinks=True, ignore=skip_tmp)
+    return dest
 
 
 @pytest.fixture

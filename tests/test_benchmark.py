@@ -15,7 +15,7 @@ import yaml
 from pipeline import benchmark, benchmark_sweep, config, fetch, params, plots, reports, training
 from pipeline.errors import ParamsError, PipelineError
 from pipeline.normalize import normalize
-from tests.conftest import ROOT, make_repo, run
+from tests.conftest import ROOT, copy_build, run
 from tests.oracle import reference_splits
 from tests.test_params import with_
 
@@ -238,8 +238,8 @@ def test_pngs_are_deterministic_and_carry_no_version(blobs):
 # ---- end to end --------------------------------------------------------------------------
 
 @pytest.mark.e2e
-def test_gate_fails_dvc_repro_after_writing_its_reports(tmp_path):
-    repo = make_repo(tmp_path / "repo")
+def test_gate_fails_dvc_repro_after_writing_its_reports(cold_build, tmp_path):
+    repo = copy_build(cold_build, tmp_path / "repo")
     path = repo / "params.yaml"
     raw = yaml.safe_load(path.read_text())
     raw["benchmark"].update(min_accuracy=0.99, seeds=2, sweep_per_class=[5, 100], reference_max_epochs=20)

@@ -14,7 +14,7 @@ import yaml
 
 from scripts.check_repro import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
-from tests.conftest import ROOT, VENV_BIN, link_venv, make_repo, run
+from tests.conftest import ROOT, VENV_BIN, copy_build, link_venv, run
 
 V1_TRAIN = "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54"
 
@@ -34,13 +34,10 @@ def check_repro(repo, tmp):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def project(cold_build, tmp_path_factory):
     """A copy of the project at a reproduced commit, with this environment as its .venv."""
     base = tmp_path_factory.mktemp("gate")
-    repo = make_repo(base / "repo")
-    link_venv(repo)
-    run(["dvc", "repro"], repo)
-    commit_all(repo, "reproduced")  # a no-op when the working tree was already reproduced
+    repo = link_venv(copy_build(cold_build, base / "repo"))
     (base / "tmp").mkdir()
     return repo, base / "tmp"
 

@@ -15,7 +15,7 @@ import yaml
 
 from pipeline import config
 from tests import clients
-from tests.conftest import ROOT, make_repo, run
+from tests.conftest import ROOT, copy_build, run
 
 DATA = ROOT / config.DATASET_DIR
 
@@ -82,8 +82,8 @@ def test_croissant_digests_and_card_sizes_match_the_files():
 
 
 @pytest.mark.e2e
-def test_a_variant_describes_itself_and_every_client_loads_it(tmp_path):
-    repo = make_repo(tmp_path / "repo")
+def test_a_variant_describes_itself_and_every_client_loads_it(cold_build, tmp_path):
+    repo = copy_build(cold_build, tmp_path / "repo")
     params = repo / "params.yaml"
     raw = yaml.safe_load(params.read_text())
     raw["sample"].update(train_per_class=30, test_per_class=10, train_counts={8: 15})

@@ -15,7 +15,7 @@ import yaml
 from pipeline import __main__ as entry
 from pipeline import config, environment, pickling
 from pipeline.errors import EnvironmentMismatch, ReproducibilityError
-from tests.conftest import ROOT, VENV_BIN, make_repo, run
+from tests.conftest import ROOT, VENV_BIN, copy_build, run
 
 LINUX_311 = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux",
              "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
@@ -130,10 +130,9 @@ def repro_with(repo, bin_dir, *args):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A copy of the project built up to the pickle stage (the benchmark is not needed here)."""
-    repo = make_repo(tmp_path_factory.mktemp("env") / "repo")
-    run(["dvc", "repro", "pickle"], repo)
+def built(cold_build, tmp_path_factory):
+    """A copy of the built project."""
+    repo = copy_build(cold_build, tmp_path_factory.mktemp("env") / "repo")
     yield repo
     run(["git", "checkout", "--", "."], repo)
 

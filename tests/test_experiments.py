@@ -10,16 +10,16 @@ import time
 
 import pytest
 
-from tests.conftest import VENV_BIN, make_repo, run
+from tests.conftest import VENV_BIN, copy_build, make_repo, run
 from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A fresh clone-like copy: one commit, empty DVC cache."""
-    return make_repo(tmp_path_factory.mktemp("exp") / "repo")
+def repo(cold_build, tmp_path_factory):
+    """A copy of the built project: what an experiment does not change, DVC restores or skips."""
+    return copy_build(cold_build, tmp_path_factory.mktemp("exp") / "repo")
 
 
 def experiments(repo) -> dict[str, dict]:

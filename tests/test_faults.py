@@ -15,7 +15,7 @@ import pytest
 
 from pipeline import load
 from pipeline.errors import DigestError
-from tests.conftest import VENV_BIN, make_repo, restore, run, write_stage_hook
+from tests.conftest import VENV_BIN, copy_build, restore, run, write_stage_hook
 from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
@@ -45,13 +45,9 @@ def assert_restorable(repo):
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
+def repo(cold_build, tmp_path_factory):
     base = tmp_path_factory.mktemp("faults")
-    repo = make_repo(base / "repo")
-    run(["dvc", "repro"], repo)
-    if run(["git", "status", "--porcelain"], repo).stdout:
-        run(["git", "add", "-A"], repo)
-        run(["git", "commit", "-qm", "reproduced"], repo)
+    repo = copy_build(cold_build, base / "repo")
     write_stage_hook(base / "hook")
     return repo
 

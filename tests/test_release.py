@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import link_venv, make_repo, run
+from tests.conftest import copy_build, link_venv, run
 from tests.oracle import reference_splits
 
 pytestmark = pytest.mark.e2e
@@ -49,11 +49,10 @@ def assert_refused(repo, version, message, *, slow=False):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    """A copy of the project at v1, tagged tinydigits@v1.0.0, with this environment as its .venv."""
+def project(cold_build, tmp_path_factory):
+    """A copy of the built project at v1, tagged tinydigits@v1.0.0, with this environment as its .venv."""
     base = tmp_path_factory.mktemp("release")
-    repo = make_repo(base / "tinydigits")
-    link_venv(repo)
+    repo = link_venv(copy_build(cold_build, base / "tinydigits"))
     git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "TinyDigits 1.0.0")
     v1 = git(repo, "rev-parse", "HEAD")
     with open(repo / "README.md", "a") as f:
@@ -102,7 +101,8 @@ def test_refuses_when_check_repro_fails(project):
     params.write_text(params.read_text().replace("seed: 42", "seed: -1"))
     git(repo, "commit", "-qam", "a params.yaml no stage accepts")
     try:
-        assert_refused(repo, "1.0.1", "make check-repro fails, so HEAD is not a reproducible release", slow=True)
+        # 1.1.0 is the bump the change calls for (Parquet files beside v1's), so only the gate can refuse it
+        assert_refused(repo, "1.1.0", "make check-repro fails, so HEAD is not a reproducible release", slow=True)
     finally:
         git(repo, "reset", "-q", "--hard", head)
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.conftest import make_repo, run
+from tests.conftest import copy_build, run
 
 pytestmark = pytest.mark.e2e
 REMOTE = "tinydigits-dvc-remote"
@@ -27,12 +27,10 @@ def objects(remote):
 
 
 @pytest.fixture(scope="module")
-def pushed(tmp_path_factory):
+def pushed(cold_build, tmp_path_factory):
     """Clone ``a`` after `dvc repro` and `dvc push` to the default remote, ``base/tinydigits-dvc-remote``."""
     base = tmp_path_factory.mktemp("remote")
-    a = make_repo(base / "a")
-    run(["dvc", "repro"], a)
-    commit_all(a, "reproduced")
+    a = copy_build(cold_build, base / "a")
     assert run(["dvc", "remote", "list"], a).stdout.split()[:3] == ["local", str(base / REMOTE), "(default)"]
     result = run(["dvc", "push"], a)
     assert objects(base / REMOTE), result.stdout
