@@ -15,12 +15,14 @@ import pytest
 
 from pipeline import load
 from pipeline.errors import DigestError
+from scripts.oracle import reference_pickles
 from tests.conftest import VENV_BIN, copy_build, restore, run, write_stage_hook
-from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
 DATA = "datasets/tinydigits"
 PUBLISHED = [f"{DATA}/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
+
+
 def set_train_per_class(repo, n):
     path = repo / "params.yaml"
     text = path.read_text()
@@ -61,11 +63,16 @@ def restored(repo):
 
 def killed_pickle_stage(repo, at):
     hook = repo.parent / "hook"
-    return run(["dvc", "repro", "pickle"], repo, check=False,
-               env={"PYTHONPATH": str(hook), "KILL_AT_REPLACE": at})
+    return run(
+        ["dvc", "repro", "pickle"],
+        repo,
+        check=False,
+        env={"PYTHONPATH": str(hook), "KILL_AT_REPLACE": at},
+    )
 
 
 # ---- killed while writing ------------------------------------------------------------------------
+
 
 def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact(repo):
     before = snapshot(repo)
@@ -77,8 +84,15 @@ def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact
     assert snapshot(repo) == before
     leftovers = sorted(p.name for p in (repo / DATA).glob(".train.pkl.*.tmp"))
     assert len(leftovers) == 1  # the finished temp file the kill stranded: git-ignored, unlocked
-    assert run(["git", "status", "--porcelain"], repo).stdout.split() == ["M", "dvc.lock", "M", "params.yaml"]
-    assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode != 0  # pickle is stale
+    assert run(["git", "status", "--porcelain"], repo).stdout.split() == [
+        "M",
+        "dvc.lock",
+        "M",
+        "params.yaml",
+    ]
+    assert (
+        run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode != 0
+    )  # pickle is stale
     load("train", repo / DATA, verify=True)  # still the files dvc.lock records
 
     run(["dvc", "repro", "pickle"], repo)  # a plain rerun finishes the job
@@ -91,7 +105,9 @@ def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact
 def test_stage_killed_between_two_replaces_leaves_whole_files_and_the_mix_is_flagged(repo):
     before = snapshot(repo)
     set_train_per_class(repo, 60)
-    result = killed_pickle_stage(repo, f"{DATA}/test.pkl")  # train.pkl and train.npz are already replaced
+    result = killed_pickle_stage(
+        repo, f"{DATA}/test.pkl"
+    )  # train.pkl and train.npz are already replaced
     assert result.returncode != 0
     after = snapshot(repo)
     assert after[f"{DATA}/train.pkl"] == oracle(60)["train"]  # new and whole
@@ -117,10 +133,20 @@ def test_sigkill_to_a_running_dvc_repro_leaves_whole_files_and_a_rerun_completes
     log = repo.parent / "killed-repro.log"
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     with open(log, "w") as out:
-        proc = subprocess.Popen(["dvc", "repro", "pickle"], cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            ["dvc", "repro", "pickle"],
+            cwd=repo,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 120
-    while "Running stage 'split'" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+    while (
+        "Running stage 'split'" not in log.read_text()
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, mid-stage
     proc.wait()
@@ -130,7 +156,9 @@ def test_sigkill_to_a_running_dvc_repro_leaves_whole_files_and_a_rerun_completes
         assert after[f"{DATA}/{split}.pkl"] in (before[f"{DATA}/{split}.pkl"], oracle(70)[split])
         for fmt in ("pkl", "npz"):
             load(split, repo / DATA, format=fmt, verify=False)
-    assert str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()  # its stale locks are still recorded
+    assert (
+        str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()
+    )  # its stale locks are still recorded
 
     rerun = run(["dvc", "repro", "pickle"], repo)  # the dead process's locks do not block it
     assert "Running stage 'pickle'" in rerun.stdout
@@ -142,22 +170,37 @@ def test_sigkill_to_a_running_dvc_repro_leaves_whole_files_and_a_rerun_completes
 
 # ---- two at once ---------------------------------------------------------------------------------
 
+
 def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(repo):
-    """What the README says: the second stops at once, exit 255, writing nothing; the first completes."""
+    """What docs/faults.md says: the second stops at once, exit 255, writing nothing; the first completes."""
     set_train_per_class(repo, 80)
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     cmd = ["dvc", "--wait-for-lock", "repro", "pickle"]
     log = repo.parent / "first-repro.log"
     with open(log, "w") as out:  # the first holds the pickle stage for 5 s before its first replace
-        first = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                 env=dict(env, PYTHONPATH=str(repo.parent / "hook"), PAUSE_AT_REPLACE=f"{DATA}/train.pkl"))
+        first = subprocess.Popen(
+            cmd,
+            cwd=repo,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(
+                env, PYTHONPATH=str(repo.parent / "hook"), PAUSE_AT_REPLACE=f"{DATA}/train.pkl"
+            ),
+        )
     deadline = time.monotonic() + 300
-    while "Running stage 'pickle'" not in log.read_text() and first.poll() is None and time.monotonic() < deadline:
+    while (
+        "Running stage 'pickle'" not in log.read_text()
+        and first.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     assert first.poll() is None, log.read_text()  # still inside the stage when the second starts
     before = snapshot(repo)
     second = run(cmd, repo, check=False)
-    assert first.poll() is None  # the second ended while the first was still running: they overlapped
+    assert (
+        first.poll() is None
+    )  # the second ended while the first was still running: they overlapped
     assert second.returncode == 255, second.stdout + second.stderr
     assert "is busy, it is being blocked by" in second.stderr and "Traceback" not in second.stderr
     assert "Running stage" not in second.stdout and snapshot(repo) == before  # it wrote nothing
@@ -169,6 +212,7 @@ def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(
 
 
 # ---- damaged files ------------------------------------------------------------------------------
+
 
 def test_truncated_published_file_is_flagged_and_rebuilt(repo):
     path = repo / f"{DATA}/test.pkl"
@@ -208,9 +252,13 @@ def test_corrupted_writable_cache_object_is_caught_by_dvc_status_and_rebuilt(rep
     corrupt(obj, read_only=False)
     status = run(["dvc", "status"], repo).stdout
     assert "not in cache:" in status and "datasets/interim/normalized.npz" in status
-    assert not obj.exists()  # it was writable, so dvc status re-hashed it, found it corrupt, deleted it
+    assert (
+        not obj.exists()
+    )  # it was writable, so dvc status re-hashed it, found it corrupt, deleted it
     assert run(["dvc", "status", "-q"], repo, check=False).returncode != 0
-    assert "Running stage 'normalize'" in run(["dvc", "repro"], repo).stdout  # rebuilt and re-cached
+    assert (
+        "Running stage 'normalize'" in run(["dvc", "repro"], repo).stdout
+    )  # rebuilt and re-cached
     assert run(["python", "scripts/verify_data.py"], repo).returncode == 0
     assert_restorable(repo)
 
@@ -218,8 +266,12 @@ def test_corrupted_writable_cache_object_is_caught_by_dvc_status_and_rebuilt(rep
 def test_corrupted_read_only_cache_object_passes_dvc_but_not_verify_data(repo):
     rel = "datasets/interim/splits.npz"
     obj = cache_object(repo, rel)
-    corrupt(obj, read_only=True)  # bit rot, or any process running as root: the object stays read-only
-    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0  # DVC trusts read-only objects
+    corrupt(
+        obj, read_only=True
+    )  # bit rot, or any process running as root: the object stays read-only
+    assert (
+        run(["dvc", "status", "-q"], repo, check=False).returncode == 0
+    )  # DVC trusts read-only objects
     (repo / rel).unlink()
     run(["dvc", "checkout", rel], repo)  # and copies the bad bytes into the workspace
     assert (repo / rel).read_bytes() == obj.read_bytes()
@@ -227,10 +279,15 @@ def test_corrupted_read_only_cache_object_passes_dvc_but_not_verify_data(repo):
 
     verify = run(["python", "scripts/verify_data.py"], repo, check=False)
     assert verify.returncode == 1
-    assert f"{rel}: md5 " in verify.stdout and f"does not match its name {obj.parent.name}{obj.name}" in verify.stdout
+    assert (
+        f"{rel}: md5 " in verify.stdout
+        and f"does not match its name {obj.parent.name}{obj.name}" in verify.stdout
+    )
     repair = run(["python", "scripts/verify_data.py", "--repair"], repo, check=False)
     assert "removed" in repair.stdout and not obj.exists()
     (repo / rel).unlink()
-    run(["dvc", "repro", "pickle"], repo)  # the split stage rebuilds the good bytes and re-caches them
+    run(
+        ["dvc", "repro", "pickle"], repo
+    )  # the split stage rebuilds the good bytes and re-caches them
     assert run(["python", "scripts/verify_data.py"], repo).returncode == 0
     assert_restorable(repo)
