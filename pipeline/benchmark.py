@@ -23,23 +23,26 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
-from pipeline import config, params
+from pipeline import benchmark_sweep, config, params, reports
+from pipeline._stage import run
 from pipeline.errors import PipelineError
 from pipeline.training import mean_loss, same_split, sweep_split, train_seeds
 
 log = logging.getLogger(__name__)
+OUTS = reports.OUTS  # what this stage writes: dvc.yaml's outs and metrics (tests/test_dvc_yaml.py)
 
 # The gate checks the baseline on the split the pipeline draws at v1's size (with the current seed
 # and test counts), so a smaller variant still builds while its own accuracy is test_accuracy.
 GATE_PER_CLASS = config.GATE_PER_CLASS
 
 
-def published_point(p: params.Params, train, test, pixels: np.ndarray, labels: np.ndarray,
-                    measured: Iterable[int]) -> int | None:
+def published_point(
+    p: params.Params, train, test, pixels: np.ndarray, labels: np.ndarray, measured: Iterable[int]
+) -> int | None:
     """The sweep point whose split is exactly the published ``train``/``test``, if any.
 
     Only a balanced ``train_per_class`` that the sweep measured can match; the split that point
@@ -58,7 +61,12 @@ def published_point(p: params.Params, train, test, pixels: np.ndarray, labels: n
 def summary(accuracies) -> dict[str, float]:
     """Mean, population std, min and max of accuracies (S,)."""
     a = np.asarray(accuracies, dtype=np.float64)
-    return {"mean": float(a.mean()), "std": float(a.std()), "min": float(a.min()), "max": float(a.max())}
+    return {
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+        "min": float(a.min()),
+        "max": float(a.max()),
+    }
 
 
 def gate(mean: float, b: params.BenchmarkParams) -> None:
@@ -76,7 +84,6 @@ def gate(mean: float, b: params.BenchmarkParams) -> None:
 def main() -> None:
     start = time.perf_counter()
     p = params.load()
-    from pipeline import benchmark_sweep, reports
 
     train, test, raw, files = reports.read_inputs()
     measured = benchmark_sweep.read()
@@ -87,20 +94,22 @@ def main() -> None:
     else:
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1):  # one BLAS thread: faster at these sizes, and the same sums every run
+        with threadpool_limits(
+            limits=1
+        ):  # one BLAS thread: faster at these sizes, and the same sums every run
             runs = train_seeds(train, test, p.benchmark)
         loss = mean_loss(runs)
     times = {"baseline_s": time.perf_counter() - clock}
     base = summary([run.accuracy for run in runs])
     sweeps = {k: summary([run.accuracy for run in rs]) for k, rs in measured.points.items()}
     # Reports first, gate last: a failing run still leaves its evidence (DVC records no lock for it).
-    reports.write(reports.build(p, train, test, files, runs, loss, base, measured.reference, sweeps))
+    reports.write(
+        reports.build(p, train, test, files, runs, loss, base, measured.reference, sweeps)
+    )
     times["total_s"] = time.perf_counter() - start
     reports.log_figures(p.benchmark, base, measured.reference, sweeps, times, reused)
     gate(sweeps[GATE_PER_CLASS]["mean"], p.benchmark)
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("benchmark", main)

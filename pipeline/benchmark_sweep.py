@@ -29,16 +29,25 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import config, params
+from pipeline._stage import run
 from pipeline.config import GATE_PER_CLASS
-from pipeline.io import atomic_write_bytes, read_npz, write_npz
 from pipeline.parallel import run_tasks, timed_call, worker_count
+from pipeline.storage import atomic_write_bytes, read_npz, write_npz
 from pipeline.training import Run, flat, mean_loss, reference, sweep_split, train_run
 
 log = logging.getLogger(__name__)
+OUTS = (config.SWEEP_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
 
 LOCAL_FILE = Path("reports/local/benchmark_sweep.json")  # wall times: machine-specific, git-ignored
-_NAMES = ("per_class", "curve", "mean_loss", "predicted", "reference_test_accuracy", "reference_epochs",
-          "reference_converged")
+_NAMES = (
+    "per_class",
+    "curve",
+    "mean_loss",
+    "predicted",
+    "reference_test_accuracy",
+    "reference_epochs",
+    "reference_converged",
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +66,15 @@ def points(b: params.BenchmarkParams) -> list[int]:
     return sorted(set(b.sweep_per_class) | {GATE_PER_CLASS})
 
 
-def measure(pixels: np.ndarray, labels: np.ndarray, b: params.BenchmarkParams, test_counts, seed: int,
-            *, workers: int | None = None) -> tuple[Sweep, dict[int, float]]:
+def measure(
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    b: params.BenchmarkParams,
+    test_counts,
+    seed: int,
+    *,
+    workers: int | None = None,
+) -> tuple[Sweep, dict[int, float]]:
     """Train every point's seeds and the reference, in parallel; the result does not depend on ``workers``.
 
     ``pixels`` (1797, 64) uint8 and ``labels`` (1797,): the raw snapshot. Returns the :class:`Sweep`
@@ -91,9 +107,13 @@ def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
     stack = lambda field: np.stack([[getattr(r, field) for r in sweep.points[k]] for k in ks])  # noqa: E731
     ref = sweep.reference
     return {
-        "per_class": np.asarray(ks, dtype=np.int64), "curve": stack("curve").astype(np.float64),
-        "mean_loss": np.stack([sweep.loss[k] for k in ks]).astype(np.float64), "predicted": stack("predicted").astype(np.int64),
-        "reference_test_accuracy": np.array([ref["test_accuracy"]], dtype=np.float64),  # (1,): .npz has no 0-d here
+        "per_class": np.asarray(ks, dtype=np.int64),
+        "curve": stack("curve").astype(np.float64),
+        "mean_loss": np.stack([sweep.loss[k] for k in ks]).astype(np.float64),
+        "predicted": stack("predicted").astype(np.int64),
+        "reference_test_accuracy": np.array(
+            [ref["test_accuracy"]], dtype=np.float64
+        ),  # (1,): .npz has no 0-d here
         "reference_epochs": np.array([ref["epochs"]], dtype=np.int64),
         "reference_converged": np.array([ref["converged"]], dtype=np.bool_),
     }
@@ -101,11 +121,18 @@ def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
 
 def from_arrays(a: dict[str, np.ndarray]) -> Sweep:
     """Inverse of :func:`to_arrays`, bit for bit (the runs come back without per-seed losses)."""
-    runs = {int(k): [Run(a["curve"][i, s], None, a["predicted"][i, s]) for s in range(a["curve"].shape[1])]
-            for i, k in enumerate(a["per_class"])}
+    runs = {
+        int(k): [
+            Run(a["curve"][i, s], None, a["predicted"][i, s]) for s in range(a["curve"].shape[1])
+        ]
+        for i, k in enumerate(a["per_class"])
+    }
     loss = {int(k): a["mean_loss"][i] for i, k in enumerate(a["per_class"])}
-    ref = {"test_accuracy": float(a["reference_test_accuracy"][0]), "epochs": int(a["reference_epochs"][0]),
-           "converged": bool(a["reference_converged"][0])}
+    ref = {
+        "test_accuracy": float(a["reference_test_accuracy"][0]),
+        "epochs": int(a["reference_epochs"][0]),
+        "converged": bool(a["reference_converged"][0]),
+    }
     return Sweep(runs, loss, ref)
 
 
@@ -118,25 +145,43 @@ def main() -> None:
     p = params.load()
     from threadpoolctl import threadpool_limits
 
-    raw = read_npz(config.RAW_FILE, ("pixels", "labels"))  # validated by fetch, pinned by DVC's hash
+    raw = read_npz(
+        config.RAW_FILE, ("pixels", "labels")
+    )  # validated by fetch, pinned by DVC's hash
     start, workers = time.perf_counter(), worker_count()
-    with threadpool_limits(limits=1):  # one BLAS thread: the same sums every run, in this process too
-        sweep, per_fit = measure(raw["pixels"], raw["labels"], p.benchmark, p.sample.test_counts, p.seed,
-                                 workers=workers)
+    with threadpool_limits(
+        limits=1
+    ):  # one BLAS thread: the same sums every run, in this process too
+        sweep, per_fit = measure(
+            raw["pixels"], raw["labels"], p.benchmark, p.sample.test_counts, p.seed, workers=workers
+        )
     elapsed = time.perf_counter() - start
     write_npz(config.SWEEP_FILE, **to_arrays(sweep))
-    log.info("%d points x %d seeds and the reference, on %d worker%s: %.1f s (%.3f s per fit at %d per digit)",
-             len(sweep.points), p.benchmark.seeds, workers, "" if workers == 1 else "s", elapsed,
-             per_fit[GATE_PER_CLASS], GATE_PER_CLASS)
-    log.info("sweep, train images per digit -> mean test accuracy: %s; reference %.4f",
-             ", ".join(f"{k}: {np.mean([r.accuracy for r in rs]):.4f}" for k, rs in sweep.points.items()),
-             sweep.reference["test_accuracy"])
-    record = {"sweep_s": elapsed, "workers": workers, "per_fit_s": {f"per_class_{k}": s for k, s in per_fit.items()}}
+    log.info(
+        "%d points x %d seeds and the reference, on %d worker%s: %.1f s (%.3f s per fit at %d per digit)",
+        len(sweep.points),
+        p.benchmark.seeds,
+        workers,
+        "" if workers == 1 else "s",
+        elapsed,
+        per_fit[GATE_PER_CLASS],
+        GATE_PER_CLASS,
+    )
+    log.info(
+        "sweep, train images per digit -> mean test accuracy: %s; reference %.4f",
+        ", ".join(
+            f"{k}: {np.mean([r.accuracy for r in rs]):.4f}" for k, rs in sweep.points.items()
+        ),
+        sweep.reference["test_accuracy"],
+    )
+    record = {
+        "sweep_s": elapsed,
+        "workers": workers,
+        "per_fit_s": {f"per_class_{k}": s for k, s in per_fit.items()},
+    }
     atomic_write_bytes(LOCAL_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     log.info("wrote %s", config.SWEEP_FILE)
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("benchmark_sweep", main)

@@ -19,9 +19,11 @@ import numpy as np
 from pipeline import config, hub_header, params, parquet
 from pipeline.errors import PipelineError
 
-TOLERANCE = 0.05     # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
-MIN_RISE = 0.10      # "improves visibly": mean test accuracy rises by at least 10 points over training
-CLAIMED_KIB = 310    # "~310 KB total"
+TOLERANCE = (
+    0.05  # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
+)
+MIN_RISE = 0.10  # "improves visibly": mean test accuracy rises by at least 10 points over training
+CLAIMED_KIB = 310  # "~310 KB total"
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,9 @@ class Facts:
     curve: np.ndarray  # (epochs,) mean test accuracy over seeds after each epoch
     ref: dict
     sweep: dict[int, dict[str, float]]
-    release_note: str = ""  # which release this is, or how this variant differs (pipeline.releases.card_note)
+    release_note: str = (
+        ""  # which release this is, or how this variant differs (pipeline.releases.card_note)
+    )
 
 
 def counts_table(train_labels: np.ndarray, test_labels: np.ndarray) -> str:
@@ -46,15 +50,19 @@ def counts_table(train_labels: np.ndarray, test_labels: np.ndarray) -> str:
     head = "| split | " + " | ".join(map(str, config.DIGITS)) + " | total |"
     rule = "| --- |" + " ---: |" * (len(config.DIGITS) + 1)
     rows = [
-        f"| {name} | " + " | ".join(str(int(n)) for n in np.bincount(labels, minlength=10)) + f" | {len(labels):,} |"
+        f"| {name} | "
+        + " | ".join(str(int(n)) for n in np.bincount(labels, minlength=10))
+        + f" | {len(labels):,} |"
         for name, labels in (("train", train_labels), ("test", test_labels))
     ]
     return "\n".join([head, rule, *rows])
 
 
 def files_table(files: dict[Path, bytes]) -> str:
-    return "\n".join(f"| `{Path(path).name}` | {len(blob):,} | `{hashlib.sha256(blob).hexdigest()}` |"
-                     for path, blob in files.items())
+    return "\n".join(
+        f"| `{Path(path).name}` | {len(blob):,} | `{hashlib.sha256(blob).hexdigest()}` |"
+        for path, blob in files.items()
+    )
 
 
 def sweep_table(sweep: dict[int, dict[str, float]]) -> str:
@@ -79,42 +87,61 @@ def claims(f: Facts) -> list[tuple[str, str, str]]:
     b, base = f.p.benchmark, f.base
     train_counts = np.bincount(f.train_labels, minlength=10)
     pkl = sum(len(blob) for path, blob in f.files.items() if Path(path).suffix == ".pkl")
-    rows = [(
-        "~80% test accuracy on MLPs",
-        f"{base['mean']:.4f} mean over {b.seeds} seeds ({base['min']:.4f} to {base['max']:.4f})",
-        _verdict(abs(base["mean"] - 0.80) <= TOLERANCE, f"more than {TOLERANCE:.2f} from 0.80"),
-    )]
+    rows = [
+        (
+            "~80% test accuracy on MLPs",
+            f"{base['mean']:.4f} mean over {b.seeds} seeds ({base['min']:.4f} to {base['max']:.4f})",
+            _verdict(abs(base["mean"] - 0.80) <= TOLERANCE, f"more than {TOLERANCE:.2f} from 0.80"),
+        )
+    ]
     small = f.sweep.get(15)
-    rows.append((
-        "<20% with 150 samples",
-        f"{small['mean']:.4f} mean with 15 per digit (150 images), same baseline and epochs"
-        if small else "not measured: add 15 to benchmark.sweep_per_class",
-        _verdict(small["mean"] < 0.20, "150 images give more than 20%") if small else "not checked",
-    ))
-    rows.append((
-        "Perfect 100 samples per digit",
-        f"train: {_span(train_counts)} per digit",
-        _verdict(bool((train_counts == 100).all())),
-    ))
+    rows.append(
+        (
+            "<20% with 150 samples",
+            f"{small['mean']:.4f} mean with 15 per digit (150 images), same baseline and epochs"
+            if small
+            else "not measured: add 15 to benchmark.sweep_per_class",
+            _verdict(small["mean"] < 0.20, "150 images give more than 20%")
+            if small
+            else "not checked",
+        )
+    )
+    rows.append(
+        (
+            "Perfect 100 samples per digit",
+            f"train: {_span(train_counts)} per digit",
+            _verdict(bool((train_counts == 100).all())),
+        )
+    )
     rise = f.curve[-1] - f.curve[0]
-    rows.append((
-        "Model improves visibly across epochs",
-        f"mean test accuracy {f.curve[0]:.4f} after epoch 1, {f.curve[-1]:.4f} after epoch {len(f.curve)}",
-        _verdict(rise >= MIN_RISE, f"rises by less than {MIN_RISE:.2f}"),
-    ))
+    rows.append(
+        (
+            "Model improves visibly across epochs",
+            f"mean test accuracy {f.curve[0]:.4f} after epoch 1, {f.curve[-1]:.4f} after epoch {len(f.curve)}",
+            _verdict(rise >= MIN_RISE, f"rises by less than {MIN_RISE:.2f}"),
+        )
+    )
     gflop = run_flops(b, len(f.train_labels)) / 1e9
-    rows.append((
-        "<10 sec training on CPU",
-        f"one {b.epochs}-epoch run is {gflop:.2f} GFLOP, so 10 s needs {gflop / 10 * 1000:.0f} MFLOP/s; the wall "
-        f"time depends on the machine, so the benchmark stage prints it and writes it to `reports/local/benchmark.json`",
-        "see the console (not fixed in this file)",
-    ))
+    rows.append(
+        (
+            "<10 sec training on CPU",
+            f"one {b.epochs}-epoch run is {gflop:.2f} GFLOP, so 10 s needs {gflop / 10 * 1000:.0f} MFLOP/s; the wall "
+            "time depends on the machine, so the benchmark stage prints it and writes it to "
+            "`reports/local/benchmark.json`",
+            "see the console (not fixed in this file)",
+        )
+    )
     kib = pkl / 1024
-    rows.append((
-        "~310 KB total",
-        f"{pkl:,} bytes ({kib:.1f} KiB) for the two pickles",
-        _verdict(abs(kib - CLAIMED_KIB) <= TOLERANCE * CLAIMED_KIB, f"more than {TOLERANCE:.0%} from 310 KiB"),
-    ))
+    rows.append(
+        (
+            "~310 KB total",
+            f"{pkl:,} bytes ({kib:.1f} KiB) for the two pickles",
+            _verdict(
+                abs(kib - CLAIMED_KIB) <= TOLERANCE * CLAIMED_KIB,
+                f"more than {TOLERANCE:.0%} from 310 KiB",
+            ),
+        )
+    )
     return rows
 
 
@@ -125,17 +152,21 @@ def _span(counts) -> str:
 
 def _per_digit_phrase(counts) -> str:
     counts = list(counts)
-    return f"the {counts[0]} per digit" if len(set(counts)) == 1 else f"the per-digit counts {counts}"
+    return (
+        f"the {counts[0]} per digit" if len(set(counts)) == 1 else f"the per-digit counts {counts}"
+    )
 
 
 def row_table(head: str, cells: dict, label: str = "accuracy") -> str:
     """A markdown table with one header row (``head``, then the keys of ``cells``) and one row
     (``label``, then the values)."""
-    return "\n".join([
-        f"| {head} | " + " | ".join(map(str, cells)) + " |",
-        "| --- |" + " ---: |" * len(cells),
-        f"| {label} | " + " | ".join(cells.values()) + " |",
-    ])
+    return "\n".join(
+        [
+            f"| {head} | " + " | ".join(map(str, cells)) + " |",
+            "| --- |" + " ---: |" * len(cells),
+            f"| {label} | " + " | ".join(cells.values()) + " |",
+        ]
+    )
 
 
 def curve_epochs(epochs: int, shown: int = 10) -> list[int]:
@@ -150,43 +181,81 @@ def render(template: str, f: Facts) -> str:
     pkl = sum(len(blob) for path, blob in f.files.items() if Path(path).suffix == ".pkl")
     train, test = list(f.p.sample.train_counts), list(f.p.sample.test_counts)
     published = train[0] if len(set(train)) == 1 and train[0] in f.sweep else None
-    balanced = len(set(np.bincount(f.train_labels, minlength=10))) == 1 and len(set(np.bincount(f.test_labels, minlength=10))) == 1
+    balanced = (
+        len(set(np.bincount(f.train_labels, minlength=10))) == 1
+        and len(set(np.bincount(f.test_labels, minlength=10))) == 1
+    )
     hardest = sorted(f.per_class.items(), key=lambda item: (item[1], item[0]))[:2]
     tables = {path: blob for path, blob in f.files.items() if Path(path).suffix == ".parquet"}
     values = {
-        "hf_header": hub_header.header({"train": len(f.train_labels), "test": len(f.test_labels)},
-                                       {Path(p).stem: len(blob) for p, blob in tables.items()},
-                                       {Path(p).stem: parquet.arrow_nbytes(blob) for p, blob in tables.items()}),
+        "hf_header": hub_header.header(
+            {"train": len(f.train_labels), "test": len(f.test_labels)},
+            {Path(p).stem: len(blob) for p, blob in tables.items()},
+            {Path(p).stem: parquet.arrow_nbytes(blob) for p, blob in tables.items()},
+        ),
         "kind": "a small, balanced set" if balanced else "a small set (per-digit counts as below)",
-        "train_images": f"{len(f.train_labels):,}", "test_images": f"{len(f.test_labels):,}",
-        "n_train": str(len(f.train_labels)), "n_test": str(len(f.test_labels)),
-        "pkl_bytes": f"{pkl:,}", "pkl_kib": f"{pkl / 1024:.1f}", "baseline_pct": f"{round(base['mean'] * 100)}",
-        "seeds": str(b.seeds), "last_seed": str(b.seeds - 1), "hidden": str(b.hidden_units),
-        "learning_rate": f"{b.learning_rate:g}", "batch_size": str(b.batch_size), "epochs": str(b.epochs),
+        "train_images": f"{len(f.train_labels):,}",
+        "test_images": f"{len(f.test_labels):,}",
+        "n_train": str(len(f.train_labels)),
+        "n_test": str(len(f.test_labels)),
+        "pkl_bytes": f"{pkl:,}",
+        "pkl_kib": f"{pkl / 1024:.1f}",
+        "baseline_pct": f"{round(base['mean'] * 100)}",
+        "seeds": str(b.seeds),
+        "last_seed": str(b.seeds - 1),
+        "hidden": str(b.hidden_units),
+        "learning_rate": f"{b.learning_rate:g}",
+        "batch_size": str(b.batch_size),
+        "epochs": str(b.epochs),
         "run_mflop": f"{run_flops(b, len(f.train_labels)) / 1e6:,.0f}",
         **{f"baseline_{k}": f"{v:.4f}" for k, v in base.items()},
-        "curve_table": row_table("epoch", {e: f"{f.curve[e - 1]:.3f}" for e in curve_epochs(len(f.curve))}),
-        "per_class_table": row_table("digit", {d: f"{a:.3f}" for d, a in sorted(f.per_class.items())}),
+        "curve_table": row_table(
+            "epoch", {e: f"{f.curve[e - 1]:.3f}" for e in curve_epochs(len(f.curve))}
+        ),
+        "per_class_table": row_table(
+            "digit", {d: f"{a:.3f}" for d, a in sorted(f.per_class.items())}
+        ),
         "hardest": " and ".join(f"digit {d} ({a:.3f})" for d, a in hardest),
-        "reference_hidden": str(b.reference_hidden_units), "reference_epochs": str(ref["epochs"]),
-        "reference_note": ("" if ref["converged"] else ", stopped by benchmark.reference_max_epochs before converging")
-        + ("" if set(train) == {config.GATE_PER_CLASS} else  # the reference trains where the gate measures
-           f"; on the split drawn with {config.GATE_PER_CLASS} train images per digit, the v1 size, as for the gate"),
+        "reference_hidden": str(b.reference_hidden_units),
+        "reference_epochs": str(ref["epochs"]),
+        "reference_note": (
+            ""
+            if ref["converged"]
+            else ", stopped by benchmark.reference_max_epochs before converging"
+        )
+        + (
+            ""
+            if set(train) == {config.GATE_PER_CLASS}
+            # the reference trains where the gate measures
+            else f"; on the split drawn with {config.GATE_PER_CLASS} train images per digit, "
+            "the v1 size, as for the gate"
+        ),
         "reference_accuracy": f"{ref['test_accuracy']:.4f}",
-        "sweep_test_images": f"{sum(test):,}", "sweep_test_phrase": _per_digit_phrase(test),
-        "published_note": (f"At {published} per digit the split is exactly the published one, so that row "
-                           "equals the baseline above." if published else ""),
+        "sweep_test_images": f"{sum(test):,}",
+        "sweep_test_phrase": _per_digit_phrase(test),
+        "published_note": (
+            f"At {published} per digit the split is exactly the published one, so that row "
+            "equals the baseline above."
+            if published
+            else ""
+        ),
         "sweep_table": sweep_table(f.sweep),
         "claims_table": "\n".join(f"| {c} | {m} | {v} |" for c, m, v in claims(f)),
         "counts_table": counts_table(f.train_labels, f.test_labels),
         "files_table": files_table(f.files),
-        "seed": str(f.p.seed), "take_train": _span(train), "take_test": _span(test),
+        "seed": str(f.p.seed),
+        "take_train": _span(train),
+        "take_test": _span(test),
         "test_step": f"{1 / len(f.test_labels):.3g}",
         "release_note": f.release_note,
     }
     try:
         return string.Template(template).substitute(values)
     except KeyError as err:
-        raise PipelineError(f"card template has unknown placeholder ${err.args[0]}; known: {', '.join(sorted(values))}") from None
+        raise PipelineError(
+            f"card template has unknown placeholder ${err.args[0]}; known: {', '.join(sorted(values))}"
+        ) from None
     except ValueError as err:
-        raise PipelineError(f"card template has a stray '$' ({err}); write $$ for a literal dollar sign") from None
+        raise PipelineError(
+            f"card template has a stray '$' ({err}); write $$ for a literal dollar sign"
+        ) from None

@@ -22,21 +22,35 @@ when new files appear beside unchanged ones, PATCH when every published file is 
 
 def _counts(entry: dict) -> list[str]:
     head = "| split | " + " | ".join(map(str, config.DIGITS)) + " | total |"
-    rows = [f"| {s} | " + " | ".join(map(str, entry["splits"][s]["per_digit"])) + f" | {entry['splits'][s]['images']:,} |"
-            for s in config.SPLITS]
+    rows = [
+        f"| {s} | "
+        + " | ".join(map(str, entry["splits"][s]["per_digit"]))
+        + f" | {entry['splits'][s]['images']:,} |"
+        for s in config.SPLITS
+    ]
     return [head, "| --- |" + " ---: |" * (len(config.DIGITS) + 1), *rows]
 
 
 def _change(entry: dict) -> list[str]:
     c = entry.get("change")
     if not c:
-        return [f"No image-level comparison with {entry['since']} was available when this was released."]
+        return [
+            f"No image-level comparison with {entry['since']} was available when this was released."
+        ]
     lines = [f"Compared image by image with {entry['since']}:", ""]
-    lines += [f"- {s}: {c[s]['added']:,} added, {c[s]['removed']:,} removed, {c[s]['kept']:,} kept" for s in config.SPLITS]
+    lines += [
+        f"- {s}: {c[s]['added']:,} added, {c[s]['removed']:,} removed, {c[s]['kept']:,} kept"
+        for s in config.SPLITS
+    ]
     moved = c["moved"]
-    lines.append(f"- moved between splits: {moved['train_to_test']:,} train -> test, {moved['test_to_train']:,} test -> train"
-                 + (" (a model trained on the old train set would be scored on its own training images)"
-                    if moved["train_to_test"] else ""))
+    lines.append(
+        f"- moved between splits: {moved['train_to_test']:,} train -> test, {moved['test_to_train']:,} test -> train"
+        + (
+            " (a model trained on the old train set would be scored on its own training images)"
+            if moved["train_to_test"]
+            else ""
+        )
+    )
     lines.append(f"- labels changed: {c['relabelled']:,}")
     return lines
 
@@ -49,14 +63,30 @@ def section(entry: dict, previous: dict | None) -> str:
         lines += ["", entry["notes"]]
     if previous is not None:
         changed = param_changes(previous["params"], entry["params"])
-        lines += ["", "Params changed: " + ("; ".join(f"`{c}`" for c in changed) if changed else "none") + "."]
+        lines += [
+            "",
+            "Params changed: "
+            + ("; ".join(f"`{c}`" for c in changed) if changed else "none")
+            + ".",
+        ]
         lines += ["", *_change(entry)]
     acc = f"{entry['test_accuracy']:.4f}"
     if previous is not None:
         acc += f" ({previous['version']}: {previous['test_accuracy']:.4f})"
-    lines += ["", "Images per digit:", "", *_counts(entry), "", f"Baseline test accuracy (mean over seeds): {acc}.",
-              "", "| file | bytes | sha256 |", "| --- | ---: | --- |"]
-    lines += [f"| `{n}` | {f['bytes']:,} | `{f['sha256']}` |" for n, f in sorted(entry["files"].items())]
+    lines += [
+        "",
+        "Images per digit:",
+        "",
+        *_counts(entry),
+        "",
+        f"Baseline test accuracy (mean over seeds): {acc}.",
+        "",
+        "| file | bytes | sha256 |",
+        "| --- | ---: | --- |",
+    ]
+    lines += [
+        f"| `{n}` | {f['bytes']:,} | `{f['sha256']}` |" for n, f in sorted(entry["files"].items())
+    ]
     return "\n".join(lines)
 
 
@@ -67,7 +97,12 @@ def render(entries: list[dict]) -> str:
 
 def tag_message(entry: dict) -> str:
     """The annotated tag's message: the version, then every published file's size and sha256."""
-    lines = [f"TinyDigits {entry['version']}" + (f" ({entry['bump']} after {entry['since']})" if entry["bump"] else ""),
-             ""]
-    lines += [f"{n} {f['bytes']} bytes sha256 {f['sha256']}" for n, f in sorted(entry["files"].items())]
+    lines = [
+        f"TinyDigits {entry['version']}"
+        + (f" ({entry['bump']} after {entry['since']})" if entry["bump"] else ""),
+        "",
+    ]
+    lines += [
+        f"{n} {f['bytes']} bytes sha256 {f['sha256']}" for n, f in sorted(entry["files"].items())
+    ]
     return "\n".join(lines) + "\n"

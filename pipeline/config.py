@@ -1,4 +1,5 @@
-"""Paths and source facts, declared once. They must match ``dvc.yaml``'s deps and outs."""
+"""Paths and source facts, declared once; each stage module's ``OUTS`` is built from these paths,
+and ``tests/test_dvc_yaml.py`` checks every stage's outs and deps in ``dvc.yaml`` against the code."""
 
 from pathlib import Path
 

@@ -1,7 +1,8 @@
 """``datasets/tinydigits/croissant.json``: MLCommons Croissant 1.1 metadata, built from the files.
 
     $ mlcroissant validate --jsonld datasets/tinydigits/croissant.json
-    $ python -c "import mlcroissant as mlc; print(next(iter(mlc.Dataset('datasets/tinydigits/croissant.json').records('train'))))"
+    $ python -c "import mlcroissant as mlc; ds = mlc.Dataset('datasets/tinydigits/croissant.json'); \\
+                 print(next(iter(ds.records('train'))))"
 
 Every figure in it is measured from the published Parquet files (sha256, bytes, rows), so a
 variant built with other params describes itself. No dates: the same files give the same bytes.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+
 import numpy as np
 
 from pipeline import config
@@ -88,8 +90,12 @@ _CONTEXT = {
 
 def _field(split: str, name: str, data_type: str, description: str, **extra) -> dict:
     return {
-        "@type": "cr:Field", "@id": f"{split}/{name}", "name": name, "description": description,
-        "dataType": data_type, **extra,
+        "@type": "cr:Field",
+        "@id": f"{split}/{name}",
+        "name": name,
+        "description": description,
+        "dataType": data_type,
+        **extra,
         "source": {"fileObject": {"@id": f"{split}.parquet"}, "extract": {"column": name}},
     }
 
@@ -97,15 +103,27 @@ def _field(split: str, name: str, data_type: str, description: str, **extra) -> 
 def _record_set(split: str, rows: int) -> dict:
     shape = ",".join(map(str, config.IMAGE_SHAPE))
     return {
-        "@type": "cr:RecordSet", "@id": split, "name": split,
+        "@type": "cr:RecordSet",
+        "@id": split,
+        "name": split,
         "description": f"The {split} split: {rows:,} images, one record per image, in the order of {split}.pkl.",
         "key": {"@id": f"{split}/source_index"},
         "field": [
-            _field(split, "image", "cr:Float32", "8x8 grey levels, float32 k/16 in [0, 1], rows top to bottom.",
-                   isArray=True, arrayShape=shape),
+            _field(
+                split,
+                "image",
+                "cr:Float32",
+                "8x8 grey levels, float32 k/16 in [0, 1], rows top to bottom.",
+                isArray=True,
+                arrayShape=shape,
+            ),
             _field(split, "label", "cr:Int64", "The digit written, 0 to 9."),
-            _field(split, "source_index", "cr:Int64",
-                   "Row of this image in scikit-learn's digits.csv.gz (0-based), i.e. load_digits() index."),
+            _field(
+                split,
+                "source_index",
+                "cr:Int64",
+                "Row of this image in scikit-learn's digits.csv.gz (0-based), i.e. load_digits() index.",
+            ),
         ],
     }
 
@@ -114,9 +132,15 @@ def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray], version: st
     """The Croissant document for ``files`` (split -> bytes of its Parquet file) and ``labels``
     (split -> (N,) int labels, for the counts); ``version`` from :func:`pipeline.releases.version_of`."""
     counts = {s: np.bincount(labels[s], minlength=len(config.DIGITS)) for s in config.SPLITS}
-    per_digit = "; ".join(f"{s}: {len(labels[s]):,} images, " + (
-        f"{counts[s][0]} per digit" if len(set(counts[s])) == 1 else f"per digit {counts[s].tolist()}")
-        for s in config.SPLITS)
+    per_digit = "; ".join(
+        f"{s}: {len(labels[s]):,} images, "
+        + (
+            f"{counts[s][0]} per digit"
+            if len(set(counts[s])) == 1
+            else f"per digit {counts[s].tolist()}"
+        )
+        for s in config.SPLITS
+    )
     return {
         "@context": _CONTEXT,
         "@type": "sc:Dataset",
@@ -132,17 +156,24 @@ def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray], version: st
         "url": SOURCE_URL,
         "citeAs": CITATION,
         "creator": {"@type": "sc:Organization", "name": "TinyTorch Project"},
-        "isBasedOn": {"@type": "sc:Dataset", "name": "Optical Recognition of Handwritten Digits",
-                      "url": SOURCE_DOI},
+        "isBasedOn": {
+            "@type": "sc:Dataset",
+            "name": "Optical Recognition of Handwritten Digits",
+            "url": SOURCE_DOI,
+        },
         "keywords": ["handwritten digits", "image classification", "education", "8x8"],
         "rai:dataCollection": COLLECTION,
         "rai:dataLimitations": LIMITATIONS,
         "distribution": [
             {
-                "@type": "cr:FileObject", "@id": f"{s}.parquet", "name": f"{s}.parquet",
+                "@type": "cr:FileObject",
+                "@id": f"{s}.parquet",
+                "name": f"{s}.parquet",
                 "description": f"The {s} split, one row per image.",
-                "contentUrl": f"{s}.parquet", "contentSize": f"{len(files[s])} B",
-                "encodingFormat": "application/x-parquet", "sha256": hashlib.sha256(files[s]).hexdigest(),
+                "contentUrl": f"{s}.parquet",
+                "contentSize": f"{len(files[s])} B",
+                "encodingFormat": "application/x-parquet",
+                "sha256": hashlib.sha256(files[s]).hexdigest(),
             }
             for s in config.SPLITS
         ],

@@ -2,7 +2,8 @@
 
     $ python -m pipeline.diff tinydigits@v1.0.0 tinydigits@v2.0.0
     $ python -m pipeline.diff                     # the last release -> the working tree
-    $ python -m pipeline.diff A B --json          # {"train": {"added", "removed", "kept", ...}, "test": ..., "moved": ...}
+    $ python -m pipeline.diff A B --json          # {"train": {"added", "removed", "kept", ...},
+                                                  #  "test": ..., "moved": ...}
 
 Images are compared by content (sha256 of their float32 bytes; the source has no duplicate
 images), so a reordering is "0 added, 0 removed" while its file digests still change. Files are
@@ -41,8 +42,11 @@ class Snapshot:
 def snapshot(rev: str | None, root: Path = Path("."), label: str | None = None) -> Snapshot:
     """Read the published files, their arrays and the benchmark's test accuracy at ``rev`` (None: working tree)."""
     names = fingerprint.published_names(revisions.show(rev, "dvc.yaml", root).decode())
-    files = {n: revisions.show(rev, config.DATASET_DIR / n, root) for n in names
-             if revisions.exists(rev, config.DATASET_DIR / n, root)}
+    files = {
+        n: revisions.show(rev, config.DATASET_DIR / n, root)
+        for n in names
+        if revisions.exists(rev, config.DATASET_DIR / n, root)
+    }
     where = "the working tree" if rev is None else f"revision {rev!r}"
     try:
         splits = {s: fingerprint.split_arrays(files, s) for s in config.SPLITS}
@@ -53,12 +57,21 @@ def snapshot(rev: str | None, root: Path = Path("."), label: str | None = None) 
         accuracy = json.loads(revisions.show(rev, METRICS_FILE, root)).get("test_accuracy")
     if label is None:
         commit = None if rev is None else revisions.resolve(rev, root)[:7]
-        label = "working tree" if rev is None else rev if commit.startswith(rev) else f"{rev} ({commit})"
+        label = (
+            "working tree"
+            if rev is None
+            else rev
+            if commit.startswith(rev)
+            else f"{rev} ({commit})"
+        )
     return Snapshot(label, splits, files, accuracy)
 
 
 def _keyed(splits) -> dict[str, dict[str, int]]:
-    return {s: {fingerprint.image_hash(x): int(y) for x, y in zip(*splits[s])} for s in config.SPLITS}
+    return {
+        s: {fingerprint.image_hash(x): int(y) for x, y in zip(*splits[s], strict=True)}
+        for s in config.SPLITS
+    }
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -67,12 +80,19 @@ def compare(a: dict, b: dict) -> dict:
     out = {}
     for s in config.SPLITS:
         old, new = ka[s].keys(), kb[s].keys()
-        out[s] = {"added": len(new - old), "removed": len(old - new), "kept": len(old & new),
-                  "images_before": len(a[s][1]), "images_after": len(b[s][1]),
-                  "per_digit_before": np.bincount(a[s][1], minlength=10).tolist(),
-                  "per_digit_after": np.bincount(b[s][1], minlength=10).tolist()}
-    out["moved"] = {"train_to_test": len(ka["train"].keys() & kb["test"].keys()),
-                    "test_to_train": len(ka["test"].keys() & kb["train"].keys())}
+        out[s] = {
+            "added": len(new - old),
+            "removed": len(old - new),
+            "kept": len(old & new),
+            "images_before": len(a[s][1]),
+            "images_after": len(b[s][1]),
+            "per_digit_before": np.bincount(a[s][1], minlength=10).tolist(),
+            "per_digit_after": np.bincount(b[s][1], minlength=10).tolist(),
+        }
+    out["moved"] = {
+        "train_to_test": len(ka["train"].keys() & kb["test"].keys()),
+        "test_to_train": len(ka["test"].keys() & kb["train"].keys()),
+    }
     label_a, label_b = {**ka["train"], **ka["test"]}, {**kb["train"], **kb["test"]}
     out["relabelled"] = sum(label_a[h] != label_b[h] for h in label_a.keys() & label_b.keys())
     return out
@@ -80,11 +100,19 @@ def compare(a: dict, b: dict) -> dict:
 
 def report(a: Snapshot, b: Snapshot) -> dict:
     """The JSON object ``--json`` prints: :func:`compare` plus file digests and test accuracies."""
+
     def digest(blob):
-        return None if blob is None else {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+        return (
+            None
+            if blob is None
+            else {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+        )
 
     out = {"a": a.label, "b": b.label, **compare(a.splits, b.splits)}
-    out["files"] = {n: {"a": digest(a.files.get(n)), "b": digest(b.files.get(n))} for n in sorted(a.files | b.files)}
+    out["files"] = {
+        n: {"a": digest(a.files.get(n)), "b": digest(b.files.get(n))}
+        for n in sorted(a.files | b.files)
+    }
     out["test_accuracy"] = {"a": a.accuracy, "b": b.accuracy}
     return out
 
@@ -95,30 +123,46 @@ def text(r: dict) -> str:
     head = "  ".join(f"{d:>4}" for d in config.DIGITS)
     for s in config.SPLITS:
         c = r[s]
-        lines += [f"{s}: {c['images_before']:,} -> {c['images_after']:,} images: "
-                  f"{c['added']:,} added, {c['removed']:,} removed, {c['kept']:,} kept",
-                  f"  digit   {head}",
-                  "  A       " + "  ".join(f"{n:>4}" for n in c["per_digit_before"]),
-                  "  B       " + "  ".join(f"{n:>4}" for n in c["per_digit_after"])]
+        lines += [
+            f"{s}: {c['images_before']:,} -> {c['images_after']:,} images: "
+            f"{c['added']:,} added, {c['removed']:,} removed, {c['kept']:,} kept",
+            f"  digit   {head}",
+            "  A       " + "  ".join(f"{n:>4}" for n in c["per_digit_before"]),
+            "  B       " + "  ".join(f"{n:>4}" for n in c["per_digit_after"]),
+        ]
     m = r["moved"]
     if m["train_to_test"] or m["test_to_train"]:
-        lines.append(f"MOVED between splits: {m['train_to_test']:,} images from A's train are in B's test, "
-                     f"{m['test_to_train']:,} from A's test are in B's train.")
+        lines.append(
+            f"MOVED between splits: {m['train_to_test']:,} images from A's train are in B's test, "
+            f"{m['test_to_train']:,} from A's test are in B's train."
+        )
         if m["train_to_test"]:
-            lines.append(f"  A model trained on A's train and scored on B's test would be scored on "
-                         f"{m['train_to_test']:,} of its own training images: do not compare such scores.")
+            lines.append(
+                f"  A model trained on A's train and scored on B's test would be scored on "
+                f"{m['train_to_test']:,} of its own training images: do not compare such scores."
+            )
     else:
         lines.append("moved between splits: none")
-    lines.append(f"labels changed: {r['relabelled']:,}" if r["relabelled"] else "labels changed: none")
+    lines.append(
+        f"labels changed: {r['relabelled']:,}" if r["relabelled"] else "labels changed: none"
+    )
     lines.append("files:")
     for name, d in r["files"].items():
-        change = f"{_cell(d['a'])} (unchanged)" if d["a"] == d["b"] else f"{_cell(d['a'])} -> {_cell(d['b'])}"
+        change = (
+            f"{_cell(d['a'])} (unchanged)"
+            if d["a"] == d["b"]
+            else f"{_cell(d['a'])} -> {_cell(d['b'])}"
+        )
         lines.append(f"  {name:<10} {change}")
     acc = r["test_accuracy"]
     if None in acc.values():
-        lines.append(f"benchmark test accuracy: A {acc['a']}, B {acc['b']} (not recorded where None)")
+        lines.append(
+            f"benchmark test accuracy: A {acc['a']}, B {acc['b']} (not recorded where None)"
+        )
     else:
-        lines.append(f"benchmark test accuracy: {acc['a']:.4f} -> {acc['b']:.4f} ({acc['b'] - acc['a']:+.4f})")
+        lines.append(
+            f"benchmark test accuracy: {acc['a']:.4f} -> {acc['b']:.4f} ({acc['b'] - acc['a']:+.4f})"
+        )
     return "\n".join(lines)
 
 
@@ -137,7 +181,9 @@ def default_base(root: Path = Path(".")) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.diff", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.diff", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("a", nargs="?", help="git revision or tag (default: the last release)")
     parser.add_argument("b", nargs="?", help="git revision or tag (default: the working tree)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

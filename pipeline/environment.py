@@ -24,14 +24,27 @@ LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
 # The packages whose versions decide the bytes of some output (array layout and pickling,
 # the random stream, the benchmark's training, the report and figure files, params parsing).
 # Extend here when a stage starts depending on another one (say pyarrow for parquet files).
-DECISIVE = ("numpy", "scipy", "scikit-learn", "threadpoolctl", "pandas", "pandera", "matplotlib", "pyyaml",
-            "pyarrow")  # pyarrow: the Parquet footer names the version that wrote it
-FIX = ("run `make repro` (it installs the pins into .venv and runs dvc with them), "
-       "or `. .venv/bin/activate` before running dvc or a stage by hand")
+DECISIVE = (
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "threadpoolctl",
+    "pandas",
+    "pandera",
+    "matplotlib",
+    "pyyaml",
+    "pyarrow",
+)  # pyarrow: the Parquet footer names the version that wrote it
+FIX = (
+    "run `make repro` (it installs the pins into .venv and runs dvc with them), "
+    "or `. .venv/bin/activate` before running dvc or a stage by hand"
+)
 
 _REQUIRES = re.compile(r"^#\s*requires-python:\s*(\S+)", re.M)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)[ \t]*(?:;([^\\\n]*))?", re.M)
-_TOKEN = re.compile(r"\s*(\(|\)|===|==|!=|<=|>=|~=|<|>|not\s+in\b|in\b|and\b|or\b|'[^']*'|\"[^\"]*\"|[A-Za-z_.]+)")
+_TOKEN = re.compile(
+    r"\s*(\(|\)|===|==|!=|<=|>=|~=|<|>|not\s+in\b|in\b|and\b|or\b|'[^']*'|\"[^\"]*\"|[A-Za-z_.]+)"
+)
 
 
 def canonical(name):
@@ -70,7 +83,15 @@ def _compare(left, op, right):
         a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
     if op == "~=":
         return a >= b
-    return {"==": a == b, "===": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    return {
+        "==": a == b,
+        "===": a == b,
+        "!=": a != b,
+        "<": a < b,
+        "<=": a <= b,
+        ">": a > b,
+        ">=": a >= b,
+    }[op]
 
 
 def evaluate(marker, env):
@@ -92,7 +113,9 @@ def evaluate(marker, env):
         if token[0] in "'\"":
             return token[1:-1]
         if token not in env:
-            raise EnvironmentMismatch("requirements.lock: unknown marker variable %r in %r" % (token, marker))
+            raise EnvironmentMismatch(
+                "requirements.lock: unknown marker variable %r in %r" % (token, marker)
+            )
         return env[token]
 
     def atom():
@@ -174,8 +197,10 @@ def problems(lock_text, env, python_version, installed=installed_versions, decis
     """What keeps this environment from being the pinned one (an empty list when it is)."""
     requires, pins = read_lock(lock_text, env)
     if requires and not python_supported(requires, python_version):
-        return ["Python %s is not supported: requirements.lock is resolved for requires-python %s"
-                % (python_version, requires)]
+        return [
+            "Python %s is not supported: requirements.lock is resolved for requires-python %s"
+            % (python_version, requires)
+        ]
     found = []
     versions = installed(decisive)
     for name in decisive:
@@ -196,13 +221,19 @@ def check(lock_file=LOCK_FILE):
     try:
         text = Path(lock_file).read_text(encoding="utf-8")
     except OSError as err:
-        raise EnvironmentMismatch("cannot read %s (%s); the stages run only in the repository" % (lock_file, err))
+        raise EnvironmentMismatch(
+            "cannot read %s (%s); the stages run only in the repository" % (lock_file, err)
+        ) from None
     if sys.version_info < (3, 8):  # no importlib.metadata; the lock refuses it anyway
-        found = ["Python %s is not supported: requirements.lock is resolved for %s"
-                 % (platform.python_version(), (_REQUIRES.search(text) or [None, "newer Pythons"])[1])]
+        found = [
+            "Python %s is not supported: requirements.lock is resolved for %s"
+            % (platform.python_version(), (_REQUIRES.search(text) or [None, "newer Pythons"])[1])
+        ]
     else:
         found = problems(text, marker_environment(), platform.python_version())
     if found:
-        raise EnvironmentMismatch("wrong environment for this stage: %s; interpreter %s (Python %s). Fix: %s. "
-                                  "Nothing was written." % ("; ".join(found), sys.executable,
-                                                            platform.python_version(), FIX))
+        raise EnvironmentMismatch(
+            "wrong environment for this stage: %s; interpreter %s (Python %s). Fix: %s. "
+            "Nothing was written."
+            % ("; ".join(found), sys.executable, platform.python_version(), FIX)
+        )

@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import config, params
+from pipeline._stage import run
 from pipeline.errors import SourceError
+from pipeline.storage import write_npz
 
 log = logging.getLogger(__name__)
+OUTS = (config.RAW_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
 
 
 def source_path() -> Path:
@@ -53,9 +56,13 @@ def parse_csv(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Gzipped CSV rows of 64 pixels then a label -> pixels uint8 (N, 64), labels int64 (N,)."""
     table = np.loadtxt(io.BytesIO(gzip.decompress(data)), delimiter=",", dtype=np.float64, ndmin=2)
     if table.shape[1] != 65:
-        raise SourceError(f"source rows must have 65 columns (64 pixels, label), got {table.shape[1]}")
+        raise SourceError(
+            f"source rows must have 65 columns (64 pixels, label), got {table.shape[1]}"
+        )
     if not np.array_equal(table, np.round(table)):
-        raise SourceError("source holds non-integer values; pixels and labels must be whole numbers")
+        raise SourceError(
+            "source holds non-integer values; pixels and labels must be whole numbers"
+        )
     if table.min() < 0 or table.max() > 255:
         raise SourceError(f"source values must lie in [0, 255], got [{table.min()}, {table.max()}]")
     return table[:, :64].astype(np.uint8), table[:, 64].astype(np.int64)
@@ -67,21 +74,24 @@ def main() -> None:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise SourceError(f"source file {path} is missing from the installed scikit-learn") from None
+        raise SourceError(
+            f"source file {path} is missing from the installed scikit-learn"
+        ) from None
     digest = verify(data, name=str(path))
     log.info("source %s sha256 %s ok", "/".join(path.parts[-4:]), digest[:12])
     pixels, labels = parse_csv(data)
 
-    from pipeline import schemas
+    from pipeline import (
+        schemas,
+    )  # deferred: pandas + pandera, ~3 s; other stages import this module
 
     schemas.validate(schemas.to_frame(pixels, labels), schemas.RAW, stage="fetch")
-    from pipeline.io import write_npz
 
     write_npz(config.RAW_FILE, pixels=pixels, labels=labels)
-    log.info("wrote %s: %s images, %d pixels each", config.RAW_FILE, f"{len(labels):,}", pixels.shape[1])
+    log.info(
+        "wrote %s: %s images, %d pixels each", config.RAW_FILE, f"{len(labels):,}", pixels.shape[1]
+    )
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("fetch", main)

@@ -31,7 +31,7 @@ def published_names(dvc_yaml: str) -> list[str]:
 
 def content_sha256(images: np.ndarray, labels: np.ndarray) -> str:
     """Order-free digest of a split: sha256 of its sorted (sha256 of float32 image bytes, label) pairs."""
-    pairs = sorted(image_hash(x) + f":{int(y)}" for x, y in zip(images, labels))
+    pairs = sorted(image_hash(x) + f":{int(y)}" for x, y in zip(images, labels, strict=True))
     return hashlib.sha256("\n".join(pairs).encode()).hexdigest()
 
 
@@ -42,10 +42,16 @@ def image_hash(image: np.ndarray) -> str:
 def split_arrays(files: dict[str, bytes], split: str) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 8, 8), labels (N,)) of a split from its ``.npz`` (else its ``.pkl``), safely."""
     if f"{split}.npz" in files:
-        return loader.validate(loader.read_npz(files[f"{split}.npz"], f"{split}.npz"), f"{split}.npz")
+        return loader.validate(
+            loader.parse_npz(files[f"{split}.npz"], f"{split}.npz"), f"{split}.npz"
+        )
     if f"{split}.pkl" in files:
-        return loader.validate(loader.unpickle(files[f"{split}.pkl"], f"{split}.pkl"), f"{split}.pkl")
-    raise ReleaseError(f"neither {split}.npz nor {split}.pkl is among the published files {sorted(files)}")
+        return loader.validate(
+            loader.unpickle(files[f"{split}.pkl"], f"{split}.pkl"), f"{split}.pkl"
+        )
+    raise ReleaseError(
+        f"neither {split}.npz nor {split}.pkl is among the published files {sorted(files)}"
+    )
 
 
 def measure(files: dict[str, bytes]) -> dict:
@@ -53,8 +59,15 @@ def measure(files: dict[str, bytes]) -> dict:
     splits = {}
     for split in config.SPLITS:
         images, labels = split_arrays(files, split)
-        splits[split] = {"images": int(len(labels)), "per_digit": np.bincount(labels, minlength=10).tolist(),
-                         "content_sha256": content_sha256(images, labels)}
-    return {"files": {name: {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
-                      for name, blob in sorted(files.items())},
-            "splits": splits}
+        splits[split] = {
+            "images": int(len(labels)),
+            "per_digit": np.bincount(labels, minlength=10).tolist(),
+            "content_sha256": content_sha256(images, labels),
+        }
+    return {
+        "files": {
+            name: {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+            for name, blob in sorted(files.items())
+        },
+        "splits": splits,
+    }

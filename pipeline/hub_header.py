@@ -30,14 +30,22 @@ def header(rows: dict[str, int], parquet_bytes: dict[str, int], arrow_bytes: dic
     """The YAML block, ``---`` lines included; ``rows``, ``parquet_bytes`` and ``arrow_bytes`` map each
     split to its number of images, the size of its Parquet file and of its table in memory
     (:func:`pipeline.parquet.arrow_nbytes`)."""
-    splits = [{"name": s, "num_bytes": arrow_bytes[s], "num_examples": rows[s]} for s in config.SPLITS]
+    splits = [
+        {"name": s, "num_bytes": arrow_bytes[s], "num_examples": rows[s]} for s in config.SPLITS
+    ]
     meta = {
         "license": config.DATA_LICENSE_ID,
         "pretty_name": "TinyDigits",
         "task_categories": ["image-classification"],
         "size_categories": [size_category(sum(rows.values()))],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": s, "path": config.parquet_path(s, ".").name} for s in config.SPLITS]}],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [
+                    {"split": s, "path": config.parquet_path(s, ".").name} for s in config.SPLITS
+                ],
+            }
+        ],
         "dataset_info": {
             "features": FEATURES,
             "splits": splits,
@@ -45,4 +53,6 @@ def header(rows: dict[str, int], parquet_bytes: dict[str, int], arrow_bytes: dic
             "dataset_size": sum(split["num_bytes"] for split in splits),
         },
     }
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, default_flow_style=False, width=100) + "---"
+    return (
+        "---\n" + yaml.safe_dump(meta, sort_keys=False, default_flow_style=False, width=100) + "---"
+    )

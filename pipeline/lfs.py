@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 MAX_POINTER_BYTES = 1024
 # The spec's version URL, and the one its pre-release ("hawser") clients wrote.
-_VERSIONS = (b"version https://git-lfs.github.com/spec/", b"version https://hawser.github.com/spec/")
+_VERSIONS = (
+    b"version https://git-lfs.github.com/spec/",
+    b"version https://hawser.github.com/spec/",
+)
 
 
 @dataclass(frozen=True)
@@ -35,4 +38,6 @@ def parse_pointer(data: bytes) -> LfsPointer | None:
         return None
     fields = dict(line.partition(" ")[::2] for line in lines if line)
     size = fields.get("size", "")
-    return LfsPointer(oid=fields.get("oid", ""), size=int(size) if size.isascii() and size.isdigit() else None)
+    return LfsPointer(
+        oid=fields.get("oid", ""), size=int(size) if size.isascii() and size.isdigit() else None
+    )

@@ -29,9 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline._stage import run
 from pipeline.config import DATASET_DIR, DIGITS, IMAGE_SHAPE, SPLITS
 from pipeline.errors import (
-    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, LfsPointerError,
+    CorruptFileError,
+    DatasetError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    DigestError,
+    LfsPointerError,
     UnsafePickleError,
 )
 from pipeline.lfs import parse_pointer
@@ -72,10 +78,12 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DatasetNotFoundError(f"{path} not found; expected {split}.pkl and {split}.npz in {root}") from None
+        raise DatasetNotFoundError(
+            f"{path} not found; expected {split}.pkl and {split}.npz in {root}"
+        ) from None
     check_not_lfs_pointer(path, data)  # before the digest check: a pointer is not a changed file
     note = check_digest(path, data, verify)
-    obj = unpickle(data, path) if format == "pkl" else read_npz(data, path)
+    obj = unpickle(data, path) if format == "pkl" else parse_npz(data, path)
     images, labels = validate(obj, path)
     return images, labels, note
 
@@ -86,8 +94,11 @@ def check_not_lfs_pointer(path: Path, data: bytes) -> None:
     if pointer is None:
         return
     real = f"a {pointer.size:,}-byte file" if pointer.size is not None else "the real file"
-    other = (" or download the real file" if path.suffix == ".npz"
-             else f", or load the .npz instead (load({path.stem!r}, format=\"npz\"))")
+    other = (
+        " or download the real file"
+        if path.suffix == ".npz"
+        else f', or load the .npz instead (load({path.stem!r}, format="npz"))'
+    )
     raise LfsPointerError(
         f"{path} is a Git LFS pointer, not the data: {len(data):,} bytes of text standing for {real} "
         f"(oid {pointer.oid or 'not given'}); this copy was made without Git LFS. "
@@ -96,6 +107,7 @@ def check_not_lfs_pointer(path: Path, data: bytes) -> None:
 
 
 # ---- digest ------------------------------------------------------------------------------
+
 
 def recorded_digest(path: Path) -> tuple[str, int, Path] | None:
     """``(md5, size, lock)`` that the nearest ``dvc.lock`` above ``path`` records for it, else None.
@@ -116,8 +128,10 @@ def _lookup(lock: Path, rel: str) -> tuple[str, int, Path] | None:
     try:
         import yaml
     except ImportError:
-        raise DatasetError(f"{lock} records digests but PyYAML is not installed to read it; "
-                           "install pyyaml, or pass verify=False to load unverified") from None
+        raise DatasetError(
+            f"{lock} records digests but PyYAML is not installed to read it; "
+            "install pyyaml, or pass verify=False to load unverified"
+        ) from None
     try:
         stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
         for stage in stages.values():
@@ -125,7 +139,9 @@ def _lookup(lock: Path, rel: str) -> tuple[str, int, Path] | None:
                 if out.get("path") == rel and "md5" in out:
                     return str(out["md5"]), int(out["size"]), lock
     except (yaml.YAMLError, AttributeError, TypeError, KeyError, ValueError) as err:
-        raise DigestError(f"{lock} is not a readable dvc.lock ({err}); cannot verify {rel}") from None
+        raise DigestError(
+            f"{lock} is not a readable dvc.lock ({err}); cannot verify {rel}"
+        ) from None
     return None
 
 
@@ -136,7 +152,9 @@ def check_digest(path: Path, data: bytes, verify: bool | None) -> str:
     record = recorded_digest(path)
     if record is None:
         if verify:
-            raise DigestError(f"no dvc.lock above {path} records it, so its digest cannot be verified")
+            raise DigestError(
+                f"no dvc.lock above {path} records it, so its digest cannot be verified"
+            )
         log.debug("%s: no dvc.lock records it; loading unverified", path)
         return "not verified (no dvc.lock records it)"
     md5, size, lock = record
@@ -152,6 +170,7 @@ def check_digest(path: Path, data: bytes, verify: bool | None) -> str:
 
 # ---- parsing -----------------------------------------------------------------------------
 
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Resolves only :data:`ALLOWED_GLOBALS`; any other global is refused before it is called."""
 
@@ -166,7 +185,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
             ) from None
 
     def persistent_load(self, pid):
-        raise UnsafePickleError(f"pickle uses a persistent id ({pid!r}); TinyDigits files have none")
+        raise UnsafePickleError(
+            f"pickle uses a persistent id ({pid!r}); TinyDigits files have none"
+        )
 
 
 def unpickle(data: bytes, path: Path | str = "<bytes>") -> object:
@@ -177,14 +198,17 @@ def unpickle(data: bytes, path: Path | str = "<bytes>") -> object:
     except DatasetError as err:
         raise type(err)(f"{path}: {err}") from None
     except Exception as err:  # any parse failure means a damaged file; no foreign code can run here
-        raise CorruptFileError(f"{path} is not a readable pickle ({type(err).__name__}: {err}); "
-                               "truncated or damaged?") from None
+        raise CorruptFileError(
+            f"{path} is not a readable pickle ({type(err).__name__}: {err}); truncated or damaged?"
+        ) from None
     if stream.tell() != len(data):
-        raise CorruptFileError(f"{path} has {len(data) - stream.tell():,} unexpected bytes after the pickle")
+        raise CorruptFileError(
+            f"{path} has {len(data) - stream.tell():,} unexpected bytes after the pickle"
+        )
     return obj
 
 
-def read_npz(data: bytes, path: Path | str = "<bytes>") -> dict[str, np.ndarray]:
+def parse_npz(data: bytes, path: Path | str = "<bytes>") -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` archive in ``data``, read with ``allow_pickle=False``."""
     if not data.startswith(b"PK\x03\x04"):
         raise CorruptFileError(f"{path} is not an .npz (zip) archive")
@@ -193,11 +217,16 @@ def read_npz(data: bytes, path: Path | str = "<bytes>") -> dict[str, np.ndarray]
             return {name: z[name] for name in z.files}
     except ValueError as err:
         if "allow_pickle" in str(err):
-            raise DatasetFormatError(f"{path} holds an object array; refused (it would need unpickling)") from None
-        raise CorruptFileError(f"{path} is not a readable .npz ({err}); truncated or damaged?") from None
+            raise DatasetFormatError(
+                f"{path} holds an object array; refused (it would need unpickling)"
+            ) from None
+        raise CorruptFileError(
+            f"{path} is not a readable .npz ({err}); truncated or damaged?"
+        ) from None
     except Exception as err:  # zipfile / format errors: a damaged archive
-        raise CorruptFileError(f"{path} is not a readable .npz ({type(err).__name__}: {err}); "
-                               "truncated or damaged?") from None
+        raise CorruptFileError(
+            f"{path} is not a readable .npz ({type(err).__name__}: {err}); truncated or damaged?"
+        ) from None
 
 
 def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.ndarray]:
@@ -208,38 +237,60 @@ def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.n
     images, labels = obj["images"], obj["labels"]
     for key, arr, dtype in (("images", images, np.float32), ("labels", labels, np.int64)):
         if type(arr) is not np.ndarray:
-            raise DatasetFormatError(f"{path}: {key} must be a numpy array, got {type(arr).__name__}")
+            raise DatasetFormatError(
+                f"{path}: {key} must be a numpy array, got {type(arr).__name__}"
+            )
         if arr.dtype != np.dtype(dtype):
-            raise DatasetFormatError(f"{path}: {key} must be {np.dtype(dtype)}, got dtype {arr.dtype}")
+            raise DatasetFormatError(
+                f"{path}: {key} must be {np.dtype(dtype)}, got dtype {arr.dtype}"
+            )
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE or len(images) == 0:
-        raise DatasetFormatError(f"{path}: images must have shape (N, 8, 8) with N >= 1, got {images.shape}")
+        raise DatasetFormatError(
+            f"{path}: images must have shape (N, 8, 8) with N >= 1, got {images.shape}"
+        )
     if labels.shape != (len(images),):
-        raise DatasetFormatError(f"{path}: labels must have shape ({len(images)},) to match images, got {labels.shape}")
-    outside = np.flatnonzero(~((images >= 0) & (images <= 1)).all(axis=(1, 2)))  # NaN counts as outside
+        raise DatasetFormatError(
+            f"{path}: labels must have shape ({len(images)},) to match images, got {labels.shape}"
+        )
+    outside = np.flatnonzero(
+        ~((images >= 0) & (images <= 1)).all(axis=(1, 2))
+    )  # NaN counts as outside
     if outside.size:
-        raise DatasetFormatError(f"{path}: pixel values must lie in [0, 1]; images {outside[:5].tolist()} "
-                                 f"({outside.size:,} in all) do not")
+        raise DatasetFormatError(
+            f"{path}: pixel values must lie in [0, 1]; images {outside[:5].tolist()} "
+            f"({outside.size:,} in all) do not"
+        )
     bad = np.flatnonzero((labels < DIGITS[0]) | (labels > DIGITS[-1]))
     if bad.size:
-        raise DatasetFormatError(f"{path}: labels must be digits 0..9; positions {bad[:5].tolist()} "
-                                 f"hold {labels[bad[:5]].tolist()}")
+        raise DatasetFormatError(
+            f"{path}: labels must be digits 0..9; positions {bad[:5].tolist()} "
+            f"hold {labels[bad[:5]].tolist()}"
+        )
     return images, labels
 
 
 # ---- command line: check both files of every split ----------------------------------------
+
 
 def main(root: Path | str = DATASET_DIR) -> None:
     for split in SPLITS:
         images, labels, note = _load(split, root, "pkl", None)
         twin_images, twin_labels, _ = _load(split, root, "npz", None)
         if not (np.array_equal(images, twin_images) and np.array_equal(labels, twin_labels)):
-            raise DatasetError(f"{split}.pkl and {split}.npz in {root} hold different arrays; rebuild with `dvc repro`")
-        log.info("%s: %s images; %s.pkl %s; %s.npz holds the same arrays", split, f"{len(labels):,}", split, note, split)
+            raise DatasetError(
+                f"{split}.pkl and {split}.npz in {root} hold different arrays; rebuild with `dvc repro`"
+            )
+        log.info(
+            "%s: %s images; %s.pkl %s; %s.npz holds the same arrays",
+            split,
+            f"{len(labels):,}",
+            split,
+            note,
+            split,
+        )
 
 
 if __name__ == "__main__":
     import sys
-
-    from pipeline._stage import run
 
     run("loader", lambda: main(*sys.argv[1:2]))

@@ -17,8 +17,9 @@ import logging
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pipeline.errors import ParamsError
 
@@ -31,9 +32,15 @@ def worker_count() -> int:
     """``TINYDIGITS_WORKERS`` if set (an integer >= 1), else the cores this process may run on."""
     value = os.environ.get(WORKERS_ENV, "").strip()
     if not value:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )
     if not value.isdigit() or int(value) < 1:
-        raise ParamsError(f"environment variable {WORKERS_ENV} must be an integer >= 1, got {value!r}")
+        raise ParamsError(
+            f"environment variable {WORKERS_ENV} must be an integer >= 1, got {value!r}"
+        )
     return int(value)
 
 
@@ -50,8 +57,13 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, cost: Sequence[float] | None = None,
-              workers: int | None = None) -> list[Any]:
+def run_tasks(
+    fn: Callable[..., Any],
+    tasks: Sequence[tuple],
+    *,
+    cost: Sequence[float] | None = None,
+    workers: int | None = None,
+) -> list[Any]:
     """``[fn(*args) for args in tasks]``, computed by up to ``workers`` processes.
 
     ``cost``: a relative estimate per task; the dearest start first, so the last to finish is a
@@ -64,9 +76,13 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, cost: Sequence[
 
         with threadpool_limits(limits=1):  # as in a worker: the same sums
             return [fn(*args) for args in tasks]
-    order = sorted(range(len(tasks)), key=lambda i: -cost[i]) if cost is not None else range(len(tasks))
+    order = (
+        sorted(range(len(tasks)), key=lambda i: -cost[i]) if cost is not None else range(len(tasks))
+    )
     results: list[Any] = [None] * len(tasks)
-    with ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_one_blas_thread) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n, mp_context=_context(), initializer=_one_blas_thread
+    ) as pool:
         futures = {i: pool.submit(fn, *tasks[i]) for i in order}
         for i, future in futures.items():
             results[i] = future.result()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline._stage import run
 from pipeline.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FILE
 from pipeline.errors import ParamsError
 
@@ -74,7 +75,9 @@ def _keys(block: Any, key: str, allowed: tuple[str, ...]) -> dict:
     """Check ``block`` is a mapping holding exactly ``allowed``; suggest a fix for typos."""
     where = key or "params.yaml"
     if not isinstance(block, dict):
-        raise ParamsError(f"{where} must be a mapping with keys {', '.join(allowed)}, got {block!r}")
+        raise ParamsError(
+            f"{where} must be a mapping with keys {', '.join(allowed)}, got {block!r}"
+        )
     prefix = f"{key}." if key else ""
     for name in block:
         if name not in allowed:
@@ -94,8 +97,12 @@ def _digit(digit: Any, key: str) -> Any:
     if not isinstance(digit, str):
         return digit
     text = digit.strip()
-    if text.isdigit() and not text.isascii():  # str.isdigit() accepts '８', '٨', '²'; int() takes some of them
-        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in text if not c.isascii())
+    if (
+        text.isdigit() and not text.isascii()
+    ):  # str.isdigit() accepts '８', '٨', '²'; int() takes some of them
+        names = ", ".join(
+            f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in text if not c.isascii()
+        )
         raise ParamsError(f"{key} has digit {digit!r} ({names}); write digits as 0..9 in ASCII")
     return int(text) if text.isascii() and text.isdigit() else digit
 
@@ -137,43 +144,66 @@ def _sample(block: Any) -> SampleParams:
     over = [d for d in DIGITS if train[d] + test[d] > CLASS_SIZES[d]]
     if over:
         d = over[0]
-        keys = " + ".join((
-            f"sample.train_counts.{d}" if d in train_over else "sample.train_per_class",
-            f"sample.test_counts.{d}" if d in test_over else "sample.test_per_class",
-        ))
+        keys = " + ".join(
+            (
+                f"sample.train_counts.{d}" if d in train_over else "sample.train_per_class",
+                f"sample.test_counts.{d}" if d in test_over else "sample.test_per_class",
+            )
+        )
         raise ParamsError(
             f"{keys} = {train[d]} + {test[d]} = {train[d] + test[d]} exceeds the {CLASS_SIZES[d]} "
             f"images of digit {d}; valid: train + test <= {CLASS_SIZES[d]} for digit {d} "
             f"(over the limit: digits {', '.join(map(str, over))}; digit 8 has the fewest, {CLASS_SIZES[8]})"
         )
     if sum(train) == 0 or sum(test) == 0:
-        raise ParamsError("sample: train and test must each hold at least one image; all counts are 0")
+        raise ParamsError(
+            "sample: train and test must each hold at least one image; all counts are 0"
+        )
     return SampleParams(train_counts=train, test_counts=test)
 
 
 def _benchmark(block: Any) -> BenchmarkParams:
     keys = (
-        "seeds", "hidden_units", "learning_rate", "batch_size", "epochs",
-        "min_accuracy", "sweep_per_class", "reference_hidden_units", "reference_max_epochs",
+        "seeds",
+        "hidden_units",
+        "learning_rate",
+        "batch_size",
+        "epochs",
+        "min_accuracy",
+        "sweep_per_class",
+        "reference_hidden_units",
+        "reference_max_epochs",
     )
     block = _keys(block, "benchmark", keys)
     sweep = block["sweep_per_class"]
     if not isinstance(sweep, list) or not sweep:
-        raise ParamsError(f"benchmark.sweep_per_class must be a non-empty list of counts, got {sweep!r}")
+        raise ParamsError(
+            f"benchmark.sweep_per_class must be a non-empty list of counts, got {sweep!r}"
+        )
     smallest = min(CLASS_SIZES)
-    counts = tuple(_int(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep))
+    counts = tuple(
+        _int(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep)
+    )
     if len(set(counts)) != len(counts):
-        raise ParamsError(f"benchmark.sweep_per_class must list distinct counts, got {list(counts)}")
+        raise ParamsError(
+            f"benchmark.sweep_per_class must list distinct counts, got {list(counts)}"
+        )
     return BenchmarkParams(
         seeds=_int(block["seeds"], "benchmark.seeds", 1, 1000),
         hidden_units=_int(block["hidden_units"], "benchmark.hidden_units", 1, 4096),
-        learning_rate=_number(block["learning_rate"], "benchmark.learning_rate", 0.0, 10.0, open_lo=True),
+        learning_rate=_number(
+            block["learning_rate"], "benchmark.learning_rate", 0.0, 10.0, open_lo=True
+        ),
         batch_size=_int(block["batch_size"], "benchmark.batch_size", 1, 100_000),
         epochs=_int(block["epochs"], "benchmark.epochs", 1, 10_000),
         min_accuracy=_number(block["min_accuracy"], "benchmark.min_accuracy", 0.0, 1.0),
         sweep_per_class=counts,
-        reference_hidden_units=_int(block["reference_hidden_units"], "benchmark.reference_hidden_units", 1, 4096),
-        reference_max_epochs=_int(block["reference_max_epochs"], "benchmark.reference_max_epochs", 1, 100_000),
+        reference_hidden_units=_int(
+            block["reference_hidden_units"], "benchmark.reference_hidden_units", 1, 4096
+        ),
+        reference_max_epochs=_int(
+            block["reference_max_epochs"], "benchmark.reference_max_epochs", 1, 100_000
+        ),
     )
 
 
@@ -222,13 +252,17 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
         raw = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark, context = err.problem_mark, f" ({err.context})" if err.context else ""
-        raise ParamsError(f"{path} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: "
-                          f"{err.problem}{context}") from None
+        raise ParamsError(
+            f"{path} is not valid YAML: line {mark.line + 1}, column {mark.column + 1}: "
+            f"{err.problem}{context}"
+        ) from None
     except yaml.YAMLError as err:
         raise ParamsError(f"{path} is not valid YAML: {' '.join(str(err).split())}") from None
     if raw is None:
-        raise ParamsError(f"{path} is empty; it needs seed, sample and benchmark "
-                          f"(`git checkout -- {path}` restores the defaults)")
+        raise ParamsError(
+            f"{path} is empty; it needs seed, sample and benchmark "
+            f"(`git checkout -- {path}` restores the defaults)"
+        )
     return parse(raw)
 
 
@@ -254,7 +288,6 @@ def _check_unique_keys(node: Any, path: Path, where: str = "") -> None:
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
 
     def _show() -> None:
         p = load()

@@ -33,7 +33,7 @@ WRITER_OPTIONS = dict(
     write_statistics=False,
     write_page_index=False,
     write_page_checksum=False,
-    store_schema=False,            # no "ARROW:schema" key: the Parquet schema alone describes the columns
+    store_schema=False,  # no "ARROW:schema" key: the Parquet schema alone describes the columns
     use_compliant_nested_type=True,
     use_byte_stream_split=False,
     data_page_size=1 << 20,
@@ -56,8 +56,12 @@ def table(images: np.ndarray, labels: np.ndarray, source_index: np.ndarray):
             raise ContractError(f"{name} must be int64 ({n},), got {column.dtype} {column.shape}")
     rows, cols = config.IMAGE_SHAPE
     pixels = _arrow(images.reshape(-1), pa.float32())
-    image_rows = pa.ListArray.from_arrays(_arrow(np.arange(0, n * rows * cols + 1, cols, dtype=np.int32), pa.int32()), pixels)
-    image = pa.ListArray.from_arrays(_arrow(np.arange(0, n * rows + 1, rows, dtype=np.int32), pa.int32()), image_rows)
+    image_rows = pa.ListArray.from_arrays(
+        _arrow(np.arange(0, n * rows * cols + 1, cols, dtype=np.int32), pa.int32()), pixels
+    )
+    image = pa.ListArray.from_arrays(
+        _arrow(np.arange(0, n * rows + 1, rows, dtype=np.int32), pa.int32()), image_rows
+    )
     columns = [image, _arrow(labels, pa.int64()), _arrow(source_index, pa.int64())]
     return pa.Table.from_arrays(columns, names=list(COLUMNS))
 
@@ -76,7 +80,9 @@ def parquet_bytes(images: np.ndarray, labels: np.ndarray, source_index: np.ndarr
     import pyarrow.parquet as pq
 
     sink = io.BytesIO()
-    pq.write_table(table(images, labels, source_index), sink, row_group_size=ROW_GROUP_SIZE, **WRITER_OPTIONS)
+    pq.write_table(
+        table(images, labels, source_index), sink, row_group_size=ROW_GROUP_SIZE, **WRITER_OPTIONS
+    )
     return sink.getvalue()
 
 
@@ -87,8 +93,11 @@ def read(data: bytes) -> dict[str, np.ndarray]:
 
     t = pq.read_table(io.BytesIO(data))
     pixels = t.column("image").combine_chunks().flatten().flatten().to_numpy()
-    return {"images": pixels.reshape(t.num_rows, *config.IMAGE_SHAPE),
-            "labels": t.column("label").to_numpy(), "source_index": t.column("source_index").to_numpy()}
+    return {
+        "images": pixels.reshape(t.num_rows, *config.IMAGE_SHAPE),
+        "labels": t.column("label").to_numpy(),
+        "source_index": t.column("source_index").to_numpy(),
+    }
 
 
 def arrow_nbytes(data: bytes) -> int:

@@ -25,10 +25,20 @@ import pickle
 import numpy as np
 
 from pipeline import config, croissant, params, parquet, releases
+from pipeline._stage import run
 from pipeline.errors import ContractError, ReproducibilityError
-from pipeline.io import atomic_write_bytes, npz_bytes, read_npz
+from pipeline.storage import atomic_write_bytes, npz_bytes, read_npz
 
 log = logging.getLogger(__name__)
+# What this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py).
+OUTS = (
+    *(
+        path(s)
+        for path in (config.pickle_path, config.npz_path, config.parquet_path)
+        for s in config.SPLITS
+    ),
+    config.CROISSANT_FILE,
+)
 
 
 def pickle_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
@@ -36,15 +46,20 @@ def pickle_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
     if images.dtype != np.float32 or images.ndim != 3 or images.shape[1:] != config.IMAGE_SHAPE:
         raise ContractError(f"images must be float32 (N, 8, 8), got {images.dtype} {images.shape}")
     if labels.dtype != np.int64 or labels.shape != (len(images),):
-        raise ContractError(f"labels must be int64 ({len(images)},), got {labels.dtype} {labels.shape}")
+        raise ContractError(
+            f"labels must be int64 ({len(images)},), got {labels.dtype} {labels.shape}"
+        )
     record = {"images": np.ascontiguousarray(images), "labels": np.ascontiguousarray(labels)}
     return pickle.dumps(record, protocol=config.PICKLE_PROTOCOL)
 
 
 def is_v1(p: params.Params) -> bool:
     """Whether ``p`` draws TinyDigits v1: its seed and 100 train / 20 test images of every digit."""
-    return (p.seed == config.V1_SEED and p.sample.train_counts == (config.V1_TRAIN_PER_CLASS,) * len(config.DIGITS)
-            and p.sample.test_counts == (config.V1_TEST_PER_CLASS,) * len(config.DIGITS))
+    return (
+        p.seed == config.V1_SEED
+        and p.sample.train_counts == (config.V1_TRAIN_PER_CLASS,) * len(config.DIGITS)
+        and p.sample.test_counts == (config.V1_TEST_PER_CLASS,) * len(config.DIGITS)
+    )
 
 
 def check_v1(pickles: dict[str, bytes]) -> None:
@@ -60,30 +75,41 @@ def check_v1(pickles: dict[str, bytes]) -> None:
 
 def main() -> None:
     p = params.load()
-    data = read_npz(config.SPLITS_FILE, tuple(f"{s}_{k}" for s in config.SPLITS for k in ("images", "labels")))
+    data = read_npz(
+        config.SPLITS_FILE, tuple(f"{s}_{k}" for s in config.SPLITS for k in ("images", "labels"))
+    )
     # validated against the full contract by the split stage; DVC's hashes pin those bytes
     splits = {s: (data[f"{s}_images"], data[f"{s}_labels"]) for s in config.SPLITS}
-    plan = read_npz(config.SAMPLE_FILE, tuple(f"{s}_index" for s in config.SPLITS))  # what split gathered
+    plan = read_npz(
+        config.SAMPLE_FILE, tuple(f"{s}_index" for s in config.SPLITS)
+    )  # what split gathered
     # Build every file's bytes first, then write each atomically: an error while building writes
     # nothing. A kill between two writes leaves whole files of two runs; dvc status flags it.
     files = {}
     for name, (images, labels) in splits.items():
         files[config.pickle_path(name)] = pickle_bytes(images, labels)
         files[config.npz_path(name)] = npz_bytes({"images": images, "labels": labels})
-        files[config.parquet_path(name)] = parquet.parquet_bytes(images, labels, plan[f"{name}_index"])
+        files[config.parquet_path(name)] = parquet.parquet_bytes(
+            images, labels, plan[f"{name}_index"]
+        )
     # croissant.json states the release these data files are (or LAST+unreleased): see pipeline.releases
-    version = releases.version_of(releases.load(), p, {path.name: blob for path, blob in files.items()})
-    doc = croissant.metadata({s: files[config.parquet_path(s)] for s in config.SPLITS},
-                             {s: labels for s, (_, labels) in splits.items()}, version)
+    version = releases.version_of(
+        releases.load(), p, {path.name: blob for path, blob in files.items()}
+    )
+    doc = croissant.metadata(
+        {s: files[config.parquet_path(s)] for s in config.SPLITS},
+        {s: labels for s, (_, labels) in splits.items()},
+        version,
+    )
     files[config.CROISSANT_FILE] = croissant.json_bytes(doc)
     if is_v1(p):  # the published digests are the build's own test, before anything is replaced
         check_v1({name: files[config.pickle_path(name)] for name in splits})
     for path, blob in files.items():
         atomic_write_bytes(path, blob)
-        log.info("%s %s bytes sha256 %s", path, f"{len(blob):,}", hashlib.sha256(blob).hexdigest()[:12])
+        log.info(
+            "%s %s bytes sha256 %s", path, f"{len(blob):,}", hashlib.sha256(blob).hexdigest()[:12]
+        )
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("pickle", main)

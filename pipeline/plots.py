@@ -7,7 +7,7 @@ written with fixed decimals; PNGs use a fixed size and dpi and no ``Software`` m
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -19,6 +19,7 @@ DECIMALS = 4
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     """A small CSV: ints as is, floats with :data:`DECIMALS` decimals, ``\\n`` line ends."""
+
     def cell(v):
         return f"{v:.{DECIMALS}f}" if isinstance(v, (float, np.floating)) else str(v)
 
@@ -33,15 +34,22 @@ def quantize(values) -> np.ndarray:
     epochs, measured between OpenBLAS' Haswell, Sandybridge and Prescott kernels): whatever is kept
     past the published precision would make the files that keep it machine-specific.
     """
-    return np.array([float(f"{v:.{DECIMALS}f}") for v in np.asarray(values, dtype=np.float64).ravel()]).reshape(
-        np.shape(values))
+    return np.array(
+        [float(f"{v:.{DECIMALS}f}") for v in np.asarray(values, dtype=np.float64).ravel()]
+    ).reshape(np.shape(values))
 
 
 def learning_curve(curves: np.ndarray, loss: np.ndarray) -> bytes:
     """Per epoch, test accuracy mean/min/max over seeds (``curves`` (seeds, epochs)) and the mean
     training loss (``loss`` (epochs,), as :func:`pipeline.training.mean_loss` gives it)."""
     rows = [
-        (e + 1, float(curves[:, e].mean()), float(curves[:, e].min()), float(curves[:, e].max()), float(loss[e]))
+        (
+            e + 1,
+            float(curves[:, e].mean()),
+            float(curves[:, e].min()),
+            float(curves[:, e].max()),
+            float(loss[e]),
+        )
         for e in range(curves.shape[1])
     ]
     return csv_bytes(("epoch", "mean", "min", "max", "train_loss"), rows)
@@ -49,13 +57,16 @@ def learning_curve(curves: np.ndarray, loss: np.ndarray) -> bytes:
 
 def sweep_table(summaries: dict[int, dict[str, float]]) -> bytes:
     """One row per train-per-class count: train images and test accuracy mean/min/max/std."""
-    rows = [(k, k * len(config.DIGITS), s["mean"], s["min"], s["max"], s["std"]) for k, s in sorted(summaries.items())]
+    rows = [
+        (k, k * len(config.DIGITS), s["mean"], s["min"], s["max"], s["std"])
+        for k, s in sorted(summaries.items())
+    ]
     return csv_bytes(("train_per_class", "train_images", "mean", "min", "max", "std"), rows)
 
 
 def confusion_rows(actual: np.ndarray, predicted: np.ndarray) -> bytes:
     """One row per test prediction for DVC's confusion template; ``predicted`` (seeds, M), ``actual`` (M,)."""
-    pairs = zip(np.tile(actual, len(predicted)), predicted.ravel())
+    pairs = zip(np.tile(actual, len(predicted)), predicted.ravel(), strict=True)
     return csv_bytes(("actual", "predicted"), pairs)
 
 
@@ -84,7 +95,7 @@ def samples_png(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> 
 
     fig = Figure(figsize=(per_class * 0.6 + 0.4, len(config.DIGITS) * 0.6 + 0.5))
     axes = fig.subplots(len(config.DIGITS), per_class, squeeze=False)
-    for digit, row in zip(config.DIGITS, axes):
+    for digit, row in zip(config.DIGITS, axes, strict=True):
         index = np.flatnonzero(labels == digit)[:per_class]
         for j, ax in enumerate(row):
             ax.set_xticks([]), ax.set_yticks([])
@@ -108,8 +119,15 @@ def confusion_png(matrix: np.ndarray, title: str) -> bytes:
     peak = matrix.max() or 1
     for (i, j), count in np.ndenumerate(matrix):
         if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
-                    color="white" if count > peak / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if count > peak / 2 else "black",
+            )
     ticks = list(config.DIGITS)
     ax.set_xticks(ticks), ax.set_yticks(ticks)
     ax.set_xlabel("predicted digit"), ax.set_ylabel("actual digit")

@@ -24,8 +24,9 @@ import sys
 from pathlib import Path
 
 from pipeline import changelog, config, diff, fingerprint, params, releases, revisions
+from pipeline._stage import run
 from pipeline.errors import PipelineError, ReleaseError
-from pipeline.io import atomic_write_bytes
+from pipeline.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 CHECK_REPRO = Path("scripts/check_repro.py")
@@ -33,14 +34,20 @@ CHECK_REPRO = Path("scripts/check_repro.py")
 
 def next_version(version: str, level: str) -> str:
     major, minor, patch = releases.parse_version(version)
-    return {"MAJOR": f"{major + 1}.0.0", "MINOR": f"{major}.{minor + 1}.0", "PATCH": f"{major}.{minor}.{patch + 1}"}[level]
+    return {
+        "MAJOR": f"{major + 1}.0.0",
+        "MINOR": f"{major}.{minor + 1}.0",
+        "PATCH": f"{major}.{minor}.{patch + 1}",
+    }[level]
 
 
 def current_files(root: Path = Path(".")) -> dict[str, bytes]:
     names = fingerprint.published_names((root / "dvc.yaml").read_text(encoding="utf-8"))
     missing = [n for n in names if not (root / config.DATASET_DIR / n).is_file()]
     if missing:
-        raise ReleaseError(f"published file(s) {', '.join(missing)} missing from {config.DATASET_DIR}; run make repro")
+        raise ReleaseError(
+            f"published file(s) {', '.join(missing)} missing from {config.DATASET_DIR}; run make repro"
+        )
     return {n: (root / config.DATASET_DIR / n).read_bytes() for n in names}
 
 
@@ -49,7 +56,9 @@ def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[st
     releases.parse_version(version)
     entries = releases.load(path=root / releases.RECORD_FILE)
     if not entries:
-        raise ReleaseError(f"{releases.RECORD_FILE} records no release; the first (1.0.0) is recorded by hand")
+        raise ReleaseError(
+            f"{releases.RECORD_FILE} records no release; the first (1.0.0) is recorded by hand"
+        )
     last = entries[-1]["version"]
     level = releases.bump_level(last, version)
     if level is None:
@@ -59,8 +68,12 @@ def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[st
         raise ReleaseError(f"tag {tag} already exists; choose a version above {last}")
     dirty = revisions.changes(root)
     if dirty:
-        shown = ", ".join(line[3:] for line in dirty[:3]) + (f" and {len(dirty) - 3} more" if len(dirty) > 3 else "")
-        raise ReleaseError(f"the working tree is not clean ({shown}); commit or stash first: a release is a commit")
+        shown = ", ".join(line[3:] for line in dirty[:3]) + (
+            f" and {len(dirty) - 3} more" if len(dirty) > 3 else ""
+        )
+        raise ReleaseError(
+            f"the working tree is not clean ({shown}); commit or stash first: a release is a commit"
+        )
     unchanged_since(last, root)
     now = fingerprint.measure(current_files(root))
     required, reasons = releases.required_bump(entries[-1], now)
@@ -79,33 +92,59 @@ def unchanged_since(last: str, root: Path) -> None:
     except PipelineError:
         return
     if revisions.git(["diff", "--quiet", rev, "HEAD", "--"], root).returncode == 0:
-        raise ReleaseError(f"nothing changed since release {last} ({how}): HEAD holds the same files")
+        raise ReleaseError(
+            f"nothing changed since release {last} ({how}): HEAD holds the same files"
+        )
 
 
 def check_repro(root: Path = Path(".")) -> None:
     log.info("running make check-repro: a clean clone of HEAD rebuilt from scratch (slow)")
-    result = subprocess.run([sys.executable, str(CHECK_REPRO)], cwd=root, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(CHECK_REPRO)], cwd=root, capture_output=True, text=True
+    )
     lines = result.stdout.strip().splitlines()
     if result.returncode:
         failed = [line for line in lines if "FAIL" in line] or lines[-3:] or [result.stderr.strip()]
-        raise ReleaseError("make check-repro fails, so HEAD is not a reproducible release: "
-                           + " | ".join(line.replace("check-repro: ", "") for line in failed))
+        raise ReleaseError(
+            "make check-repro fails, so HEAD is not a reproducible release: "
+            + " | ".join(line.replace("check-repro: ", "") for line in failed)
+        )
     log.info("make check-repro: %s", lines[-1].replace("check-repro: ", "") if lines else "passed")
 
 
 def sh(cmd: list[str], root: Path) -> str:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if result.returncode:
-        raise ReleaseError(f"`{' '.join(cmd)}` failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+        raise ReleaseError(
+            f"`{' '.join(cmd)}` failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+        )
     return result.stdout
 
 
-def entry(version: str, level: str | None, since: str | None, now: dict, accuracy: float,
-          change: dict | None, notes: str, root: Path = Path(".")) -> dict:
-    return {"version": version, "tag": revisions.tag_of(version), "bump": level, "since": since,
-            "params": releases.params_dict(params.load(root / config.PARAMS_FILE)),
-            "test_accuracy": accuracy, **now, "change": change, "notes": notes}
+def entry(
+    version: str,
+    level: str | None,
+    since: str | None,
+    now: dict,
+    accuracy: float,
+    change: dict | None,
+    notes: str,
+    root: Path = Path("."),
+) -> dict:
+    return {
+        "version": version,
+        "tag": revisions.tag_of(version),
+        "bump": level,
+        "since": since,
+        "params": releases.params_dict(params.load(root / config.PARAMS_FILE)),
+        "test_accuracy": accuracy,
+        **now,
+        "change": change,
+        "notes": notes,
+    }
 
 
 def measured_change(since: str, root: Path) -> dict | None:
@@ -126,28 +165,41 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
     check_repro(root)
     accuracy = json.loads((root / diff.METRICS_FILE).read_text())["test_accuracy"]
     since = entries[-1]["version"]
-    entries = [*entries, entry(version, level, since, now, accuracy, measured_change(since, root), notes, root)]
+    entries = [
+        *entries,
+        entry(version, level, since, now, accuracy, measured_change(since, root), notes, root),
+    ]
     tag, head = revisions.tag_of(version), revisions.resolve("HEAD", root)
     try:
         atomic_write_bytes(root / releases.RECORD_FILE, releases.record_bytes(entries))
         atomic_write_bytes(root / releases.CHANGELOG_FILE, changelog.render(entries).encode())
-        sh([sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], root)  # the card names the release
+        sh(
+            [sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], root
+        )  # the card names the release
         if fingerprint.measure(current_files(root)) != now:
-            raise ReleaseError("a published file changed when the card was regenerated; the record must not "
-                               "feed any published file but the card")
+            raise ReleaseError(
+                "a published file changed when the card was regenerated; the record must not "
+                "feed any published file but the card"
+            )
         sh(["git", "add", "-A"], root)
         sh(["git", "commit", "-q", "-m", f"Release {tag}: {level}, {'; '.join(reasons)}"], root)
         sh(["git", "tag", "-a", tag, "-m", changelog.tag_message(entries[-1])], root)
     except BaseException:
-        revisions.git(["reset", "-q", "--hard", head], root)  # the tree was clean at head: nothing of yours is lost
+        revisions.git(
+            ["reset", "-q", "--hard", head], root
+        )  # the tree was clean at head: nothing of yours is lost
         raise
     commit = revisions.resolve("HEAD", root)[:7]
-    log.info("committed %s and tagged %s; publish with: git push && git push origin %s", commit, tag, tag)
+    log.info(
+        "committed %s and tagged %s; publish with: git push && git push origin %s", commit, tag, tag
+    )
     return tag
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.release", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.release", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("version", help="MAJOR.MINOR.PATCH, greater than the last release")
     parser.add_argument("--notes", default="", help="one paragraph for the changelog")
     args = parser.parse_args(argv)
@@ -155,6 +207,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("release", main)

@@ -39,7 +39,9 @@ _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 def parse_version(text: str) -> tuple[int, int, int]:
     match = _SEMVER.fullmatch(text or "")
     if not match:
-        raise ReleaseError(f"VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got {text!r}")
+        raise ReleaseError(
+            f"VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got {text!r}"
+        )
     return tuple(int(n) for n in match.groups())
 
 
@@ -48,7 +50,7 @@ def bump_level(old: str, new: str) -> str | None:
     a, b = parse_version(old), parse_version(new)
     if b <= a:
         return None
-    return next(level for level, x, y in zip(LEVELS, a, b) if x != y)
+    return next(level for level, x, y in zip(LEVELS, a, b, strict=True) if x != y)
 
 
 def load(text: str | None = None, path: Path = RECORD_FILE) -> list[dict]:
@@ -61,7 +63,9 @@ def load(text: str | None = None, path: Path = RECORD_FILE) -> list[dict]:
         entries = json.loads(text)["releases"]
         [parse_version(e["version"]) for e in entries]
     except (ValueError, KeyError, TypeError, ReleaseError) as err:
-        raise ReleaseError(f"{path} is not a valid release record ({type(err).__name__}: {err})") from None
+        raise ReleaseError(
+            f"{path} is not a valid release record ({type(err).__name__}: {err})"
+        ) from None
     return entries
 
 
@@ -81,14 +85,20 @@ def required_bump(last: dict, now: dict) -> tuple[str | None, list[str]]:
     for split in config.SPLITS:
         old, new = last["splits"][split], now["splits"][split]
         if old["content_sha256"] != new["content_sha256"]:
-            reasons.append(f"{split}: images or labels changed ({old['images']:,} -> {new['images']:,} images)")
+            reasons.append(
+                f"{split}: images or labels changed ({old['images']:,} -> {new['images']:,} images)"
+            )
     for name, old in sorted(last["files"].items()):
         new = now["files"].get(name)
         if new is None:
             reasons.append(f"{name} is no longer published")
-        elif new["sha256"] != old["sha256"] and not any(r.startswith(name.split(".")[0] + ":") for r in reasons):
-            reasons.append(f"{name}: same images and labels but other bytes (order or encoding), "
-                           "so its pinned sha256 breaks")
+        elif new["sha256"] != old["sha256"] and not any(
+            r.startswith(name.split(".")[0] + ":") for r in reasons
+        ):
+            reasons.append(
+                f"{name}: same images and labels but other bytes (order or encoding), "
+                "so its pinned sha256 breaks"
+            )
     if reasons:
         return "MAJOR", reasons
     added = sorted(set(now["files"]) - set(last["files"]))
@@ -149,17 +159,25 @@ def card_note(entries: list[dict], p: params.Params, files: dict[str, bytes]) ->
     latest, e = entries[-1], _described(entries, current, digests)
     if e is not None:
         later = "" if e is latest else f"; the latest release is {latest['version']}"
-        return (f"This card describes **TinyDigits {e['version']}** (git tag `{e['tag']}`; "
-                f"see [CHANGELOG.md](CHANGELOG.md){later}).")
+        return (
+            f"This card describes **TinyDigits {e['version']}** (git tag `{e['tag']}`; "
+            f"see [CHANGELOG.md](CHANGELOG.md){later})."
+        )
     recorded = {n: f["sha256"] for n, f in latest["files"].items()}
     changes = [f"`{c}`" for c in param_changes(latest["params"], current)]
     changed = sorted(n for n in recorded if n in digests and digests[n] != recorded[n])
     new, gone = sorted(set(digests) - set(recorded)), sorted(set(recorded) - set(digests))
-    how = "; ".join(part for part in (
-        "its params differ: " + "; ".join(changes) if changes else "",
-        f"other bytes in {', '.join(changed)}" if changed else "",
-        f"files not in that release: {', '.join(new)}" if new else "",
-        f"files missing: {', '.join(gone)}" if gone else "",
-    ) if part)
-    return (f"This is an **unreleased variant** of TinyDigits, not a release: it differs from the last "
-            f"release, {latest['version']} (`{latest['tag']}`): {how}.")
+    how = "; ".join(
+        part
+        for part in (
+            "its params differ: " + "; ".join(changes) if changes else "",
+            f"other bytes in {', '.join(changed)}" if changed else "",
+            f"files not in that release: {', '.join(new)}" if new else "",
+            f"files missing: {', '.join(gone)}" if gone else "",
+        )
+        if part
+    )
+    return (
+        f"This is an **unreleased variant** of TinyDigits, not a release: it differs from the last "
+        f"release, {latest['version']} (`{latest['tag']}`): {how}."
+    )

@@ -29,8 +29,14 @@ def resolve(rev: str, root: Path = Path(".")) -> str:
     """The full commit hash ``rev`` names (a branch, tag or commit)."""
     out = git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root)
     if out.returncode:
-        hint = "; tags may not have been fetched into this clone (git fetch --tags)" if "@" in rev else ""
-        raise RevisionError(f"unknown revision {rev!r}: not a branch, tag or commit of this repository{hint}")
+        hint = (
+            "; tags may not have been fetched into this clone (git fetch --tags)"
+            if "@" in rev
+            else ""
+        )
+        raise RevisionError(
+            f"unknown revision {rev!r}: not a branch, tag or commit of this repository{hint}"
+        )
     return out.stdout.decode().strip()
 
 
@@ -55,17 +61,24 @@ def show(rev: str | None, path: str | Path, root: Path = Path(".")) -> bytes:
 def exists(rev: str | None, path: str | Path, root: Path = Path(".")) -> bool:
     if rev is None:
         return (root / path).is_file()
-    return git(["cat-file", "-e", f"{resolve(rev, root)}:{Path(path).as_posix()}"], root).returncode == 0
+    return (
+        git(["cat-file", "-e", f"{resolve(rev, root)}:{Path(path).as_posix()}"], root).returncode
+        == 0
+    )
 
 
-def release_revision(version: str, record_path: str | Path, root: Path = Path(".")) -> tuple[str, str]:
+def release_revision(
+    version: str, record_path: str | Path, root: Path = Path(".")
+) -> tuple[str, str]:
     """(revision, how it was found) for a recorded release: its tag, else the commit that first
     recorded ``version`` in ``record_path``."""
     tag = tag_of(version)
     if has_tag(tag, root):
         return tag, f"tag {tag}, commit {resolve(tag, root)[:7]}"
     needle = f'"version": "{version}"'
-    out = git(["log", "--format=%H", "--reverse", "-S", needle, "--", Path(record_path).as_posix()], root)
+    out = git(
+        ["log", "--format=%H", "--reverse", "-S", needle, "--", Path(record_path).as_posix()], root
+    )
     commits = out.stdout.decode().split()
     if out.returncode or not commits:
         raise RevisionError(
@@ -77,4 +90,6 @@ def release_revision(version: str, record_path: str | Path, root: Path = Path(".
 
 def changes(root: Path = Path(".")) -> list[str]:
     """``git status --porcelain`` lines: empty when nothing is modified or untracked."""
-    return git(["status", "--porcelain", "--untracked-files=all"], root).stdout.decode().splitlines()
+    return (
+        git(["status", "--porcelain", "--untracked-files=all"], root).stdout.decode().splitlines()
+    )

@@ -13,14 +13,17 @@ plan: source indices per split in final order.
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from pipeline import config, params
+from pipeline._stage import run
 from pipeline.errors import ParamsError
+from pipeline.storage import read_npz, write_npz
 
 log = logging.getLogger(__name__)
+OUTS = (config.SAMPLE_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
 
 
 def draw(
@@ -52,14 +55,19 @@ def draw(
 
 def main() -> None:
     p = params.load()
-    from pipeline.io import read_npz, write_npz
 
-    labels = read_npz(config.RAW_FILE, ("labels",))["labels"]  # validated by fetch, pinned by DVC's hash
+    labels = read_npz(config.RAW_FILE, ("labels",))[
+        "labels"
+    ]  # validated by fetch, pinned by DVC's hash
     train, test = draw(labels, p.sample.train_counts, p.sample.test_counts, p.seed)
     write_npz(config.SAMPLE_FILE, train_index=train, test_index=test)
     log.info(
-        "seed %d: train %s images %s, test %s %s", p.seed,
-        f"{len(train):,}", _per_class(p.sample.train_counts), f"{len(test):,}", _per_class(p.sample.test_counts),
+        "seed %d: train %s images %s, test %s %s",
+        p.seed,
+        f"{len(train):,}",
+        _per_class(p.sample.train_counts),
+        f"{len(test):,}",
+        _per_class(p.sample.test_counts),
     )
 
 
@@ -68,6 +76,4 @@ def _per_class(counts: Sequence[int]) -> str:
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("sample", main)

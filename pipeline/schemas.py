@@ -9,8 +9,8 @@ offending values.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ class FrameCheck:
 
 # ---- frames from arrays ------------------------------------------------------------------
 
+
 def to_frame(images: np.ndarray, labels: np.ndarray, split: str | None = None) -> pd.DataFrame:
     """One row per image: ``images`` (N, 8, 8) or (N, 64), ``labels`` (N,)."""
     images, labels = np.asarray(images), np.asarray(labels)
@@ -64,14 +65,21 @@ def splits_frame(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> pd.DataFra
 
 # ---- whole-frame checks ------------------------------------------------------------------
 
+
 def _row_count(n: int) -> FrameCheck:
-    return FrameCheck(f"exactly {n:,} rows", lambda df: [] if len(df) == n else [f"{len(df):,} rows"])
+    return FrameCheck(
+        f"exactly {n:,} rows", lambda df: [] if len(df) == n else [f"{len(df):,} rows"]
+    )
 
 
 def _pixel_columns_present() -> FrameCheck:
     def offenders(df):
         got = [c for c in df.columns if c.startswith("pixel_")]
-        return [] if got == PIXEL_COLUMNS else [f"pixel columns {got[:3]}... ({len(got)}), want {len(PIXEL_COLUMNS)}"]
+        return (
+            []
+            if got == PIXEL_COLUMNS
+            else [f"pixel columns {got[:3]}... ({len(got)}), want {len(PIXEL_COLUMNS)}"]
+        )
 
     return FrameCheck("64 pixel columns pixel_<row>_<col>", offenders)
 
@@ -81,7 +89,7 @@ def _class_counts(expected: dict[str, Sequence[int]]) -> FrameCheck:
         got = df.groupby(["split", "label"]).size()
         bad = []
         for split, counts in expected.items():
-            for digit, want in zip(DIGITS, counts):
+            for digit, want in zip(DIGITS, counts, strict=True):
                 have = int(got.get((split, digit), 0))
                 if have != want:
                     bad.append(f"{split} digit {digit}: {have} images, params say {want}")
@@ -95,7 +103,9 @@ def _disjoint() -> FrameCheck:
         digest = pd.util.hash_pandas_object(df[PIXEL_COLUMNS], index=False)
         train = set(digest[df["split"] == "train"])
         clash = df.index[(df["split"] == "test") & digest.isin(train)]
-        return [f"test row {i - int((df['split'] == 'train').sum())} is also in train" for i in clash]
+        return [
+            f"test row {i - int((df['split'] == 'train').sum())} is also in train" for i in clash
+        ]
 
     return FrameCheck("no image in both train and test", offenders)
 
@@ -134,7 +144,11 @@ def _pixels(dtype: str, *checks: pa.Check) -> dict[str, pa.Column]:
 
 def _schema(name: str, columns: dict, checks: list[FrameCheck]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
-        columns, checks=[c.check() for c in checks], strict=True, ordered=True, name=name,
+        columns,
+        checks=[c.check() for c in checks],
+        strict=True,
+        ordered=True,
+        name=name,
         metadata={"frame_checks": {c.name: c for c in checks}},
     )
 
@@ -170,6 +184,7 @@ def splits_schema(train_counts: Sequence[int], test_counts: Sequence[int]) -> pa
 
 # ---- validation with readable errors -----------------------------------------------------
 
+
 def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, stage: str) -> pd.DataFrame:
     """Validate ``frame``; on failure raise :class:`ContractError` listing every failed check."""
     try:
@@ -178,7 +193,9 @@ def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema, *, stage: str) -> 
         raise ContractError(_describe(err.failure_cases, frame, schema, stage)) from None
 
 
-def _describe(cases: pd.DataFrame, frame: pd.DataFrame, schema: pa.DataFrameSchema, stage: str) -> str:
+def _describe(
+    cases: pd.DataFrame, frame: pd.DataFrame, schema: pa.DataFrameSchema, stage: str
+) -> str:
     lines = [f"stage '{stage}': {schema.name} data ({len(frame):,} rows) violates the contract:"]
     frame_checks = (schema.metadata or {}).get("frame_checks", {})
     for check, group in cases.groupby("check", sort=False):
@@ -187,8 +204,12 @@ def _describe(cases: pd.DataFrame, frame: pd.DataFrame, schema: pa.DataFrameSche
             extra = len(shown) - _SHOWN
         else:
             shown = [
-                f"{col}[{idx}]={_value(val)}" if idx is not None and not pd.isna(idx) else f"{col}: {val}"
-                for col, idx, val in zip(group["column"], group["index"], group["failure_case"])
+                f"{col}[{idx}]={_value(val)}"
+                if idx is not None and not pd.isna(idx)
+                else f"{col}: {val}"
+                for col, idx, val in zip(
+                    group["column"], group["index"], group["failure_case"], strict=True
+                )
             ]
             extra = len(shown) - _SHOWN
         more = f" (+{extra} more)" if extra > 0 else ""

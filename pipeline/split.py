@@ -14,8 +14,11 @@ import logging
 import numpy as np
 
 from pipeline import config, params
+from pipeline._stage import run
+from pipeline.storage import read_npz, write_npz
 
 log = logging.getLogger(__name__)
+OUTS = (config.SPLITS_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
 
 
 def gather(
@@ -26,19 +29,27 @@ def gather(
 
 
 def main() -> None:
-    from pipeline import schemas
-    from pipeline.io import read_npz, write_npz
+    from pipeline import (
+        schemas,
+    )  # deferred: pandas + pandera, ~3 s; other stages import this module
 
     p = params.load()
     # inputs were validated by the stages that wrote them; DVC's hashes pin those bytes
     data = read_npz(config.NORMALIZED_FILE, ("images", "labels"))
     plan = read_npz(config.SAMPLE_FILE, ("train_index", "test_index"))
-    splits = {name: gather(data["images"], data["labels"], plan[f"{name}_index"]) for name in config.SPLITS}
+    splits = {
+        name: gather(data["images"], data["labels"], plan[f"{name}_index"])
+        for name in config.SPLITS
+    }
     schema = schemas.splits_schema(p.sample.train_counts, p.sample.test_counts)
     schemas.validate(schemas.splits_frame(splits), schema, stage="split")
     write_npz(
         config.SPLITS_FILE,
-        **{f"{name}_{part}": arr for name, pair in splits.items() for part, arr in zip(("images", "labels"), pair)},
+        **{
+            f"{name}_{part}": arr
+            for name, pair in splits.items()
+            for part, arr in zip(("images", "labels"), pair, strict=True)
+        },
     )
     log.info(
         "%s; disjoint, shuffled",
@@ -47,6 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from pipeline._stage import run
-
     run("split", main)

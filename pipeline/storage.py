@@ -26,7 +26,7 @@ import numpy as np
 _DOS_DATE, _DOS_TIME = (1 << 5) | 1, 0
 _VERSION = 20
 _MADE_BY = (3 << 8) | _VERSION
-_MODE = (0o100644 << 16)
+_MODE = 0o100644 << 16
 _ZIP_MAX = 0xFFFFFFFF  # beyond this, zip64 records would be needed; TinyDigits is far below
 
 
@@ -83,7 +83,7 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     for name, array in arrays.items():
         buf = io.BytesIO()
         np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-        members.append((f"{name}.npy".encode("utf-8"), buf.getvalue()))
+        members.append((f"{name}.npy".encode(), buf.getvalue()))
     return zip_stored(members)
 
 
@@ -94,18 +94,26 @@ def zip_stored(members: list[tuple[bytes, bytes]]) -> bytes:
     for name, data in members:
         crc = zlib.crc32(data)
         if len(data) > _ZIP_MAX or offset > _ZIP_MAX:
-            raise ValueError(f"{name.decode()}: {len(data):,} bytes at offset {offset:,} needs zip64; "
-                             f"npz_bytes writes archives under 4 GiB")
+            raise ValueError(
+                f"{name.decode()}: {len(data):,} bytes at offset {offset:,} needs zip64; "
+                f"npz_bytes writes archives under 4 GiB"
+            )
         fields = (_VERSION, 0, 0, _DOS_TIME, _DOS_DATE, crc, len(data), len(data), len(name))
         header = struct.pack("<4s5H3L2H", b"PK\x03\x04", *fields, 0) + name
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", _MADE_BY, *fields, 0, 0, 0, 0, _MODE, offset)
-                       + name)
+        central.append(
+            struct.pack("<4s6H3L5H2L", b"PK\x01\x02", _MADE_BY, *fields, 0, 0, 0, 0, _MODE, offset)
+            + name
+        )
         local += [header, data]
         offset += len(header) + len(data)
     directory = b"".join(central)
     if len(members) > 0xFFFF or offset > _ZIP_MAX:
-        raise ValueError(f"{len(members)} members, {offset:,} bytes: npz_bytes writes archives under 4 GiB")
-    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), offset, 0)
+        raise ValueError(
+            f"{len(members)} members, {offset:,} bytes: npz_bytes writes archives under 4 GiB"
+        )
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(directory), offset, 0
+    )
     return b"".join(local) + directory + end
 
 
@@ -113,7 +121,9 @@ def write_npz(path: Path | str, **arrays: np.ndarray) -> None:
     atomic_write_bytes(path, npz_bytes(arrays))
 
 
-def read_npz(path: Path | str, names: tuple[str, ...], data: bytes | None = None) -> dict[str, np.ndarray]:
+def read_npz(
+    path: Path | str, names: tuple[str, ...], data: bytes | None = None
+) -> dict[str, np.ndarray]:
     """Read exactly ``names`` from an ``.npz`` written by :func:`write_npz` (no pickles).
 
     ``data``: the file's bytes, when the caller has already read them (the file is not read again).

@@ -48,13 +48,25 @@ def baseline_model(b: params.BenchmarkParams, random_state, n_train: int):
     from sklearn.neural_network import MLPClassifier
 
     return MLPClassifier(
-        (b.hidden_units,), solver="sgd", learning_rate_init=b.learning_rate, momentum=0,
-        batch_size=min(b.batch_size, n_train), alpha=0, max_iter=b.epochs, random_state=random_state,
+        (b.hidden_units,),
+        solver="sgd",
+        learning_rate_init=b.learning_rate,
+        momentum=0,
+        batch_size=min(b.batch_size, n_train),
+        alpha=0,
+        max_iter=b.epochs,
+        random_state=random_state,
     )
 
 
-def train_run(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-              b: params.BenchmarkParams, seed: int) -> Run:
+def train_run(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    b: params.BenchmarkParams,
+    seed: int,
+) -> Run:
     """Train on ``x`` (N, 64) / ``y`` (N,) one epoch at a time, scoring ``x_test`` (M, 64) after each.
 
     Epoch e of the curve is the model ``fit(max_iter=e)`` returns, bit for bit. ``fit`` reshuffles
@@ -74,17 +86,26 @@ def train_run(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarr
         step = shuffle(np.arange(len(y)), random_state=twin)
         model.partial_fit(x[order], y[order], classes=np.asarray(config.DIGITS))
         if not _same_state(stream, twin):
-            raise PipelineError(f"epoch {epoch + 1}: scikit-learn's shuffling no longer matches fit(); "
-                                "the learning curve would not be the one-shot fit's")
+            raise PipelineError(
+                f"epoch {epoch + 1}: scikit-learn's shuffling no longer matches fit(); "
+                "the learning curve would not be the one-shot fit's"
+            )
         order = order[step]
         curve.append(np.mean(model.predict(x_test) == y_test))
         if model._no_improvement_count > model.n_iter_no_change:  # fit() stops here
-            log.warning("seed %d: training loss stopped improving at epoch %d; fit() stops there", seed, epoch + 1)
+            log.warning(
+                "seed %d: training loss stopped improving at epoch %d; fit() stops there",
+                seed,
+                epoch + 1,
+            )
             break
     stopped = b.epochs - len(curve)
     loss = np.array(model.loss_curve_)
-    return Run(np.pad(curve, (0, stopped), mode="edge"), np.pad(loss, (0, stopped), mode="edge"),
-               model.predict(x_test).astype(np.int64))
+    return Run(
+        np.pad(curve, (0, stopped), mode="edge"),
+        np.pad(loss, (0, stopped), mode="edge"),
+        model.predict(x_test).astype(np.int64),
+    )
 
 
 def _same_state(a: np.random.RandomState, b: np.random.RandomState) -> bool:
@@ -98,7 +119,9 @@ def train_seeds(train, test, b: params.BenchmarkParams, *, workers: int | None =
     from sklearn.neural_network import MLPClassifier  # noqa: F401  (before forking: each worker has it already)
 
     (x, y), (xt, yt) = flat(train), flat(test)
-    return run_tasks(train_run, [(x, y, xt, yt, b, seed) for seed in range(b.seeds)], workers=workers)
+    return run_tasks(
+        train_run, [(x, y, xt, yt, b, seed) for seed in range(b.seeds)], workers=workers
+    )
 
 
 def reference(train, test, b: params.BenchmarkParams) -> dict:
@@ -108,15 +131,23 @@ def reference(train, test, b: params.BenchmarkParams) -> dict:
     from sklearn.neural_network import MLPClassifier
 
     (x, y), (xt, yt) = flat(train), flat(test)
-    model = MLPClassifier((b.reference_hidden_units,), max_iter=b.reference_max_epochs, random_state=0)
+    model = MLPClassifier(
+        (b.reference_hidden_units,), max_iter=b.reference_max_epochs, random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # reported below as converged: false
         model.fit(x, y)
     converged = model.n_iter_ < b.reference_max_epochs
     if not converged:
-        log.warning("reference did not converge in %d epochs; raise benchmark.reference_max_epochs", model.n_iter_)
-    return {"test_accuracy": float(np.mean(model.predict(xt) == yt)), "epochs": int(model.n_iter_),
-            "converged": bool(converged)}
+        log.warning(
+            "reference did not converge in %d epochs; raise benchmark.reference_max_epochs",
+            model.n_iter_,
+        )
+    return {
+        "test_accuracy": float(np.mean(model.predict(xt) == yt)),
+        "epochs": int(model.n_iter_),
+        "converged": bool(converged),
+    }
 
 
 def sweep_split(images: np.ndarray, labels: np.ndarray, per_class: int, test_counts, seed: int):
@@ -134,7 +165,11 @@ def sweep_split(images: np.ndarray, labels: np.ndarray, per_class: int, test_cou
 
 
 def same_split(a, b) -> bool:
-    return all(np.array_equal(x, y) for pa, pb in zip(a, b) for x, y in zip(pa, pb))
+    return all(
+        np.array_equal(x, y)
+        for pa, pb in zip(a, b, strict=True)
+        for x, y in zip(pa, pb, strict=True)
+    )
 
 
 def flat(split):

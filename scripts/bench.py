@@ -26,11 +26,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 STAGES = {  # stage -> module, as in dvc.yaml
-    "fetch": "fetch", "sample": "sample", "normalize": "normalize",
-    "split": "split", "pickle": "pickling", "benchmark_sweep": "benchmark_sweep", "benchmark": "benchmark",
+    "fetch": "fetch",
+    "sample": "sample",
+    "normalize": "normalize",
+    "split": "split",
+    "pickle": "pickling",
+    "benchmark_sweep": "benchmark_sweep",
+    "benchmark": "benchmark",
 }
-LOOP = (90, 80)      # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
-RETURN = (100, 90)   # then back to values seen before: DVC restores what its run cache holds
+LOOP = (
+    90,
+    80,
+)  # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
+RETURN = (100, 90)  # then back to values seen before: DVC restores what its run cache holds
 OUT = ROOT / "reports" / "local" / "bench.md"
 
 
@@ -46,7 +54,9 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS (MiB) of one run of ``cmd`` (RSS of that process tree's largest member)."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -60,9 +70,16 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
 def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
     """Wall seconds of ``cmd`` (a `dvc repro`) and the seconds from each stage's first line in its
     output to the next stage's ("start-up": before the first; the last stage runs to the end)."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        DVC_NO_ANALYTICS="1",
+        PYTHONUNBUFFERED="1",
+    )
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     marks, lines = [("start-up", 0.0)], []
     for line in proc.stdout:
         lines.append(line)
@@ -74,7 +91,7 @@ def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
     if proc.returncode:
         sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{''.join(lines)}")
     ends = [t for _, t in marks[1:]] + [elapsed]
-    return elapsed, {name: end - t for (name, t), end in zip(marks, ends)}
+    return elapsed, {name: end - t for (name, t), end in zip(marks, ends, strict=False)}
 
 
 def loop_run(repo: Path, dvc: list[str]) -> dict[str, tuple[float, dict[str, float]]]:
@@ -82,7 +99,9 @@ def loop_run(repo: Path, dvc: list[str]) -> dict[str, tuple[float, dict[str, flo
     sample and split): 90, 80 (new values), then 100, 90 (seen before). Timed repro per value."""
     set_train_per_class(repo, 100)
     sh(dvc + ["repro"], repo)
-    shutil.rmtree(repo / ".dvc" / "cache" / "runs", ignore_errors=True)  # this run's loop starts unseen
+    shutil.rmtree(
+        repo / ".dvc" / "cache" / "runs", ignore_errors=True
+    )  # this run's loop starts unseen
     for stage in ("sample", "split"):
         sh(dvc + ["repro", "--force", "--single-item", stage], repo)  # 100 is "seen before"
     out = {}
@@ -112,7 +131,7 @@ def import_seconds(module: str, cwd: Path) -> float:
 ONE_PROCESS = """
 import sys
 from pipeline import fetch, normalize, sample, split, pickling, params, config
-from pipeline.io import atomic_write_bytes
+from pipeline.storage import atomic_write_bytes
 p = params.load()
 pixels, labels = fetch.parse_csv(fetch.source_path().read_bytes())
 images = normalize.normalize(pixels)
@@ -125,7 +144,7 @@ for name, index in (("train", train), ("test", test)):
 # the tests' independent oracle of the reference algorithm does it.
 ORIGINAL = """
 import sys
-from tests.oracle import reference_pickles
+from scripts.oracle import reference_pickles
 for name, blob in reference_pickles([100] * 10, [20] * 10, 42).items():
     with open(f"{sys.argv[1]}/{name}.pkl", "wb") as f:
         f.write(blob)
@@ -149,12 +168,26 @@ def prepare(rev: str, dest: Path) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5")
-    ap.add_argument("--before", metavar="REV", help="also measure this commit, alternating with HEAD")
-    ap.add_argument("--scale", type=int, nargs="*", default=[1, 10, 100], help="synthetic source sizes (x 1,797 rows)")
+    ap.add_argument(
+        "--before", metavar="REV", help="also measure this commit, alternating with HEAD"
+    )
+    ap.add_argument(
+        "--scale",
+        type=int,
+        nargs="*",
+        default=[1, 10, 100],
+        help="synthetic source sizes (x 1,797 rows)",
+    )
     ap.add_argument("--skip-benchmark", action="store_true", help="do not time the benchmark stage")
-    ap.add_argument("--loop-only", action="store_true", help="only the maintainer's loop (100 -> 90 -> 80, back to 100, 90)")
+    ap.add_argument(
+        "--loop-only",
+        action="store_true",
+        help="only the maintainer's loop (100 -> 90 -> 80, back to 100, 90)",
+    )
     args = ap.parse_args()
     if args.runs < 5:
         ap.error("--runs must be at least 5 (medians of fewer runs are noise here)")
@@ -182,19 +215,40 @@ def main() -> None:
         for name in names:
             steps = list(loops[name][0])
             for phase in ("loop", "return"):
-                totals = [sum(run[s][0] for s in steps if s.startswith(phase)) for run in loops[name]]
-                record(f"maintainer's {phase}: {' + '.join(s.split()[1] for s in steps if s.startswith(phase))}"
-                       " (sum of dvc repro)", name, f"{median(totals):.2f} s")
+                totals = [
+                    sum(run[s][0] for s in steps if s.startswith(phase)) for run in loops[name]
+                ]
+                record(
+                    f"maintainer's {phase}: {' + '.join(s.split()[1] for s in steps if s.startswith(phase))}"
+                    " (sum of dvc repro)",
+                    name,
+                    f"{median(totals):.2f} s",
+                )
             for step in steps:
-                record(f"  dvc repro at train_per_class={step}", name, f"{median([r[step][0] for r in loops[name]]):.2f} s")
-                stages = sorted({st for r in loops[name] for st in r[step][1]}, key=lambda st: (st != "start-up", st))
+                record(
+                    f"  dvc repro at train_per_class={step}",
+                    name,
+                    f"{median([r[step][0] for r in loops[name]]):.2f} s",
+                )
+                stages = sorted(
+                    {st for r in loops[name] for st in r[step][1]},
+                    key=lambda st: (st != "start-up", st),
+                )
                 for st in stages:
-                    record(f"    {step}: {st}", name, f"{median([r[step][1].get(st, 0.0) for r in loops[name]]):.2f} s")
+                    record(
+                        f"    {step}: {st}",
+                        name,
+                        f"{median([r[step][1].get(st, 0.0) for r in loops[name]]):.2f} s",
+                    )
         if args.before:
             for phase in ("loop", "return"):
                 key = next(m for m in figures if m.startswith(f"maintainer's {phase}"))
                 head_s, before_s = (float(figures[key][n].split()[0]) for n in names)
-                record(f"  ratio HEAD / {args.before}, {phase} (goal for the loop <= 0.4x)", "HEAD", f"{head_s / before_s:.2f}x")
+                record(
+                    f"  ratio HEAD / {args.before}, {phase} (goal for the loop <= 0.4x)",
+                    "HEAD",
+                    f"{head_s / before_s:.2f}x",
+                )
         if args.loop_only:
             _report(args, names, figures, [])
             return
@@ -230,16 +284,29 @@ def main() -> None:
                 noop[name].append(timed(dvc + ["repro"], repo)[0])
         for name in names:
             record("no-op dvc repro (goal <= 0.6 s)", name, f"{median(noop[name]):.2f} s")
-            record("dvc repro after sample.train_per_class changes", name, f"{median(change[name]):.2f} s")
+            record(
+                "dvc repro after sample.train_per_class changes",
+                name,
+                f"{median(change[name]):.2f} s",
+            )
 
         # 4. the benchmark stage alone; 5. each stage by itself: wall, imports, peak memory
         for name, repo in repos.items():
             dvc_yaml = (repo / "dvc.yaml").read_text()
             if "benchmark:" in dvc_yaml and not args.skip_benchmark:
-                runs = [timed(dvc + ["repro", "--force", "--single-item", "benchmark"], repo)[0] for _ in range(args.runs)]
-                record("benchmark stage alone (dvc repro -f -s benchmark)", name, f"{median(runs):.2f} s")
+                runs = [
+                    timed(dvc + ["repro", "--force", "--single-item", "benchmark"], repo)[0]
+                    for _ in range(args.runs)
+                ]
+                record(
+                    "benchmark stage alone (dvc repro -f -s benchmark)",
+                    name,
+                    f"{median(runs):.2f} s",
+                )
             for stage, module in STAGES.items():
-                if f"python -m pipeline {stage}" in dvc_yaml:  # through the environment check, as dvc runs it
+                if (
+                    f"python -m pipeline {stage}" in dvc_yaml
+                ):  # through the environment check, as dvc runs it
                     cmd = [py, "-m", "pipeline", stage]
                 elif f"pipeline.{module}" in dvc_yaml:  # older commits (--before)
                     cmd = [py, "-m", f"pipeline.{module}"]
@@ -249,17 +316,26 @@ def main() -> None:
                 imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
                 record(f"stage {stage}: wall", name, f"{median([r[0] for r in runs]):.2f} s")
                 record(f"stage {stage}: imports", name, f"{imports:.2f} s")
-                record(f"stage {stage}: peak RSS (goal < 250 MiB)", name, f"{max(r[1] for r in runs)} MiB")
+                record(
+                    f"stage {stage}: peak RSS (goal < 250 MiB)",
+                    name,
+                    f"{max(r[1] for r in runs)} MiB",
+                )
 
     _report(args, names, figures, scaling(args.scale))
 
 
 def _report(args, names: list[str], figures: dict[str, dict[str, str]], rows) -> None:
     head = "| measure | " + " | ".join(names) + " |\n| --- |" + " --- |" * len(names) + "\n"
-    body = "\n".join(f"| {m} | " + " | ".join(v.get(n, "") for n in names) + " |" for m, v in figures.items())
+    body = "\n".join(
+        f"| {m} | " + " | ".join(v.get(n, "") for n in names) + " |" for m, v in figures.items()
+    )
     scale_table = "\n\n| scaling (in-process, synthetic source) | median | peak traced |\n| --- | --- | --- |\n"
     scale_table += "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows) if rows else ""
-    header = f"make bench: median of {args.runs} alternating runs, {os.cpu_count()} cores (machine-specific; not tracked)\n\n"
+    header = (
+        f"make bench: median of {args.runs} alternating runs, {os.cpu_count()} cores "
+        "(machine-specific; not tracked)\n\n"
+    )
     text = header + head + body + (scale_table if rows else "") + "\n"
     print(text)
     OUT.parent.mkdir(parents=True, exist_ok=True)

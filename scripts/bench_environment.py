@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMED = ("import time; t = time.perf_counter(); from pipeline import environment; environment.check(); "
-         "print(time.perf_counter() - t)")
+TIMED = (
+    "import time; t = time.perf_counter(); from pipeline import environment; environment.check(); "
+    "print(time.perf_counter() - t)"
+)
 
 
 def wall(code: str) -> float:
@@ -34,18 +36,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=41)
     args = parser.parse_args(argv)
-    inside = [float(subprocess.run([sys.executable, "-c", TIMED], cwd=ROOT, check=True, capture_output=True,
-                                   text=True).stdout) for _ in range(args.runs)]
+    inside = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", TIMED], cwd=ROOT, check=True, capture_output=True, text=True
+            ).stdout
+        )
+        for _ in range(args.runs)
+    ]
     ms = [1000 * s for s in inside]
-    print(f"bench-env: environment check, cold, in a fresh interpreter: median {statistics.median(ms):.1f} ms "
-          f"(min {min(ms):.1f}, max {max(ms):.1f}) over {args.runs} runs")
+    print(
+        f"bench-env: environment check, cold, in a fresh interpreter: median {statistics.median(ms):.1f} ms "
+        f"(min {min(ms):.1f}, max {max(ms):.1f}) over {args.runs} runs"
+    )
     with_check, without = [], []
     for _ in range(args.runs):  # alternating, so both see the same machine load
         with_check.append(wall("from pipeline import environment; environment.check()"))
         without.append(wall("from pipeline import errors"))
     a, b = 1000 * statistics.median(with_check), 1000 * statistics.median(without)
-    print(f"bench-env: interpreter start-up with the check {a:.0f} ms, without {b:.0f} ms (medians of "
-          f"{args.runs} alternating runs): the check adds {a - b:.1f} ms per stage")
+    print(
+        f"bench-env: interpreter start-up with the check {a:.0f} ms, without {b:.0f} ms (medians of "
+        f"{args.runs} alternating runs): the check adds {a - b:.1f} ms per stage"
+    )
     return 0
 
 

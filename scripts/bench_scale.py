@@ -63,7 +63,10 @@ def scale(k: int) -> None:
         schemas.validate(schemas.to_frame(images, labels), schemas.NORMALIZED, stage="bench")
 
     train, test = sample.draw(labels, train_counts, test_counts, 42)
-    parts = {"train": split.gather(images, labels, train), "test": split.gather(images, labels, test)}
+    parts = {
+        "train": split.gather(images, labels, train),
+        "test": split.gather(images, labels, test),
+    }
 
     def validate_splits():
         frame = schemas.splits_frame(parts)
@@ -75,10 +78,15 @@ def scale(k: int) -> None:
         ("normalize", normalize.normalize, pixels),
         ("pandera: normalized", validate_norm),
         ("sample.draw", sample.draw, labels, train_counts, test_counts, 42),
-        ("split.gather train+test", lambda: [split.gather(images, labels, i) for i in (train, test)]),
+        (
+            "split.gather train+test",
+            lambda: [split.gather(images, labels, i) for i in (train, test)],
+        ),
         ("pandera: splits", validate_splits),
         ("pickle_bytes train+test", lambda: [pickling.pickle_bytes(*p) for p in parts.values()]),
     ]
     for name, fn, *args in steps:
         _, seconds, mib = measure(fn, *args)
-        print(f"scale {k}x ({len(labels):,} rows): {name}\t{seconds * 1000:.1f} ms\tpeak +{mib:.1f} MiB")
+        print(
+            f"scale {k}x ({len(labels):,} rows): {name}\t{seconds * 1000:.1f} ms\tpeak +{mib:.1f} MiB"
+        )

@@ -57,7 +57,11 @@ def find(minor: str) -> str | None:
     pyenv = shutil.which("pyenv")
     if pyenv:
         result = subprocess.run([pyenv, "prefix", minor], capture_output=True, text=True)
-        candidate = Path(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "") / "bin" / f"python{minor}"
+        candidate = (
+            Path(result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "")
+            / "bin"
+            / f"python{minor}"
+        )
         if result.returncode == 0 and candidate.is_file():
             return str(candidate)
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
@@ -69,11 +73,23 @@ def find(minor: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", help="check only these minor versions (e.g. 3.12 3.13)")
-    parser.add_argument("--skip", nargs="*", default=[], help="leave out these minor versions (checked elsewhere)")
-    parser.add_argument("--budget", type=float, help="seconds this may take in all; an interpreter that would not fit is skipped")
-    parser.add_argument("--estimate", type=float, default=900,
-                        help="seconds the first interpreter is expected to take, for --budget (default 900)")
+    parser.add_argument(
+        "--only", nargs="*", help="check only these minor versions (e.g. 3.12 3.13)"
+    )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], help="leave out these minor versions (checked elsewhere)"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds this may take in all; an interpreter that would not fit is skipped",
+    )
+    parser.add_argument(
+        "--estimate",
+        type=float,
+        default=900,
+        help="seconds the first interpreter is expected to take, for --budget (default 900)",
+    )
     args = parser.parse_args(argv)
     requires, minors = supported()
     say(f"requirements.lock supports requires-python {requires}: {', '.join(minors)}")
@@ -87,20 +103,29 @@ def main(argv: list[str] | None = None) -> int:
             say(f"SKIP {minor}: no python{minor} on this machine")
             skipped.append(minor)
             continue
-        left, expected = (args.budget or 0) - (time.monotonic() - start), max(took, default=args.estimate)
+        left, expected = (
+            (args.budget or 0) - (time.monotonic() - start),
+            max(took, default=args.estimate),
+        )
         if args.budget is not None and expected > left:
-            say(f"SKIP {minor}: time budget: {left:.0f} s left, a check takes about {expected:.0f} s here; "
-                f"run `make check-pythons` by hand")
+            say(
+                f"SKIP {minor}: time budget: {left:.0f} s left, a check takes about {expected:.0f} s here; "
+                f"run `make check-pythons` by hand"
+            )
             skipped.append(minor)
             continue
         say(f"{minor}: {python}")
         began = time.monotonic()
-        code = subprocess.run([sys.executable, str(ROOT / "scripts/check_repro.py"), "--python", python]).returncode
+        code = subprocess.run(
+            [sys.executable, str(ROOT / "scripts/check_repro.py"), "--python", python]
+        ).returncode
         took.append(time.monotonic() - began)
         (failed if code else passed).append(minor)
         say(f"{'FAIL' if code else 'PASS'} {minor} ({took[-1]:.0f} s)")
-    say(f"passed {', '.join(passed) or 'none'}; failed {', '.join(failed) or 'none'}; "
-        f"skipped {', '.join(skipped) or 'none'}")
+    say(
+        f"passed {', '.join(passed) or 'none'}; failed {', '.join(failed) or 'none'}; "
+        f"skipped {', '.join(skipped) or 'none'}"
+    )
     return 1 if failed else 0
 
 

@@ -27,14 +27,26 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-TEXT_SUFFIXES = {".lock", ".yaml", ".yml", ".json", ".md", ".csv", ".tsv", ".txt", ".py", ".toml", ".svg"}
+TEXT_SUFFIXES = {
+    ".lock",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".md",
+    ".csv",
+    ".tsv",
+    ".txt",
+    ".py",
+    ".toml",
+    ".svg",
+}
 DIFF_LINES = 12  # lines of a text diff shown per file
 BASE_PACKAGES = {"pip", "setuptools", "wheel"}
 
@@ -54,10 +66,14 @@ def tail(result: subprocess.CompletedProcess, n: int = 25) -> str:
 
 # ---- set-up --------------------------------------------------------------------------------
 
+
 def clone_head(source: Path, dest: Path) -> str:
     """Check out ``source``'s HEAD (a branch or detached, even in a shallow clone) into ``dest``."""
-    for cmd in (["git", "init", "-q", dest], ["git", "-C", dest, "fetch", "-q", "--no-tags", source, "HEAD"],
-                ["git", "-C", dest, "checkout", "-q", "--detach", "FETCH_HEAD"]):
+    for cmd in (
+        ["git", "init", "-q", dest],
+        ["git", "-C", dest, "fetch", "-q", "--no-tags", source, "HEAD"],
+        ["git", "-C", dest, "checkout", "-q", "--detach", "FETCH_HEAD"],
+    ):
         result = sh(cmd, source)
         if result.returncode:
             raise SystemExit(f"check-repro: {' '.join(map(str, cmd))} failed:\n{tail(result)}")
@@ -73,17 +89,46 @@ def venv_mismatch(venv: Path, lock: Path) -> str | None:
     python = venv / "bin" / "python"
     if not python.exists():
         return f"{venv} does not exist"
-    dry = sh([python, "-m", "pip", "install", "--dry-run", "--no-index", "--no-deps", "--require-hashes",
-              "--disable-pip-version-check", "--quiet", "--report", "-", "-r", lock], lock.parent)
+    dry = sh(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--no-deps",
+            "--require-hashes",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--report",
+            "-",
+            "-r",
+            lock,
+        ],
+        lock.parent,
+    )
     if dry.returncode:
         return f"it lacks pins of {lock.name} (pip: {dry.stderr.strip().splitlines()[-1:]})"
-    wanted = [item["metadata"]["name"] for item in json.loads(dry.stdout or "{}").get("install", [])]
+    wanted = [
+        item["metadata"]["name"] for item in json.loads(dry.stdout or "{}").get("install", [])
+    ]
     if wanted:
         return f"it lacks {', '.join(wanted)}"
-    pinned = {_name(m) for m in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock.read_text(), re.M)}
-    frozen = sh([python, "-m", "pip", "freeze", "--all", "--disable-pip-version-check"], lock.parent).stdout
-    extra = {_name(line.split("==")[0]) for line in frozen.splitlines() if "==" in line} - pinned - BASE_PACKAGES
-    return f"it holds packages {lock.name} does not pin: {', '.join(sorted(extra))}" if extra else None
+    pinned = {
+        _name(m) for m in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock.read_text(), re.M)
+    }
+    frozen = sh(
+        [python, "-m", "pip", "freeze", "--all", "--disable-pip-version-check"], lock.parent
+    ).stdout
+    extra = (
+        {_name(line.split("==")[0]) for line in frozen.splitlines() if "==" in line}
+        - pinned
+        - BASE_PACKAGES
+    )
+    return (
+        f"it holds packages {lock.name} does not pin: {', '.join(sorted(extra))}" if extra else None
+    )
 
 
 def environment(clone: Path, venv: Path, fresh: bool, python: str | None = None) -> Path:
@@ -91,7 +136,13 @@ def environment(clone: Path, venv: Path, fresh: bool, python: str | None = None)
 
     ``python``: build the new one with this interpreter (``make install PYTHON=...``); implies fresh.
     """
-    reason = f"--python {python}" if python else "--fresh" if fresh else venv_mismatch(venv, clone / "requirements.lock")
+    reason = (
+        f"--python {python}"
+        if python
+        else "--fresh"
+        if fresh
+        else venv_mismatch(venv, clone / "requirements.lock")
+    )
     if reason is None:
         say(f"environment: reusing {venv}, which holds exactly the pins of requirements.lock")
         return venv
@@ -100,28 +151,40 @@ def environment(clone: Path, venv: Path, fresh: bool, python: str | None = None)
     result = sh(["make", "install"] + ([f"PYTHON={python}"] if python else []), clone)
     if result.returncode:
         raise SystemExit(f"check-repro: FAIL `make install` failed:\n{tail(result)}")
-    version = sh([clone / ".venv/bin/python", "-c", "import platform; print(platform.python_version())"], clone)
-    say(f"environment: installed in {time.monotonic() - start:.1f} s (Python {version.stdout.strip()})")
+    version = sh(
+        [clone / ".venv/bin/python", "-c", "import platform; print(platform.python_version())"],
+        clone,
+    )
+    say(
+        f"environment: installed in {time.monotonic() - start:.1f} s (Python {version.stdout.strip()})"
+    )
     return clone / ".venv"
 
 
 # ---- checks --------------------------------------------------------------------------------
 
+
 def describe_change(clone: Path, status: str, rel: str) -> list[str]:
     """What differs in one ``git status --porcelain`` entry."""
     path = clone / rel
     if status.strip() != "M" or not path.is_file():
-        return [f"{status} {rel}" + (" (not tracked by git and not ignored)" if status == "??" else "")]
+        return [
+            f"{status} {rel}" + (" (not tracked by git and not ignored)" if status == "??" else "")
+        ]
     old = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=clone, capture_output=True).stdout
     new = path.read_bytes()
-    lines = [f"{status} {rel}: committed {len(old):,} bytes sha256 {hashlib.sha256(old).hexdigest()[:16]}, "
-             f"rebuilt {len(new):,} bytes sha256 {hashlib.sha256(new).hexdigest()[:16]}"]
+    lines = [
+        f"{status} {rel}: committed {len(old):,} bytes sha256 {hashlib.sha256(old).hexdigest()[:16]}, "
+        f"rebuilt {len(new):,} bytes sha256 {hashlib.sha256(new).hexdigest()[:16]}"
+    ]
     if rel == "dvc.lock":
         lines += _first(lock_changes(old.decode(), new.decode()), "changed entries")
     elif path.suffix in TEXT_SUFFIXES:
         diff = sh(["git", "diff", "--no-color", "-U0", "--", rel], clone).stdout.splitlines()
-        lines += _first([line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))],
-                        "changed lines")
+        lines += _first(
+            [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))],
+            "changed lines",
+        )
     return lines
 
 
@@ -133,57 +196,85 @@ def _first(changed: list[str], what: str) -> list[str]:
 
 def lock_changes(old: str, new: str) -> list[str]:
     """``stage dep|out path: committed -> rebuilt`` for every entry of ``dvc.lock`` that differs."""
+
     def flat(text: str) -> dict[str, str]:
         entries = {}
         for stage, body in ((yaml.safe_load(text) or {}).get("stages") or {}).items():
             entries[f"{stage} cmd"] = str(body.get("cmd"))
             for kind in ("deps", "outs"):
                 for entry in body.get(kind) or []:
-                    entries[f"{stage} {kind[:-1]} {entry['path']}"] = f"md5 {entry.get('md5')} ({entry.get('size')} bytes)"
+                    entries[f"{stage} {kind[:-1]} {entry['path']}"] = (
+                        f"md5 {entry.get('md5')} ({entry.get('size')} bytes)"
+                    )
             for file, values in (body.get("params") or {}).items():
                 entries[f"{stage} params {file}"] = json.dumps(values, sort_keys=True)
         return entries
 
     a, b = flat(old), flat(new)
-    return [f"{key}: {a.get(key, '(absent)')} -> {b.get(key, '(absent)')}"
-            for key in sorted(a.keys() | b.keys()) if a.get(key) != b.get(key)]
+    return [
+        f"{key}: {a.get(key, '(absent)')} -> {b.get(key, '(absent)')}"
+        for key in sorted(a.keys() | b.keys())
+        if a.get(key) != b.get(key)
+    ]
 
 
 def check_git(clone: Path, env: dict) -> list[str]:
-    porcelain = sh(["git", "status", "--porcelain", "--untracked-files=all"], clone).stdout.splitlines()
+    porcelain = sh(
+        ["git", "status", "--porcelain", "--untracked-files=all"], clone
+    ).stdout.splitlines()
     return [line for entry in porcelain for line in describe_change(clone, entry[:2], entry[3:])]
 
 
 def check_dvc_status(clone: Path, env: dict) -> list[str]:
     if sh(["dvc", "status", "-q"], clone, env).returncode == 0:
         return []
-    return sh(["dvc", "status"], clone, env).stdout.strip().splitlines() or ["dvc status -q exited non-zero"]
+    return sh(["dvc", "status"], clone, env).stdout.strip().splitlines() or [
+        "dvc status -q exited non-zero"
+    ]
 
 
 def check_command(cmd: list) -> Callable[[Path, dict], list[str]]:
     def check(clone: Path, env: dict) -> list[str]:
         result = sh(cmd, clone, env)
-        return [] if result.returncode == 0 else (result.stdout + result.stderr).strip().splitlines()
+        return (
+            [] if result.returncode == 0 else (result.stdout + result.stderr).strip().splitlines()
+        )
+
     return check
 
 
 CHECKS = [  # (what passing means, check)
-    ("git status --porcelain is empty: every tracked file is byte-identical, nothing new", check_git),
+    (
+        "git status --porcelain is empty: every tracked file is byte-identical, nothing new",
+        check_git,
+    ),
     ("dvc status -q exits 0: every stage is up to date", check_dvc_status),
-    ("the md5 and size dvc.lock records match every file, and every cache object matches its name",
-     check_command(["python", HERE / "verify_data.py", "."])),
-    ("pipeline.load verifies train and test against dvc.lock; each .pkl holds the same arrays as its .npz",
-     check_command(["python", "-m", "pipeline.loader"])),
+    (
+        "the md5 and size dvc.lock records match every file, and every cache object matches its name",
+        check_command(["python", HERE / "verify_data.py", "."]),
+    ),
+    (
+        "pipeline.load verifies train and test against dvc.lock; each .pkl holds the same arrays as its .npz",
+        check_command(["python", "-m", "pipeline.loader"]),
+    ),
 ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fresh", action="store_true", help="always install a new .venv in the clone")
-    parser.add_argument("--python", help="build the clone's .venv with this interpreter (implies --fresh)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="always install a new .venv in the clone"
+    )
+    parser.add_argument(
+        "--python", help="build the clone's .venv with this interpreter (implies --fresh)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the clone afterwards")
-    parser.add_argument("--workdir", type=Path, help="where to make the clone (default: the system temp folder)")
-    parser.add_argument("--source", type=Path, default=ROOT, help="the repository whose HEAD is checked")
+    parser.add_argument(
+        "--workdir", type=Path, help="where to make the clone (default: the system temp folder)"
+    )
+    parser.add_argument(
+        "--source", type=Path, default=ROOT, help="the repository whose HEAD is checked"
+    )
     args = parser.parse_args(argv)
     start = time.monotonic()
     source = args.source.resolve()
@@ -195,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         head = clone_head(source, clone)
         say(f"cloned HEAD {head} into {clone}")
         venv = environment(clone, source / ".venv", args.fresh, args.python)
-        env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+        env = dict(
+            os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1"
+        )
         began = time.monotonic()
         repro = sh(["dvc", "--wait-for-lock", "repro", "--force"], clone, env)
         if repro.returncode:
@@ -212,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
             failures += bool(problems)
         took = time.monotonic() - start
         if failures:
-            say(f"HEAD {head} does NOT reproduce: {failures} of {len(CHECKS)} checks failed ({took:.1f} s)")
+            say(
+                f"HEAD {head} does NOT reproduce: {failures} of {len(CHECKS)} checks failed ({took:.1f} s)"
+            )
             return 1
         say(f"HEAD {head} reproduces byte for byte ({took:.1f} s)")
         return 0

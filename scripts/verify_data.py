@@ -61,7 +61,9 @@ def lock_problems(repo: Path, cache: Path | None = None) -> tuple[int, list[str]
             continue
         size, md5 = path.stat().st_size, md5_file(path)
         if md5 != rec["md5"] or (rec["size"] is not None and size != rec["size"]):
-            problems.append(f"{rel}: md5 {md5} ({size:,} bytes), dvc.lock records {rec['md5']} ({rec['size']:,} bytes)")
+            problems.append(
+                f"{rel}: md5 {md5} ({size:,} bytes), dvc.lock records {rec['md5']} ({rec['size']:,} bytes)"
+            )
     return checked, problems
 
 
@@ -75,14 +77,22 @@ def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, lis
         if not file.is_file():
             problems.append(f"{rel}/{entry['relpath']}: missing")
         elif md5_file(file) != entry["md5"]:
-            problems.append(f"{rel}/{entry['relpath']}: md5 {md5_file(file)}, manifest records {entry['md5']}")
+            problems.append(
+                f"{rel}/{entry['relpath']}: md5 {md5_file(file)}, manifest records {entry['md5']}"
+            )
     return len(entries), problems
 
 
 def cache_dir(repo: Path) -> Path:
     """The project's DVC cache folder (``.dvc/cache`` unless configured otherwise)."""
-    out = subprocess.run([sys.executable, "-m", "dvc", "cache", "dir"], cwd=repo, capture_output=True, text=True)
-    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else repo / ".dvc" / "cache"
+    out = subprocess.run(
+        [sys.executable, "-m", "dvc", "cache", "dir"], cwd=repo, capture_output=True, text=True
+    )
+    return (
+        Path(out.stdout.strip())
+        if out.returncode == 0 and out.stdout.strip()
+        else repo / ".dvc" / "cache"
+    )
 
 
 def object_problems(objects: Path, *, repair: bool = False) -> tuple[int, list[str]]:
@@ -107,23 +117,34 @@ def object_problems(objects: Path, *, repair: bool = False) -> tuple[int, list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("repo", nargs="?", type=Path, default=ROOT, help="project folder (default: this one)")
+    parser.add_argument(
+        "repo", nargs="?", type=Path, default=ROOT, help="project folder (default: this one)"
+    )
     parser.add_argument("--repair", action="store_true", help="delete corrupted cache objects")
-    parser.add_argument("--objects", type=Path, action="append", default=[], help="also check this local remote")
+    parser.add_argument(
+        "--objects", type=Path, action="append", default=[], help="also check this local remote"
+    )
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     cache = cache_dir(repo)
     checks = [("dvc.lock", "files match the md5 and size it records", lock_problems(repo, cache))]
     for label, folder in [(f"cache {cache}", cache)] + [(f"objects {d}", d) for d in args.objects]:
-        checks.append((label, "objects match their md5 names", object_problems(folder, repair=args.repair)))
+        checks.append(
+            (label, "objects match their md5 names", object_problems(folder, repair=args.repair))
+        )
     failures = 0
     for label, ok, (checked, problems) in checks:
-        print(f"verify-data: {label}: {checked} " + (ok if not problems else f"checked, {len(problems)} differ:"))
+        print(
+            f"verify-data: {label}: {checked} "
+            + (ok if not problems else f"checked, {len(problems)} differ:")
+        )
         for line in problems:
             print(f"  - {line}")
         failures += len(problems)
     if failures:
-        print(f"verify-data: FAIL: {failures} file(s) differ from their recorded md5", file=sys.stderr)
+        print(
+            f"verify-data: FAIL: {failures} file(s) differ from their recorded md5", file=sys.stderr
+        )
     return 1 if failures else 0
 
 

@@ -17,14 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # the environment running pytest also runs dvc
 
 
-def run(cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, **kwargs
+) -> subprocess.CompletedProcess:
     """Run a real command (dvc, git, python) in ``cwd`` with the project's environment first on PATH."""
     env = dict(os.environ)
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="tests", GIT_AUTHOR_EMAIL="tests@tinydigits.invalid",
-        GIT_COMMITTER_NAME="tests", GIT_COMMITTER_EMAIL="tests@tinydigits.invalid",
+        GIT_AUTHOR_NAME="tests",
+        GIT_AUTHOR_EMAIL="tests@tinydigits.invalid",
+        GIT_COMMITTER_NAME="tests",
+        GIT_COMMITTER_EMAIL="tests@tinydigits.invalid",
     )
     env.update(kwargs.pop("env", {}))
     if "stdout" not in kwargs and "stderr" not in kwargs:
@@ -33,7 +37,8 @@ def run(cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, 
     result = subprocess.run(cmd, cwd=cwd, env=env, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(
-            f"{' '.join(map(str, cmd))} exited {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            f"{' '.join(map(str, cmd))} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
     return result
 
@@ -58,7 +63,7 @@ def make_repo(dest: Path) -> Path:
 
 # Loaded through PYTHONPATH by every Python process dvc starts: at the moment a process would move a
 # finished temp file over $KILL_AT_REPLACE, SIGKILL it; over $PAUSE_AT_REPLACE, sleep $PAUSE_SECONDS first.
-STAGE_HOOK = textwrap.dedent('''
+STAGE_HOOK = textwrap.dedent("""
     import os, signal, time
     _kill, _pause = os.environ.get("KILL_AT_REPLACE"), os.environ.get("PAUSE_AT_REPLACE")
     if _kill or _pause:
@@ -70,7 +75,7 @@ STAGE_HOOK = textwrap.dedent('''
                 os.kill(os.getpid(), signal.SIGKILL)
             return _replace(src, dst, *args, **kwargs)
         os.replace = replace
-''')
+""")
 
 
 def write_stage_hook(folder: Path) -> Path:
@@ -102,9 +107,11 @@ def link_venv(repo: Path) -> Path:
 class ColdBuild:
     """The project after one cold ``dvc repro`` with default params (see :func:`cold_build`)."""
 
-    repo: Path    # the template: never change it, copy it with copy_build()
-    stdout: str   # what that `dvc repro` printed
-    status: str   # `git status --porcelain` right after it: empty when the copied dvc.lock was current
+    repo: Path  # the template: never change it, copy it with copy_build()
+    stdout: str  # what that `dvc repro` printed
+    status: (
+        str  # `git status --porcelain` right after it: empty when the copied dvc.lock was current
+    )
 
 
 @pytest.fixture(scope="session")

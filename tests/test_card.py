@@ -16,18 +16,29 @@ from tests.conftest import ROOT
 TEMPLATE = (ROOT / reports.CARD_TEMPLATE).read_text(encoding="utf-8")
 P = params.load(ROOT / config.PARAMS_FILE)
 # Real Parquet files of 3 and 2 blank images: the card measures their in-memory size with pyarrow.
-PARQUET = {s: parquet.parquet_bytes(np.zeros((n, 8, 8), np.float32), np.arange(n), np.arange(n))
-           for s, n in (("train", 3), ("test", 2))}
+PARQUET = {
+    s: parquet.parquet_bytes(np.zeros((n, 8, 8), np.float32), np.arange(n), np.arange(n))
+    for s, n in (("train", 3), ("test", 2))
+}
 
 
 def facts(**changes) -> card.Facts:
     """A small, made-up set of facts; each test changes what it checks."""
     summary = {"mean": 0.8, "std": 0.03, "min": 0.74, "max": 0.85}
     base = dict(
-        p=P, train_labels=np.repeat(np.arange(10), 100), test_labels=np.repeat(np.arange(10), 20),
-        files={Path("train.pkl"): b"x" * 264_255, Path("test.pkl"): b"y" * 53_044, Path("train.npz"): b"z",
-               Path("train.parquet"): PARQUET["train"], Path("test.parquet"): PARQUET["test"]},
-        base=summary, per_class={d: 0.5 + d / 20 for d in range(10)}, curve=np.linspace(0.15, 0.8, 20),
+        p=P,
+        train_labels=np.repeat(np.arange(10), 100),
+        test_labels=np.repeat(np.arange(10), 20),
+        files={
+            Path("train.pkl"): b"x" * 264_255,
+            Path("test.pkl"): b"y" * 53_044,
+            Path("train.npz"): b"z",
+            Path("train.parquet"): PARQUET["train"],
+            Path("test.parquet"): PARQUET["test"],
+        },
+        base=summary,
+        per_class={d: 0.5 + d / 20 for d in range(10)},
+        curve=np.linspace(0.15, 0.8, 20),
         ref={"test_accuracy": 0.975, "epochs": 351, "converged": True},
         sweep={15: {"mean": 0.29, "std": 0.07, "min": 0.14, "max": 0.35}, 100: summary},
     )
@@ -47,8 +58,10 @@ def test_card_opens_with_the_hugging_face_header_of_its_files():
     text = card.render(TEMPLATE, facts())
     sizes = {s: len(blob) for s, blob in PARQUET.items()}
     in_memory = {s: parquet.arrow_nbytes(blob) for s, blob in PARQUET.items()}
-    assert text.startswith(hub_header.header({"train": 1000, "test": 200}, sizes, in_memory) + "\n<!--")
-    assert "## Which format when" in text and "`load_dataset(\"datasets/tinydigits\")`" in text
+    assert text.startswith(
+        hub_header.header({"train": 1000, "test": 200}, sizes, in_memory) + "\n<!--"
+    )
+    assert "## Which format when" in text and '`load_dataset("datasets/tinydigits")`' in text
 
 
 def test_counts_and_digests_come_from_the_data():
@@ -64,15 +77,21 @@ def test_counts_and_digests_come_from_the_data():
 def test_claims_verdicts_follow_the_measures():
     f = facts()
     assert claim(f, "~80%")[2] == "holds"
-    assert claim(facts(base={"mean": 0.6, "std": 0.0, "min": 0.6, "max": 0.6}), "~80%")[2].startswith("does not hold")
+    assert claim(facts(base={"mean": 0.6, "std": 0.0, "min": 0.6, "max": 0.6}), "~80%")[
+        2
+    ].startswith("does not hold")
     assert claim(f, "<20%")[2].startswith("does not hold") and "0.2900" in claim(f, "<20%")[1]
     small = {15: {"mean": 0.12, "std": 0.0, "min": 0.1, "max": 0.14}}
     assert claim(facts(sweep=small), "<20%")[2] == "holds"
     assert claim(facts(sweep={}), "<20%")[1].startswith("not measured")
     assert claim(f, "~310 KB")[2] == "holds"
-    assert claim(facts(files={Path("train.pkl"): b"x" * 500_000}), "~310 KB")[2].startswith("does not hold")
+    assert claim(facts(files={Path("train.pkl"): b"x" * 500_000}), "~310 KB")[2].startswith(
+        "does not hold"
+    )
     assert claim(facts(curve=np.full(20, 0.5)), "Model improves")[2].startswith("does not hold")
-    assert claim(facts(train_labels=np.repeat(np.arange(10), 50)), "Perfect 100")[2].startswith("does not hold")
+    assert claim(facts(train_labels=np.repeat(np.arange(10), 50)), "Perfect 100")[2].startswith(
+        "does not hold"
+    )
 
 
 def test_time_claim_is_stated_without_a_wall_clock_figure():
@@ -82,20 +101,40 @@ def test_time_claim_is_stated_without_a_wall_clock_figure():
 
 
 def test_imbalanced_and_unconverged_runs_are_described_as_such():
-    text = card.render(TEMPLATE, facts(
-        train_labels=np.repeat(np.arange(10), [100] * 8 + [50, 100]),
-        ref={"test_accuracy": 0.9, "epochs": 1000, "converged": False},
-    ))
-    assert "a small set (per-digit counts as below)" in text and "balanced" not in text.split("\n## ")[0]
+    text = card.render(
+        TEMPLATE,
+        facts(
+            train_labels=np.repeat(np.arange(10), [100] * 8 + [50, 100]),
+            ref={"test_accuracy": 0.9, "epochs": 1000, "converged": False},
+        ),
+    )
+    assert (
+        "a small set (per-digit counts as below)" in text
+        and "balanced" not in text.split("\n## ")[0]
+    )
     assert "stopped by benchmark.reference_max_epochs before converging" in text
 
 
 def test_the_reference_says_where_it_trained_when_that_is_not_the_published_split():
-    assert "the v1 size, as for the gate" not in card.render(TEMPLATE, facts())  # 100 per digit: the same split
-    fifty = params.parse({**yaml.safe_load((ROOT / config.PARAMS_FILE).read_text()),
-                          "sample": {"train_per_class": 50, "test_per_class": 20, "train_counts": {}, "test_counts": {}}})
+    assert "the v1 size, as for the gate" not in card.render(
+        TEMPLATE, facts()
+    )  # 100 per digit: the same split
+    fifty = params.parse(
+        {
+            **yaml.safe_load((ROOT / config.PARAMS_FILE).read_text()),
+            "sample": {
+                "train_per_class": 50,
+                "test_per_class": 20,
+                "train_counts": {},
+                "test_counts": {},
+            },
+        }
+    )
     text = card.render(TEMPLATE, facts(p=fifty, train_labels=np.repeat(np.arange(10), 50)))
-    assert "(351 epochs; on the split drawn with 100 train images per digit, the v1 size, as for the gate)" in text
+    assert (
+        "(351 epochs; on the split drawn with 100 train images per digit, the v1 size, as for the gate)"
+        in text
+    )
 
 
 def test_unknown_placeholder_and_stray_dollar_are_refused():
@@ -114,7 +153,10 @@ def test_curve_epochs_keep_the_first_and_last():
 def test_committed_card_agrees_with_committed_metrics_and_files():
     text = (ROOT / reports.CARD_FILE).read_text(encoding="utf-8")
     m = json.loads((ROOT / reports.METRICS_FILE).read_text())
-    assert f"| baseline, {P.benchmark.seeds} seeds | {m['test_accuracy']:.4f} | {m['test_accuracy_std']:.4f} |" in text
+    assert (
+        f"| baseline, {P.benchmark.seeds} seeds | {m['test_accuracy']:.4f} | {m['test_accuracy_std']:.4f} |"
+        in text
+    )
     assert f"reaches\n{m['reference']['test_accuracy']:.4f} test accuracy" in text
     for name in ("train", "test"):
         for path in (config.pickle_path(name), config.npz_path(name), config.parquet_path(name)):
@@ -122,13 +164,18 @@ def test_committed_card_agrees_with_committed_metrics_and_files():
     assert hashlib.sha256((ROOT / config.CROISSANT_FILE).read_bytes()).hexdigest() in text
 
 
-@pytest.mark.parametrize("path", [reports.CARD_FILE, reports.METRICS_FILE, *reports.PLOT_FILES.values()])
+@pytest.mark.parametrize(
+    "path", [reports.CARD_FILE, reports.METRICS_FILE, *reports.PLOT_FILES.values()]
+)
 def test_tracked_outputs_hold_no_times_dates_paths_or_versions(path):
     text = (ROOT / path).read_text(encoding="utf-8")
-    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}:\d{2}\b", text)  # dates, clock times
+    assert not re.search(
+        r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}:\d{2}\b", text
+    )  # dates, clock times
     assert str(ROOT) not in text and not re.search(r"(?<![\w.])/(home|tmp|Users|root)/", text)
-    assert not re.search(r"\b\d+\.\d+ ?(s|sec|seconds)\b|\b\d+ ?ms\b", text)  # no measured durations
+    assert not re.search(
+        r"\b\d+\.\d+ ?(s|sec|seconds)\b|\b\d+ ?ms\b", text
+    )  # no measured durations
     import sklearn
 
     assert sklearn.__version__ not in text
-

@@ -28,8 +28,15 @@ def commit_all(repo, message):
 def check_repro(repo, tmp):
     """`make check-repro` in ``repo``, reusing this environment's .venv (never rebuilding it)."""
     start = time.monotonic()
-    result = run(["make", "-o", ".venv/.installed", "check-repro"], repo, check=False, env={"TMPDIR": str(tmp)})
-    print(f"make check-repro: exit {result.returncode} in {time.monotonic() - start:.1f} s\n{result.stdout}")
+    result = run(
+        ["make", "-o", ".venv/.installed", "check-repro"],
+        repo,
+        check=False,
+        env={"TMPDIR": str(tmp)},
+    )
+    print(
+        f"make check-repro: exit {result.returncode} in {time.monotonic() - start:.1f} s\n{result.stdout}"
+    )
     return result
 
 
@@ -58,7 +65,9 @@ def test_gate_fails_on_a_commit_with_altered_outputs_and_lists_them(project):
     repo, tmp = project
     train = repo / "datasets/tinydigits/train.pkl"
     data = train.read_bytes()
-    at = data.index(bytes(16))  # a run of 0.0 pixels: flip one to 0.0625, same size, still a valid pickle
+    at = data.index(
+        bytes(16)
+    )  # a run of 0.0 pixels: flip one to 0.0625, same size, still a valid pickle
     train.write_bytes(data[:at] + bytes.fromhex("0000803d") + data[at + 4 :])
     tampered = hashlib.sha256(train.read_bytes()).hexdigest()
     lock = repo / "dvc.lock"
@@ -74,16 +83,22 @@ def test_gate_fails_on_a_commit_with_altered_outputs_and_lists_them(project):
     assert result.returncode != 0  # make reports the script's exit 1 as 2
     assert "note: 1 uncommitted change(s)" in out
     assert "FAIL git status --porcelain is empty" in out
-    assert (f"M datasets/tinydigits/train.pkl: committed 264,255 bytes sha256 {tampered[:16]}, "
-            f"rebuilt 264,255 bytes sha256 {V1_TRAIN[:16]}") in out
+    assert (
+        f"M datasets/tinydigits/train.pkl: committed 264,255 bytes sha256 {tampered[:16]}, "
+        f"rebuilt 264,255 bytes sha256 {V1_TRAIN[:16]}"
+    ) in out
     assert "M dvc.lock:" in out
-    assert f"sample out datasets/interim/sample.npz: md5 {forged} ({size} bytes) -> md5 {sample_md5} ({size} bytes)" in out
+    assert (
+        f"sample out datasets/interim/sample.npz: md5 {forged} ({size} bytes) -> md5 {sample_md5} ({size} bytes)"
+        in out
+    )
     assert f"split dep datasets/interim/sample.npz: md5 {forged}" in out
     assert "does NOT reproduce: 1 of 4 checks failed" in out
     run(["git", "reset", "-q", "--hard", "HEAD~1"], repo)
 
 
 # ---- scripts/verify_data.py on hand-made projects ---------------------------------------------------
+
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
@@ -95,12 +110,21 @@ def tiny_project(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data/a.bin").write_bytes(b"alpha")
     (tmp_path / "data/b.bin").write_bytes(b"bravo")
-    lock = {"schema": "2.0", "stages": {
-        "make": {"cmd": "x", "outs": [{"path": "data/a.bin", "hash": "md5", "md5": md5(b"alpha"), "size": 5}]},
-        "use": {"cmd": "y", "deps": [{"path": "data/a.bin", "hash": "md5", "md5": md5(b"alpha"), "size": 5}],
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            "make": {
+                "cmd": "x",
+                "outs": [{"path": "data/a.bin", "hash": "md5", "md5": md5(b"alpha"), "size": 5}],
+            },
+            "use": {
+                "cmd": "y",
+                "deps": [{"path": "data/a.bin", "hash": "md5", "md5": md5(b"alpha"), "size": 5}],
                 "params": {"params.yaml": {"seed": 1}},
-                "outs": [{"path": "data/b.bin", "hash": "md5", "md5": md5(b"bravo"), "size": 5}]},
-    }}
+                "outs": [{"path": "data/b.bin", "hash": "md5", "md5": md5(b"bravo"), "size": 5}],
+            },
+        },
+    }
     (tmp_path / "dvc.lock").write_text(json.dumps(lock))  # JSON is YAML
     obj = tmp_path / "cache/files/md5" / md5(b"alpha")[:2] / md5(b"alpha")[2:]
     obj.parent.mkdir(parents=True)
@@ -130,24 +154,33 @@ def test_verify_data_finds_a_corrupted_cache_object_even_with_its_mtime_kept(tin
     obj.write_bytes(b"alphX")
     os.utime(obj, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what DVC's own check relies on
     checked, problems = object_problems(tiny_project / "cache")
-    assert checked == 1 and len(problems) == 1 and f"content md5 {md5(b'alphX')} does not match" in problems[0]
+    assert (
+        checked == 1
+        and len(problems) == 1
+        and f"content md5 {md5(b'alphX')} does not match" in problems[0]
+    )
     checked, problems = object_problems(tiny_project / "cache", repair=True)
     assert "removed (restore it with `dvc pull` or `dvc repro`)" in problems[0] and not obj.exists()
 
 
 def test_verify_data_checks_directory_outputs_through_their_manifest(tiny_project):
-    manifest = json.dumps([{"md5": md5(b"alpha"), "relpath": "a.bin"}, {"md5": md5(b"zulu"), "relpath": "b.bin"}])
+    manifest = json.dumps(
+        [{"md5": md5(b"alpha"), "relpath": "a.bin"}, {"md5": md5(b"zulu"), "relpath": "b.bin"}]
+    )
     oid = md5(manifest.encode()) + ".dir"
     (tiny_project / "cache/files/md5" / oid[:2]).mkdir(exist_ok=True)
     (tiny_project / "cache/files/md5" / oid[:2] / oid[2:]).write_text(manifest)
     lock = {"stages": {"s": {"outs": [{"path": "data", "md5": oid, "size": 10}]}}}
     (tiny_project / "dvc.lock").write_text(json.dumps(lock))
     checked, problems = lock_problems(tiny_project, tiny_project / "cache")
-    assert checked == 2 and problems == [f"data/b.bin: md5 {md5(b'bravo')}, manifest records {md5(b'zulu')}"]
+    assert checked == 2 and problems == [
+        f"data/b.bin: md5 {md5(b'bravo')}, manifest records {md5(b'zulu')}"
+    ]
     assert object_problems(tiny_project / "cache") == (2, [])
 
 
 # ---- when the gate may reuse an existing .venv ------------------------------------------------------
+
 
 def test_this_venv_matches_the_lock_exactly():
     assert venv_mismatch(VENV_BIN.parent, ROOT / "requirements.lock") is None
@@ -160,5 +193,8 @@ def test_a_venv_with_another_version_or_an_unpinned_package_is_not_reused(tmp_pa
     assert "lacks pins of other-version.lock" in venv_mismatch(VENV_BIN.parent, other)
     fewer = tmp_path / "fewer.lock"
     fewer.write_text(re.sub(r"^tabulate==.*?(?=^\S)", "", lock, flags=re.M | re.S))
-    assert venv_mismatch(VENV_BIN.parent, fewer) == "it holds packages fewer.lock does not pin: tabulate"
+    assert (
+        venv_mismatch(VENV_BIN.parent, fewer)
+        == "it holds packages fewer.lock does not pin: tabulate"
+    )
     assert "does not exist" in venv_mismatch(tmp_path / "nowhere", fewer)

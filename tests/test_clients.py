@@ -1,12 +1,15 @@
 """The published folder as students load it: pandas, Hugging Face ``datasets`` and ``mlcroissant``.
 
 Each client is the real package, pinned in requirements.lock, run offline in a process of its own
-(see tests/clients.py); every array it gives must equal the published ``.npz``. The last test
+(the loaders below); every array it gives must equal the published ``.npz``. The last test
 builds a variant with a real ``dvc repro`` and checks that the same files describe it.
 """
 
 import hashlib
 import json
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,10 +17,93 @@ import pytest
 import yaml
 
 from pipeline import config
-from tests import clients
 from tests.conftest import ROOT, copy_build, run
 
 DATA = ROOT / config.DATASET_DIR
+
+
+# ---- the real clients, each in a process of its own ---------------------------------------------
+# Hugging Face ``datasets`` changes how pandas reads Arrow extension types when imported, which
+# breaks ``mlcroissant``'s reader in the same process; a subprocess per client also keeps the test
+# process free of both. Each returns ``{split: {"images", "labels", "source_index"}}`` as NumPy
+# arrays, exactly as the client gave them (dtypes included).
+
+SPLITS = ("train", "test")
+
+_HF = """
+import sys, numpy as np, datasets
+ds = datasets.load_dataset(sys.argv[1])
+out = {}
+for s in ("train", "test"):
+    d = ds[s].with_format("numpy")
+    out[f"{s}_images"], out[f"{s}_labels"], out[f"{s}_source_index"] = d["image"], d["label"], d["source_index"]
+    out[f"{s}_num_bytes"] = np.int64(ds[s].info.splits[s].num_bytes)
+np.savez(sys.argv[2], **out)
+"""
+
+_CROISSANT = """
+import sys, numpy as np, mlcroissant as mlc
+ds = mlc.Dataset(jsonld=sys.argv[1])
+out = {}
+for s in ("train", "test"):
+    records = list(ds.records(record_set=s))
+    out[f"{s}_images"] = np.stack([np.asarray(r[f"{s}/image"]) for r in records])
+    out[f"{s}_labels"] = np.array([r[f"{s}/label"] for r in records])
+    out[f"{s}_source_index"] = np.array([r[f"{s}/source_index"] for r in records])
+np.savez(sys.argv[2], **out)
+"""
+
+
+def _load(
+    code: str, target: Path, tmp: Path, env: dict | None = None
+) -> dict[str, dict[str, np.ndarray]]:
+    out = tmp / "arrays.npz"
+    run([sys.executable, "-c", code, str(target), str(out)], tmp, env=env or {})
+    with np.load(out, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return {
+        s: {k.split("_", 1)[1]: v for k, v in arrays.items() if k.startswith(f"{s}_")}
+        for s in SPLITS
+    }
+
+
+def hugging_face(folder: Path, tmp: Path) -> dict[str, dict[str, np.ndarray]]:
+    """``datasets.load_dataset(folder)`` offline, with a cache of its own under ``tmp``."""
+    env = {
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp / "hf"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    return _load(_HF, Path(folder).resolve(), tmp, env)
+
+
+def croissant(jsonld: Path, tmp: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Every record of both record sets, as ``mlcroissant.Dataset(jsonld).records(split)`` yields them."""
+    return _load(_CROISSANT, Path(jsonld).resolve(), tmp)
+
+
+def npz(folder: Path) -> dict[str, dict[str, np.ndarray]]:
+    """The published ``.npz`` arrays, the reference every client must give back."""
+    out = {}
+    for s in SPLITS:
+        with np.load(Path(folder) / f"{s}.npz", allow_pickle=False) as z:
+            out[s] = {"images": z["images"], "labels": z["labels"]}
+    return out
+
+
+def croissant_validate(jsonld: Path, cwd: Path):
+    """``mlcroissant validate --jsonld`` as a user runs it (the CLI next to this interpreter)."""
+    cli = Path(sys.executable).parent / "mlcroissant"
+    return run(
+        [str(cli), "validate", "--jsonld", str(Path(jsonld).resolve())],
+        cwd,
+        check=False,
+        env={"PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", "")},
+    )
+
+
+# ---- the tests ---------------------------------------------------------------------------------
 
 
 def assert_traced_to_source(source_index, images, labels):
@@ -30,7 +116,7 @@ def assert_traced_to_source(source_index, images, labels):
 
 
 def assert_equal_to_npz(got, want):
-    for split in clients.SPLITS:
+    for split in SPLITS:
         images, labels = want[split]["images"], want[split]["labels"]
         assert got[split]["images"].shape == images.shape, split
         assert np.array_equal(got[split]["images"].astype(np.float32), images), split
@@ -45,40 +131,47 @@ def card_header(folder):
 
 
 def test_pandas_reads_both_parquet_files():
-    want = clients.npz(DATA)
-    for split in clients.SPLITS:
+    want = npz(DATA)
+    for split in SPLITS:
         frame = pd.read_parquet(DATA / f"{split}.parquet")
         assert list(frame.columns) == ["image", "label", "source_index"]
         images = np.stack([np.stack(rows) for rows in frame["image"]])
         assert images.dtype == np.float32 and np.array_equal(images, want[split]["images"])
-        assert frame["label"].dtype == np.int64 and np.array_equal(frame["label"].to_numpy(), want[split]["labels"])
-        assert_traced_to_source(frame["source_index"].to_numpy(), want[split]["images"], want[split]["labels"])
+        assert frame["label"].dtype == np.int64 and np.array_equal(
+            frame["label"].to_numpy(), want[split]["labels"]
+        )
+        assert_traced_to_source(
+            frame["source_index"].to_numpy(), want[split]["images"], want[split]["labels"]
+        )
 
 
 def test_hugging_face_datasets_loads_the_folder_offline(tmp_path):
-    got = clients.hugging_face(DATA, tmp_path)
-    assert [len(got[s]["labels"]) for s in clients.SPLITS] == [1000, 200]
+    got = hugging_face(DATA, tmp_path)
+    assert [len(got[s]["labels"]) for s in SPLITS] == [1000, 200]
     assert got["train"]["images"].dtype == np.float32 and got["train"]["labels"].dtype == np.int64
-    assert_equal_to_npz(got, clients.npz(DATA))
+    assert_equal_to_npz(got, npz(DATA))
     splits = {s["name"]: s for s in card_header(DATA)["dataset_info"]["splits"]}
-    for split in clients.SPLITS:  # the header's num_bytes is what datasets measures
+    for split in SPLITS:  # the header's num_bytes is what datasets measures
         assert int(got[split]["num_bytes"]) == splits[split]["num_bytes"]
 
 
 def test_mlcroissant_validates_and_its_records_equal_the_npz(tmp_path):
-    result = clients.croissant_validate(DATA / "croissant.json", tmp_path)
+    result = croissant_validate(DATA / "croissant.json", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Done" in result.stdout + result.stderr
-    assert_equal_to_npz(clients.croissant(DATA / "croissant.json", tmp_path), clients.npz(DATA))
+    assert_equal_to_npz(croissant(DATA / "croissant.json", tmp_path), npz(DATA))
 
 
 def test_croissant_digests_and_card_sizes_match_the_files():
     doc = json.loads((DATA / "croissant.json").read_text(encoding="utf-8"))
     for entry in doc["distribution"]:
         blob = (DATA / entry["contentUrl"]).read_bytes()
-        assert entry["sha256"] == hashlib.sha256(blob).hexdigest() and entry["contentSize"] == f"{len(blob)} B"
+        assert (
+            entry["sha256"] == hashlib.sha256(blob).hexdigest()
+            and entry["contentSize"] == f"{len(blob)} B"
+        )
     info = card_header(DATA)["dataset_info"]
-    assert info["download_size"] == sum((DATA / f"{s}.parquet").stat().st_size for s in clients.SPLITS)
+    assert info["download_size"] == sum((DATA / f"{s}.parquet").stat().st_size for s in SPLITS)
 
 
 @pytest.mark.e2e
@@ -92,16 +185,21 @@ def test_a_variant_describes_itself_and_every_client_loads_it(cold_build, tmp_pa
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     run(["dvc", "repro"], repo, timeout=1800)
     data = repo / config.DATASET_DIR
-    want = clients.npz(data)
-    assert [len(want[s]["labels"]) for s in clients.SPLITS] == [285, 100]
+    want = npz(data)
+    assert [len(want[s]["labels"]) for s in SPLITS] == [285, 100]
 
-    assert_equal_to_npz(clients.hugging_face(data, tmp_path), want)
-    assert_equal_to_npz(clients.croissant(data / "croissant.json", tmp_path), want)
-    assert clients.croissant_validate(data / "croissant.json", tmp_path).returncode == 0
+    assert_equal_to_npz(hugging_face(data, tmp_path), want)
+    assert_equal_to_npz(croissant(data / "croissant.json", tmp_path), want)
+    assert croissant_validate(data / "croissant.json", tmp_path).returncode == 0
     doc = json.loads((data / "croissant.json").read_text(encoding="utf-8"))
-    assert "train: 285 images, per digit [30, 30, 30, 30, 30, 30, 30, 30, 15, 30]" in doc["description"]
+    assert (
+        "train: 285 images, per digit [30, 30, 30, 30, 30, 30, 30, 30, 15, 30]"
+        in doc["description"]
+    )
     for entry in doc["distribution"]:
-        assert entry["sha256"] == hashlib.sha256((data / entry["contentUrl"]).read_bytes()).hexdigest()
+        assert (
+            entry["sha256"] == hashlib.sha256((data / entry["contentUrl"]).read_bytes()).hexdigest()
+        )
     info = card_header(data)
     assert info["size_categories"] == ["n<1K"]
     assert [s["num_examples"] for s in info["dataset_info"]["splits"]] == [285, 100]

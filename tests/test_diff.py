@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from pipeline import diff
-from pipeline.io import npz_bytes
+from pipeline.storage import npz_bytes
 from tests.conftest import ROOT, run
 
-POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16  # 40 distinct images
+POOL = (
+    np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16
+)  # 40 distinct images
 LABELS = np.arange(40, dtype=np.int64) % 10
 
 
@@ -26,16 +28,25 @@ def split(index, relabel=()):
 A = {"train": split(np.arange(0, 20)), "test": split(np.arange(20, 30))}
 # B: 5 train images dropped (15..19), 2 of them moved to test (15, 16); 3 test images moved to train
 # (20, 21, 22), 2 more dropped from test (23, 24), 4 new test images (30..33); image 0 relabelled.
-B = {"train": split(np.r_[np.arange(0, 15), 20, 21, 22][::-1], relabel=[17]),
-     "test": split(np.r_[25:30, 15, 16, 30:34])}
-EXPECTED = {"train": {"added": 3, "removed": 5, "kept": 15}, "test": {"added": 6, "removed": 5, "kept": 5},
-            "moved": {"train_to_test": 2, "test_to_train": 3}, "relabelled": 1}
+B = {
+    "train": split(np.r_[np.arange(0, 15), 20, 21, 22][::-1], relabel=[17]),
+    "test": split(np.r_[25:30, 15, 16, 30:34]),
+}
+EXPECTED = {
+    "train": {"added": 3, "removed": 5, "kept": 15},
+    "test": {"added": 6, "removed": 5, "kept": 5},
+    "moved": {"train_to_test": 2, "test_to_train": 3},
+    "relabelled": 1,
+}
 
 
 def numbers(r):
-    return {"train": {k: r["train"][k] for k in ("added", "removed", "kept")},
-            "test": {k: r["test"][k] for k in ("added", "removed", "kept")},
-            "moved": r["moved"], "relabelled": r["relabelled"]}
+    return {
+        "train": {k: r["train"][k] for k in ("added", "removed", "kept")},
+        "test": {k: r["test"][k] for k in ("added", "removed", "kept")},
+        "moved": r["moved"],
+        "relabelled": r["relabelled"],
+    }
 
 
 def test_compare_counts_images_by_content():
@@ -48,7 +59,13 @@ def test_a_reordering_adds_and_removes_nothing():
     shuffled = {s: (x[::-1], y[::-1]) for s, (x, y) in A.items()}
     r = diff.compare(A, shuffled)
     assert [r[s]["kept"] for s in ("train", "test")] == [20, 10]
-    assert r["train"]["added"] == r["test"]["removed"] == r["moved"]["train_to_test"] == r["relabelled"] == 0
+    assert (
+        r["train"]["added"]
+        == r["test"]["removed"]
+        == r["moved"]["train_to_test"]
+        == r["relabelled"]
+        == 0
+    )
 
 
 def write_revision(repo, splits, accuracy):
@@ -74,7 +91,9 @@ def revs(tmp_path_factory):
     shutil.copy(ROOT / "dvc.yaml", repo / "dvc.yaml")
     run(["git", "init", "-q", "-b", "main"], repo)
     write_revision(repo, A, 0.8)
-    (repo / "datasets/tinydigits/releases.json").write_text(json.dumps({"releases": [{"version": "1.0.0"}]}, indent=1))
+    (repo / "datasets/tinydigits/releases.json").write_text(
+        json.dumps({"releases": [{"version": "1.0.0"}]}, indent=1)
+    )
     a = commit(repo, "A")
     run(["git", "tag", "tinydigits@v1.0.0"], repo)
     write_revision(repo, B, 0.75)
@@ -83,7 +102,9 @@ def revs(tmp_path_factory):
 
 
 def pdiff(repo, *args):
-    return run(["python", "-m", "pipeline.diff", *args], repo, check=False, env={"PYTHONPATH": str(ROOT)})
+    return run(
+        ["python", "-m", "pipeline.diff", *args], repo, check=False, env={"PYTHONPATH": str(ROOT)}
+    )
 
 
 def test_json_numbers_between_two_revisions(revs):
@@ -101,7 +122,9 @@ def test_text_says_plainly_that_moved_images_leak(revs):
     out = pdiff(repo, a, b).stdout
     assert "train: 20 -> 18 images: 3 added, 5 removed, 15 kept" in out
     assert "would be scored on 2 of its own training images" in out
-    assert "labels changed: 1" in out and "benchmark test accuracy: 0.8000 -> 0.7500 (-0.0500)" in out
+    assert (
+        "labels changed: 1" in out and "benchmark test accuracy: 0.8000 -> 0.7500 (-0.0500)" in out
+    )
 
 
 def test_defaults_are_the_last_release_and_the_working_tree(revs):
@@ -120,10 +143,13 @@ def test_without_the_tag_the_release_is_found_by_the_commit_that_recorded_it(rev
     assert a[:7] in r["a"] and "not in this clone" in r["a"] and numbers(r) == EXPECTED
 
 
-@pytest.mark.parametrize("args, message", [
-    (["nope", "main"], "unknown revision 'nope': not a branch, tag or commit"),
-    (["tinydigits@v9.9.9"], "tags may not have been fetched"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["nope", "main"], "unknown revision 'nope': not a branch, tag or commit"),
+        (["tinydigits@v9.9.9"], "tags may not have been fetched"),
+    ],
+)
 def test_an_unknown_revision_is_one_line(revs, args, message):
     repo, _, _ = revs
     result = pdiff(repo, *args)

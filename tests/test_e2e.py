@@ -11,8 +11,8 @@ import psutil  # a dependency of dvc
 import pytest
 import yaml
 
+from scripts.oracle import reference_pickles
 from tests.conftest import VENV_BIN, copy_build, restore, run, write_stage_hook
-from tests.oracle import reference_pickles
 from tests.test_stages import V1
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +76,10 @@ def test_bad_params_stop_repro_before_anything_is_written(built):
     set_params(repo, train_per_class=160)
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
-    assert "sample.train_per_class + sample.test_per_class = 160 + 20 = 180 exceeds the 178 images of digit 0" in result.stderr
+    assert (
+        "sample.train_per_class + sample.test_per_class = 160 + 20 = 180 exceeds the 178 images of digit 0"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert {p: sha256(repo / p) for p in before} == before
     run(["git", "checkout", "params.yaml"], repo)
@@ -96,7 +99,10 @@ def test_a_typo_in_the_benchmark_block_fails_repro_and_keeps_the_reports(built):
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
     # benchmark_sweep tracks the benchmark block whole too, and runs first
-    assert "benchmark_sweep: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)" in result.stderr
+    assert (
+        "benchmark_sweep: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)"
+        in result.stderr
+    )
     assert {p: sha256(repo / p) for p in tracked} == before  # persist: DVC did not delete them
     run(["git", "checkout", "params.yaml"], repo)
     # DVC removed the sweep's cached output before running the stage; the cache still has it
@@ -113,7 +119,10 @@ def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(buil
     np.savez(normalized, images=images, labels=labels)
     result = run(["python", "-m", "pipeline.split"], repo, check=False)
     assert result.returncode == 1
-    assert "split: error: stage 'split': splits data (1,200 rows) violates the contract:" in result.stderr
+    assert (
+        "split: error: stage 'split': splits data (1,200 rows) violates the contract:"
+        in result.stderr
+    )
     assert "check 'multiple of 1/16': pixel_" in result.stderr and "=0.03" in result.stderr
     assert "Traceback" not in result.stderr
     run(["dvc", "repro", "pickle"], repo)  # DVC sees the tampered intermediate and rebuilds it
@@ -122,9 +131,13 @@ def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(buil
 
 def test_changed_counts_and_seed_give_the_oracle_bytes(built):
     repo, _, _ = built
-    set_params(repo, seed=7, train_per_class=30, test_per_class=5, train_counts={8: 12}, test_counts={0: 0})
+    set_params(
+        repo, seed=7, train_per_class=30, test_per_class=5, train_counts={8: 12}, test_counts={0: 0}
+    )
     result = run(["dvc", "repro", "pickle"], repo)
-    assert "Stage 'normalize' didn't change" in result.stdout  # only what depends on the counts reran
+    assert (
+        "Stage 'normalize' didn't change" in result.stdout
+    )  # only what depends on the counts reran
     train = [30] * 8 + [12, 30]
     test = [0] + [5] * 9
     want = reference_pickles(train, test, 7)
@@ -138,7 +151,10 @@ def test_changed_counts_and_seed_give_the_oracle_bytes(built):
 def blocked_in_flock(proc) -> bool:
     """True while ``proc`` (a make) has a ``flock`` child still waiting: nothing started under it yet."""
     try:
-        return any(p.name() == "flock" and not p.children() for p in psutil.Process(proc.pid).children(recursive=True))
+        return any(
+            p.name() == "flock" and not p.children()
+            for p in psutil.Process(proc.pid).children(recursive=True)
+        )
     except psutil.NoSuchProcess:
         return False
 
@@ -154,12 +170,24 @@ def test_two_make_repro_at_once_overlap_and_both_succeed(built):
     cmd = ["make", "-o", ".venv/.installed", "repro"]
     log = repo.parent / "first-make.log"
     with open(log, "w") as out:  # the first pauses 5 s in the pickle stage, holding the flock
-        first = subprocess.Popen(cmd, cwd=repo, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                 env=dict(env, PYTHONPATH=str(hook), PAUSE_AT_REPLACE="tinydigits/test.pkl"))
+        first = subprocess.Popen(
+            cmd,
+            cwd=repo,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(env, PYTHONPATH=str(hook), PAUSE_AT_REPLACE="tinydigits/test.pkl"),
+        )
     deadline = time.monotonic() + 300
-    while "Running stage 'pickle'" not in log.read_text() and first.poll() is None and time.monotonic() < deadline:
+    while (
+        "Running stage 'pickle'" not in log.read_text()
+        and first.poll() is None
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
-    second = subprocess.Popen(cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = subprocess.Popen(
+        cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     waited = False
     while first.poll() is None and second.poll() is None:
         waited = waited or blocked_in_flock(second)
@@ -185,15 +213,23 @@ def test_original_card_command_runs_the_pipeline(built):
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
 
-def test_a_train_count_change_leaves_the_sweep_alone_and_a_return_restores_from_the_run_cache(built):
+def test_a_train_count_change_leaves_the_sweep_alone_and_a_return_restores_from_the_run_cache(
+    built,
+):
     repo, _, _ = built
     set_params(repo, train_per_class=90)
     changed = run(["dvc", "repro"], repo)
-    assert "Stage 'benchmark_sweep' didn't change" in changed.stdout  # it never reads the train counts
+    assert (
+        "Stage 'benchmark_sweep' didn't change" in changed.stdout
+    )  # it never reads the train counts
     assert "Running stage 'benchmark'" in changed.stdout
-    assert '"per_class": 100' in (repo / "reports/metrics.json").read_text()  # the gate still measured at v1's size
+    assert (
+        '"per_class": 100' in (repo / "reports/metrics.json").read_text()
+    )  # the gate still measured at v1's size
     run(["git", "checkout", "params.yaml"], repo)
     back = run(["dvc", "repro"], repo)
     assert "Stage 'sample' is cached - skipping run" in back.stdout  # restored, not rerun
     assert "Stage 'split' is cached - skipping run" in back.stdout
-    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # v1 bytes, reports and card again
+    assert (
+        run(["git", "status", "--porcelain"], repo).stdout == ""
+    )  # v1 bytes, reports and card again

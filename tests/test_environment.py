@@ -17,8 +17,14 @@ from pipeline import config, environment, pickling
 from pipeline.errors import EnvironmentMismatch, ReproducibilityError
 from tests.conftest import ROOT, VENV_BIN, copy_build, run
 
-LINUX_311 = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_platform": "linux",
-             "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+LINUX_311 = {
+    "python_version": "3.11",
+    "python_full_version": "3.11.7",
+    "sys_platform": "linux",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "extra": "",
+}
 LOCK = """# requires-python: >=3.11,<3.15 (from pyproject.toml; other Pythons are refused)
 numpy==2.4.6 ; python_full_version >= '3.12' \\
     --hash=sha256:aa
@@ -39,14 +45,21 @@ def digests(repo, paths):
 
 # ---- markers and the lock -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("marker, expected", [
-    ("python_full_version < '3.12'", True),
-    ("python_version >= '3.12'", False),
-    ("python_version == '3.11.0'", True),  # versions compare padded: 3.11 == 3.11.0
-    ("sys_platform == 'win32' or (implementation_name == 'cpython' and python_version < '3.13')", True),
-    ("sys_platform == 'win32' or implementation_name == 'pypy'", False),
-    ("'linux' in sys_platform and platform_python_implementation != 'PyPy'", True),
-])
+
+@pytest.mark.parametrize(
+    "marker, expected",
+    [
+        ("python_full_version < '3.12'", True),
+        ("python_version >= '3.12'", False),
+        ("python_version == '3.11.0'", True),  # versions compare padded: 3.11 == 3.11.0
+        (
+            "sys_platform == 'win32' or (implementation_name == 'cpython' and python_version < '3.13')",
+            True,
+        ),
+        ("sys_platform == 'win32' or implementation_name == 'pypy'", False),
+        ("'linux' in sys_platform and platform_python_implementation != 'PyPy'", True),
+    ],
+)
 def test_markers_are_evaluated_as_pep_508_says(marker, expected):
     assert environment.evaluate(marker, LINUX_311) is expected
 
@@ -60,7 +73,9 @@ def test_the_pin_whose_marker_holds_is_the_pin():
     requires, pins = environment.read_lock(LOCK, LINUX_311)
     assert requires == ">=3.11,<3.15"
     assert pins == {"numpy": "2.3.5", "pyyaml": "6.0.4"}
-    _, pins = environment.read_lock(LOCK, dict(LINUX_311, python_version="3.13", python_full_version="3.13.0"))
+    _, pins = environment.read_lock(
+        LOCK, dict(LINUX_311, python_version="3.13", python_full_version="3.13.0")
+    )
     assert pins["numpy"] == "2.4.6"
 
 
@@ -69,30 +84,52 @@ def test_problems_name_package_found_and_pinned():
         return {"numpy": "1.26.4", "PyYAML": None}
 
     found = environment.problems(LOCK, LINUX_311, "3.11.7", installed, decisive=("numpy", "PyYAML"))
-    assert found == ["numpy 1.26.4 is installed, requirements.lock pins 2.3.5",
-                     "PyYAML is not installed (requirements.lock pins 6.0.4)"]
-    assert environment.problems(LOCK, LINUX_311, "3.11.7", lambda n: {"numpy": "2.3.5", "pyyaml": "6.0.4"},
-                                decisive=("numpy", "pyyaml")) == []
+    assert found == [
+        "numpy 1.26.4 is installed, requirements.lock pins 2.3.5",
+        "PyYAML is not installed (requirements.lock pins 6.0.4)",
+    ]
+    assert (
+        environment.problems(
+            LOCK,
+            LINUX_311,
+            "3.11.7",
+            lambda n: {"numpy": "2.3.5", "pyyaml": "6.0.4"},
+            decisive=("numpy", "pyyaml"),
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("version, ok", [("3.10.13", False), ("3.11.0", True), ("3.14.2", True), ("3.15.0", False)])
+@pytest.mark.parametrize(
+    "version, ok", [("3.10.13", False), ("3.11.0", True), ("3.14.2", True), ("3.15.0", False)]
+)
 def test_only_the_locked_pythons_are_supported(version, ok):
-    found = environment.problems(LOCK, LINUX_311, version, lambda n: {"numpy": "2.3.5"}, decisive=("numpy",))
+    found = environment.problems(
+        LOCK, LINUX_311, version, lambda n: {"numpy": "2.3.5"}, decisive=("numpy",)
+    )
     assert (found == []) is ok
     if not ok:
-        assert found == [f"Python {version} is not supported: requirements.lock is resolved for "
-                         "requires-python >=3.11,<3.15"]
+        assert found == [
+            f"Python {version} is not supported: requirements.lock is resolved for "
+            "requires-python >=3.11,<3.15"
+        ]
 
 
 def test_this_venv_is_the_pinned_environment_and_the_lock_pins_every_decisive_package():
     environment.check()  # raises if not
-    _, pins = environment.read_lock(environment.LOCK_FILE.read_text(), environment.marker_environment())
+    _, pins = environment.read_lock(
+        environment.LOCK_FILE.read_text(), environment.marker_environment()
+    )
     assert all(environment.canonical(n) in pins for n in environment.DECISIVE)
 
 
 def test_the_lock_records_pyprojects_python_range():
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert environment.LOCK_FILE.read_text().splitlines()[0].startswith(f"# requires-python: {requires} ")
+    assert (
+        environment.LOCK_FILE.read_text()
+        .splitlines()[0]
+        .startswith(f"# requires-python: {requires} ")
+    )
 
 
 def test_every_stage_runs_through_the_check_and_depends_on_the_lock():
@@ -105,15 +142,21 @@ def test_every_stage_runs_through_the_check_and_depends_on_the_lock():
 
 # ---- the v1 digests ----------------------------------------------------------------------------
 
+
 def test_v1_params_and_other_bytes_are_refused_naming_both_digests():
     bad = b"not the v1 pickle"
-    with pytest.raises(ReproducibilityError, match=(
+    with pytest.raises(
+        ReproducibilityError,
+        match=(
             f"train.pkl built 17 bytes sha256 {hashlib.sha256(bad).hexdigest()}, "
-            f"but v1 is sha256 {config.V1_SHA256['train']}; nothing was replaced")):
+            f"but v1 is sha256 {config.V1_SHA256['train']}; nothing was replaced"
+        ),
+    ):
         pickling.check_v1({"train": bad})
 
 
 # ---- end to end: the failures users hit ---------------------------------------------------------
+
 
 def stage_python(tmp_path, python):
     """A folder holding ``python`` -> the given interpreter, to put first on PATH."""
@@ -140,14 +183,19 @@ def built(cold_build, tmp_path_factory):
 @pytest.mark.e2e
 def test_the_machines_own_python_is_refused_before_anything_is_written(built, tmp_path):
     python = shutil.which("python3", path="/usr/bin")
-    if python is None or subprocess.run([python, "-c", "import pandas"], capture_output=True).returncode == 0:
+    if (
+        python is None
+        or subprocess.run([python, "-c", "import pandas"], capture_output=True).returncode == 0
+    ):
         pytest.skip("needs /usr/bin/python3 without pandas")
     before = digests(built, PUBLISHED + ["dvc.lock"])
     result = repro_with(built, stage_python(tmp_path, python), "--force", "pickle")
     assert result.returncode != 0
-    assert re.search(r"fetch: error: wrong environment for this stage: .*pandas is not installed "
-                     r"\(requirements.lock pins [\d.]+\).*; interpreter .*other-bin/python \(Python 3\.",
-                     result.stderr)
+    assert re.search(
+        r"fetch: error: wrong environment for this stage: .*pandas is not installed "
+        r"\(requirements.lock pins [\d.]+\).*; interpreter .*other-bin/python \(Python 3\.",
+        result.stderr,
+    )
     assert "Fix: run `make repro`" in result.stderr and "Traceback" not in result.stderr
     assert digests(built, before) == before
 
@@ -160,9 +208,11 @@ def test_an_unsupported_python_is_refused(built, tmp_path):
     before = digests(built, PUBLISHED + ["dvc.lock"])
     result = run([str(old[-1]), "-m", "pipeline", "pickle"], built, check=False)
     assert result.returncode == 1
-    assert re.fullmatch(r"pickle: error: wrong environment for this stage: Python 3\.10\.\d+ is not supported: "
-                        r"requirements.lock is resolved for requires-python >=3.11,<3.15; .* Nothing was written.\n",
-                        result.stderr)
+    assert re.fullmatch(
+        r"pickle: error: wrong environment for this stage: Python 3\.10\.\d+ is not supported: "
+        r"requirements.lock is resolved for requires-python >=3.11,<3.15; .* Nothing was written.\n",
+        result.stderr,
+    )
     assert digests(built, before) == before
 
 
@@ -172,11 +222,27 @@ def numpy_126(tmp_path_factory):
     venv = tmp_path_factory.mktemp("numpy126") / "venv"
     base = getattr(sys, "_base_executable", sys.executable)
     subprocess.run([base, "-m", "venv", venv], check=True, capture_output=True)
-    pip = subprocess.run([venv / "bin/python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                          "--cache-dir", venv.parent / "pip-cache", "numpy==1.26.4", "pyyaml"],
-                         capture_output=True, text=True, timeout=900)
+    pip = subprocess.run(
+        [
+            venv / "bin/python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--cache-dir",
+            venv.parent / "pip-cache",
+            "numpy==1.26.4",
+            "pyyaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if pip.returncode:
-        pytest.skip(f"cannot install numpy 1.26.4 from the package index: {pip.stderr.strip().splitlines()[-1:]}")
+        pytest.skip(
+            f"cannot install numpy 1.26.4 from the package index: {pip.stderr.strip().splitlines()[-1:]}"
+        )
     return venv / "bin"
 
 
@@ -185,9 +251,13 @@ def test_old_numpy_first_on_path_is_refused_and_the_published_files_are_untouche
     before = digests(built, PUBLISHED + ["dvc.lock"])
     result = repro_with(built, numpy_126, "-f", "-s", "pickle")
     assert result.returncode != 0
-    numpy_pin = environment.read_lock(environment.LOCK_FILE.read_text(), environment.marker_environment())[1]["numpy"]
-    assert f"pickle: error: wrong environment for this stage: numpy 1.26.4 is installed, requirements.lock pins {numpy_pin}" \
-        in result.stderr
+    numpy_pin = environment.read_lock(
+        environment.LOCK_FILE.read_text(), environment.marker_environment()
+    )[1]["numpy"]
+    assert (
+        "pickle: error: wrong environment for this stage: numpy 1.26.4 is installed, "
+        f"requirements.lock pins {numpy_pin}" in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert digests(built, before) == before
 
@@ -198,13 +268,18 @@ def test_other_v1_bytes_are_refused_before_anything_is_replaced(built):
     splits = built / "datasets/interim/splits.npz"
     with np.load(splits, allow_pickle=False) as z:
         arrays = {k: z[k].copy() for k in z.files}
-    arrays["train_images"][[0, 1]] = arrays["train_images"][[1, 0]]  # another order: still valid, not v1
+    arrays["train_images"][[0, 1]] = arrays["train_images"][
+        [1, 0]
+    ]  # another order: still valid, not v1
     arrays["train_labels"][[0, 1]] = arrays["train_labels"][[1, 0]]
     np.savez(splits, **arrays)
     result = run(["python", "-m", "pipeline", "pickle"], built, check=False)
     assert result.returncode == 1
-    assert re.search(rf"pickle: error: with TinyDigits v1's params, train.pkl built 264,255 bytes sha256 [0-9a-f]{{64}}, "
-                     rf"but v1 is sha256 {config.V1_SHA256['train']}; nothing was replaced", result.stderr)
+    assert re.search(
+        rf"pickle: error: with TinyDigits v1's params, train.pkl built 264,255 bytes sha256 [0-9a-f]{{64}}, "
+        rf"but v1 is sha256 {config.V1_SHA256['train']}; nothing was replaced",
+        result.stderr,
+    )
     assert digests(built, before) == before
     run(["dvc", "repro", "pickle"], built)  # DVC sees the changed intermediate and rebuilds it
 
@@ -215,15 +290,24 @@ def test_a_pin_change_makes_every_stage_stale_and_repro_rebuilds_the_same_bytes(
     before = digests(built, PUBLISHED)
     lock = built / "requirements.lock"
     text = lock.read_text()
-    pin = re.search(r"^pytest==([\d.]+)", text, re.M)  # a pin that decides no output byte: the check passes
+    pin = re.search(
+        r"^pytest==([\d.]+)", text, re.M
+    )  # a pin that decides no output byte: the check passes
     lock.write_text(text.replace(pin.group(0), "pytest==0.0.1"))
     assert run(["dvc", "status", "-q", "pickle"], built, check=False).returncode != 0
     result = run(["dvc", "repro", "pickle"], built)
-    assert [s for s in ("fetch", "sample", "normalize", "split", "pickle") if f"Running stage '{s}'" in result.stdout] \
-        == ["fetch", "sample", "normalize", "split", "pickle"]
+    assert [
+        s
+        for s in ("fetch", "sample", "normalize", "split", "pickle")
+        if f"Running stage '{s}'" in result.stdout
+    ] == ["fetch", "sample", "normalize", "split", "pickle"]
     assert digests(built, PUBLISHED) == before
     changed = run(["git", "diff", "--stat", "--", "dvc.lock"], built).stdout
     assert "dvc.lock" in changed
     diff = run(["git", "diff", "-U0", "--", "dvc.lock"], built).stdout
-    removed = [line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")]
-    assert removed and all("md5:" in line or "size:" in line for line in removed)  # only the lock's entries
+    removed = [
+        line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    ]
+    assert removed and all(
+        "md5:" in line or "size:" in line for line in removed
+    )  # only the lock's entries

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from scripts.oracle import reference_pickles
 from tests.conftest import VENV_BIN, copy_build, make_repo, run
-from tests.oracle import reference_pickles
 
 pytestmark = pytest.mark.e2e
 
@@ -55,19 +55,38 @@ def stop_workers(repo) -> None:
 
 
 def committed(repo, rev, path) -> bytes:
-    return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=repo, capture_output=True, check=True
+    ).stdout
 
 
 def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
-    result = run(["dvc", "exp", "run", "-n", "fifty-ten",
-                  "-S", "sample.train_per_class=50", "-S", "sample.test_per_class=10"], repo)
+    result = run(
+        [
+            "dvc",
+            "exp",
+            "run",
+            "-n",
+            "fifty-ten",
+            "-S",
+            "sample.train_per_class=50",
+            "-S",
+            "sample.test_per_class=10",
+        ],
+        repo,
+    )
     assert "Ran experiment(s): fifty-ten" in result.stdout
     want = reference_pickles([50] * 10, [10] * 10, 42)
     for split in ("train", "test"):
-        assert (repo / f"datasets/tinydigits/{split}.pkl").read_bytes() == want[split]  # applied to the workspace
+        assert (repo / f"datasets/tinydigits/{split}.pkl").read_bytes() == want[
+            split
+        ]  # applied to the workspace
 
     exp = experiments(repo)["fifty-ten"]
-    assert exp["params"]["sample"]["train_per_class"] == 50 and exp["params"]["sample"]["test_per_class"] == 10
+    assert (
+        exp["params"]["sample"]["train_per_class"] == 50
+        and exp["params"]["sample"]["test_per_class"] == 10
+    )
     # half the data scores well under v1's ~80%; the gate, at v1's 100 per digit, still passes
     assert 0.4 < exp["metrics"]["test_accuracy"] < 0.75 <= exp["metrics"]["gate"]["test_accuracy"]
     assert committed(repo, exp["rev"], "datasets/tinydigits/train.pkl") == want["train"]
@@ -80,10 +99,23 @@ def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
 def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
     counts = (20, 30, 40)
     for n in counts:
-        queued = run(["dvc", "exp", "run", "--queue", "-n", f"per-class-{n}",
-                      "-S", f"sample.train_per_class={n}"], repo)
+        queued = run(
+            [
+                "dvc",
+                "exp",
+                "run",
+                "--queue",
+                "-n",
+                f"per-class-{n}",
+                "-S",
+                f"sample.train_per_class={n}",
+            ],
+            repo,
+        )
         assert f"Queued experiment 'per-class-{n}'" in queued.stdout
-    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # queueing leaves the workspace alone
+    assert (
+        run(["git", "status", "--porcelain"], repo).stdout == ""
+    )  # queueing leaves the workspace alone
     # `dvc queue start` forks daemons that keep its stdout open: capture to a file, not a pipe,
     # or this call would wait for the workers to exit, which a known DVC race can stop them
     # doing (treeverse/dvc#10427: "shutting down due to empty queue", then never exiting).
@@ -108,7 +140,10 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
         assert 0 < exp["metrics"]["test_accuracy"] < 1
         want = reference_pickles([n] * 10, [20] * 10, 42)
         for split in ("train", "test"):
-            assert committed(repo, exp["rev"], f"datasets/tinydigits/{split}.pkl") == want[split], (n, split)
+            assert committed(repo, exp["rev"], f"datasets/tinydigits/{split}.pkl") == want[split], (
+                n,
+                split,
+            )
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
 
@@ -116,7 +151,9 @@ def test_a_plus_plus_override_of_an_existing_digit_is_an_error_not_a_silent_choi
     """`-S '++sample.train_counts.8=60'` on a file holding ``{8: 50}`` writes ``{8: 50, '8': 60}``."""
     repo = make_repo(tmp_path / "repo")
     params = repo / "params.yaml"
-    params.write_text(params.read_text().replace("  train_counts: {}", "  train_counts: {8: 50}", 1))
+    params.write_text(
+        params.read_text().replace("  train_counts: {}", "  train_counts: {8: 50}", 1)
+    )
     run(["git", "commit", "-qam", "digit 8: 50 train images"], repo)
     published = {p: (repo / p).read_bytes() for p in ("datasets/tinydigits/train.pkl", "dvc.lock")}
 
@@ -125,8 +162,10 @@ def test_a_plus_plus_override_of_an_existing_digit_is_an_error_not_a_silent_choi
     assert result.returncode != 0
     # fetch runs first in a fresh clone and validates the whole file (when fetch is up to date, DVC
     # itself stops at 'sample': "'<' not supported between instances of 'str' and 'int'")
-    assert ("fetch: error: sample.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
-            "edit params.yaml so that digit 8 appears once") in result.stderr
+    assert (
+        "fetch: error: sample.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
+        "edit params.yaml so that digit 8 appears once"
+    ) in result.stderr
     assert "Traceback" not in result.stderr
     assert experiments(repo) == {}  # nothing recorded, neither 50 nor 60 chosen
     assert {p: (repo / p).read_bytes() for p in published} == published
@@ -135,6 +174,8 @@ def test_a_plus_plus_override_of_an_existing_digit_is_an_error_not_a_silent_choi
     (repo / ".venv").symlink_to(VENV_BIN.parent)
     check = run(["make", "-o", ".venv/.installed", "repro"], repo, check=False)
     assert check.returncode != 0
-    assert ("params: error: sample.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
-            "edit params.yaml so that digit 8 appears once") in check.stderr
+    assert (
+        "params: error: sample.train_counts gives digit 8 twice, as 8: 50 and as '8': 60; "
+        "edit params.yaml so that digit 8 appears once"
+    ) in check.stderr
     assert "Running stage" not in check.stdout

@@ -21,12 +21,17 @@ import pytest
 
 from pipeline import load
 from pipeline.errors import (
-    CorruptFileError, DatasetError, DatasetFormatError, DatasetNotFoundError, DigestError, LfsPointerError,
+    CorruptFileError,
+    DatasetError,
+    DatasetFormatError,
+    DatasetNotFoundError,
+    DigestError,
+    LfsPointerError,
     UnsafePickleError,
 )
-from pipeline.io import npz_bytes
 from pipeline.lfs import parse_pointer
 from pipeline.loader import ALLOWED_GLOBALS, main, recorded_digest, unpickle
+from pipeline.storage import npz_bytes
 from tests.conftest import ROOT, run
 
 PUBLISHED = ROOT / "datasets" / "tinydigits"
@@ -35,11 +40,21 @@ FILES = [f"{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
 
 def lock_text(root, names=FILES) -> str:
     """A dvc.lock in DVC 3's own layout recording ``root/datasets/tinydigits/<name>``."""
-    lines = ["schema: '2.0'", "stages:", "  pickle:", "    cmd: python -m pipeline.pickling", "    outs:"]
+    lines = [
+        "schema: '2.0'",
+        "stages:",
+        "  pickle:",
+        "    cmd: python -m pipeline.pickling",
+        "    outs:",
+    ]
     for name in names:
         data = (root / "datasets/tinydigits" / name).read_bytes()
-        lines += [f"    - path: datasets/tinydigits/{name}", "      hash: md5",
-                  f"      md5: {hashlib.md5(data).hexdigest()}", f"      size: {len(data)}"]
+        lines += [
+            f"    - path: datasets/tinydigits/{name}",
+            "      hash: md5",
+            f"      md5: {hashlib.md5(data).hexdigest()}",
+            f"      size: {len(data)}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -76,6 +91,7 @@ def good_arrays(n=10):
 
 # ---- the published files -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("split, n", [("train", 1000), ("test", 200)])
 def test_published_split_loads_verified_from_both_formats(project, split, n):
     images, labels = load(split, project, verify=True)
@@ -95,14 +111,18 @@ def test_default_root_is_the_repository_dataset(monkeypatch):
 def test_command_line_checks_every_split_and_both_formats(project, caplog):
     with caplog.at_level(logging.INFO, logger="pipeline.loader"):
         main(project)
-    assert "train: 1,000 images; train.pkl md5" in caplog.text and "as dvc.lock records" in caplog.text
+    assert (
+        "train: 1,000 images; train.pkl md5" in caplog.text and "as dvc.lock records" in caplog.text
+    )
     assert "test.npz holds the same arrays" in caplog.text
 
 
 def test_command_line_fails_when_the_twins_disagree(project):
     images, labels = load("test", project)
     (project / "test.npz").write_bytes(npz_bytes({"images": images[::-1], "labels": labels[::-1]}))
-    (project.parents[1] / "dvc.lock").write_text(lock_text(project.parents[1]))  # digests fine, content not
+    (project.parents[1] / "dvc.lock").write_text(
+        lock_text(project.parents[1])
+    )  # digests fine, content not
     with pytest.raises(DatasetError, match="test.pkl and test.npz .* hold different arrays"):
         main(project)
 
@@ -123,6 +143,7 @@ def test_a_dvc_lock_without_a_record_for_the_file_is_not_a_verification(project)
 
 # ---- digests -------------------------------------------------------------------------------
 
+
 def flip_first_zero_pixel(data: bytes) -> bytes:
     """Same length, still a valid pickle: one 0.0 pixel becomes 0.0625."""
     at = data.index(np.float32(0).tobytes() * 4)
@@ -132,9 +153,16 @@ def flip_first_zero_pixel(data: bytes) -> bytes:
 def test_changed_pixel_fails_the_digest_check_before_parsing(project):
     path = project / "train.pkl"
     path.write_bytes(flip_first_zero_pixel(path.read_bytes()))
-    with pytest.raises(DigestError, match=r"train.pkl has md5 \w+ \(264,255 bytes\) but .*dvc.lock records md5 6c43ff"):
+    with pytest.raises(
+        DigestError,
+        match=r"train.pkl has md5 \w+ \(264,255 bytes\) but .*dvc.lock records md5 6c43ff",
+    ):
         load("train", project)
-    assert load("train", project, verify=False)[0].shape == (1000, 8, 8)  # it was the digest, not the format
+    assert load("train", project, verify=False)[0].shape == (
+        1000,
+        8,
+        8,
+    )  # it was the digest, not the format
 
 
 def test_appended_bytes_fail_the_digest_check(project):
@@ -153,6 +181,7 @@ def test_unreadable_dvc_lock_is_reported(project):
 
 # ---- malicious pickles: refused, never run ---------------------------------------------------
 
+
 class Exploit:
     """Unpickling this would call ``func(*args)``."""
 
@@ -169,8 +198,14 @@ def exploits(marker):
         "os.system": Exploit(os.system, command),
         "subprocess.call": Exploit(subprocess.call, ["touch", str(marker)]),
         "builtins.exec": Exploit(exec, f"open({str(marker)!r}, 'w').close()"),
-        "in an object array": {"images": np.array([Exploit(os.system, command)], dtype=object), "labels": np.zeros(1)},
-        "as the labels": {"images": np.zeros((1, 8, 8), np.float32), "labels": Exploit(os.system, command)},
+        "in an object array": {
+            "images": np.array([Exploit(os.system, command)], dtype=object),
+            "labels": np.zeros(1),
+        },
+        "as the labels": {
+            "images": np.zeros((1, 8, 8), np.float32),
+            "labels": Exploit(os.system, command),
+        },
         "numpy.load": Exploit(np.load, str(marker)),
     }
 
@@ -187,7 +222,9 @@ def test_malicious_pickle_is_refused_and_runs_nothing(loose, tmp_path, name, pro
 
 def test_the_exploit_is_real(tmp_path):
     marker = tmp_path / "pwned"
-    pickle.loads(pickle.dumps(exploits(marker)["os.system"], protocol=4))  # the plain unpickler runs it
+    pickle.loads(
+        pickle.dumps(exploits(marker)["os.system"], protocol=4)
+    )  # the plain unpickler runs it
     assert marker.exists()
 
 
@@ -200,7 +237,9 @@ def test_numpy_array_subclasses_are_refused(loose):
 
 def test_malicious_pickle_in_a_project_fails_the_digest_first(project, tmp_path):
     marker = tmp_path / "pwned"
-    (project / "train.pkl").write_bytes(pickle.dumps(Exploit(os.system, f"touch {marker}"), protocol=4))
+    (project / "train.pkl").write_bytes(
+        pickle.dumps(Exploit(os.system, f"touch {marker}"), protocol=4)
+    )
     with pytest.raises(DigestError):
         load("train", project)
     with pytest.raises(UnsafePickleError):
@@ -215,6 +254,7 @@ def test_persistent_ids_are_refused():
 
 
 # ---- damaged files ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("keep", [0, 1, 2, 11, 200, 5_000, 53_000, 53_043])
 def test_truncated_pickle_is_a_corrupt_file(loose, keep):
@@ -257,25 +297,40 @@ def test_missing_file_and_unknown_split_or_format(loose):
 
 # ---- a clone without Git LFS ----------------------------------------------------------------
 
+
 def lfs_pointer(data: bytes) -> bytes:
     """The pointer file Git LFS stores for ``data``, byte for byte as its spec lays it out."""
-    return (b"version https://git-lfs.github.com/spec/v1\n"
-            + f"oid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n".encode())
+    return (
+        b"version https://git-lfs.github.com/spec/v1\n"
+        + f"oid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n".encode()
+    )
 
 
-@pytest.mark.parametrize("fmt, fix", [
-    ("pkl", r"Fix: `git lfs install && git lfs pull` in the clone, or load the .npz instead \(load\('train', format=\"npz\"\)\)"),
-    ("npz", r"Fix: `git lfs install && git lfs pull` in the clone or download the real file$"),
-])
+@pytest.mark.parametrize(
+    "fmt, fix",
+    [
+        (
+            "pkl",
+            r"Fix: `git lfs install && git lfs pull` in the clone, "
+            r"or load the .npz instead \(load\('train', format=\"npz\"\)\)",
+        ),
+        ("npz", r"Fix: `git lfs install && git lfs pull` in the clone or download the real file$"),
+    ],
+)
 def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix):
     path = project / f"train.{fmt}"
     real = path.read_bytes()
     path.write_bytes(lfs_pointer(real))  # what a clone without Git LFS checks out
     sha = hashlib.sha256(real).hexdigest()
-    with pytest.raises(LfsPointerError, match=rf"train.{fmt} is a Git LFS pointer, not the data: 1\d\d bytes of text "
-                       rf"standing for a {len(real):,}-byte file \(oid sha256:{sha}\); this copy was made without Git LFS"):
+    with pytest.raises(
+        LfsPointerError,
+        match=rf"train.{fmt} is a Git LFS pointer, not the data: 1\d\d bytes of text "
+        rf"standing for a {len(real):,}-byte file \(oid sha256:{sha}\); this copy was made without Git LFS",
+    ):
         load("train", project) if fmt == "pkl" else load("train", project, format="npz")
-    with pytest.raises(LfsPointerError, match=fix):  # recognised before (and without) the digest check
+    with pytest.raises(
+        LfsPointerError, match=fix
+    ):  # recognised before (and without) the digest check
         load("train", project, format=fmt, verify=False)
     with pytest.raises(pickle.UnpicklingError, match="invalid load key, 'v'"):
         pickle.loads(path.read_bytes())  # what plain pickle says instead
@@ -291,6 +346,7 @@ def test_only_a_real_pointer_counts_as_one():
 
 
 # ---- NumPy 1.x reading the NumPy 2 pickles ---------------------------------------------------
+
 
 def pickle_globals(data: bytes) -> set[str]:
     """Every ``module.name`` a pickle imports, read from its opcodes without unpickling (as picklescan does)."""
@@ -320,7 +376,9 @@ def test_numpy_2_pickles_load_where_numpy_core_cannot_be_imported(monkeypatch):
     """NumPy < 1.26 has no ``numpy._core``: plain pickle fails there, the allow-list never imports it."""
     data = (PUBLISHED / "test.pkl").read_bytes()
     for name in [m for m in sys.modules if m == "numpy._core" or m.startswith("numpy._core.")]:
-        monkeypatch.setitem(sys.modules, name, None)  # makes `import numpy._core...` fail, as on NumPy 1.25
+        monkeypatch.setitem(
+            sys.modules, name, None
+        )  # makes `import numpy._core...` fail, as on NumPy 1.25
     with pytest.raises(ModuleNotFoundError, match="numpy._core"):
         pickle.loads(data)
     got = unpickle(data)
@@ -348,18 +406,27 @@ print(json.dumps(out))
 
 @pytest.mark.e2e
 def test_under_numpy_1_25_the_npz_and_load_work_where_plain_pickle_fails(loose):
-    if not NUMPY1.exists() or "TINYDIGITS_NUMPY1_PYTHON" not in os.environ and not (NUMPY1.parents[1] / ".installed").exists():
-        pytest.skip(f"no NumPy < 1.26 interpreter at {NUMPY1}: `make numpy1` creates it (NumPy 1.25 from the "
-                    "package index), or set TINYDIGITS_NUMPY1_PYTHON")
+    if (
+        not NUMPY1.exists()
+        or "TINYDIGITS_NUMPY1_PYTHON" not in os.environ
+        and not (NUMPY1.parents[1] / ".installed").exists()
+    ):
+        pytest.skip(
+            f"no NumPy < 1.26 interpreter at {NUMPY1}: `make numpy1` creates it (NumPy 1.25 from the "
+            "package index), or set TINYDIGITS_NUMPY1_PYTHON"
+        )
     result = run([str(NUMPY1), "-c", UNDER_NUMPY1, str(loose)], ROOT, env={"PYTHONPATH": str(ROOT)})
     out = json.loads(result.stdout)
     assert tuple(map(int, out["numpy"].split(".")[:2])) < (1, 26), out
-    assert out["plain_pickle"] == "ModuleNotFoundError: No module named 'numpy._core'"  # the failure users hit
+    assert (
+        out["plain_pickle"] == "ModuleNotFoundError: No module named 'numpy._core'"
+    )  # the failure users hit
     assert out["npz_shapes"] == [[1000, 8, 8], [1000]]  # the .npz loads with plain NumPy 1.25
     assert out["load_equals_npz"]  # and pipeline.load reads the NumPy 2 pickle there too
 
 
 # ---- wrong contents --------------------------------------------------------------------------
+
 
 def test_numpy_1_pickles_load():
     images, labels = good_arrays()
@@ -375,17 +442,38 @@ def bad_records():
     nan = images.copy()
     nan[3, 1, 1] = np.nan
     return {
-        "object images": ({"images": images.astype(object), "labels": labels}, "images must be float32, got dtype object"),
-        "object labels": ({"images": images, "labels": labels.astype(object)}, "labels must be int64, got dtype object"),
+        "object images": (
+            {"images": images.astype(object), "labels": labels},
+            "images must be float32, got dtype object",
+        ),
+        "object labels": (
+            {"images": images, "labels": labels.astype(object)},
+            "labels must be int64, got dtype object",
+        ),
         "float64": ({"images": images.astype(np.float64), "labels": labels}, "got dtype float64"),
-        "int32 labels": ({"images": images, "labels": labels.astype(np.int32)}, "labels must be int64"),
-        "flat images": ({"images": images.reshape(10, 64), "labels": labels}, r"shape \(N, 8, 8\) .* got \(10, 64\)"),
+        "int32 labels": (
+            {"images": images, "labels": labels.astype(np.int32)},
+            "labels must be int64",
+        ),
+        "flat images": (
+            {"images": images.reshape(10, 64), "labels": labels},
+            r"shape \(N, 8, 8\) .* got \(10, 64\)",
+        ),
         "empty": ({"images": images[:0], "labels": labels[:0]}, r"N >= 1, got \(0, 8, 8\)"),
-        "short labels": ({"images": images, "labels": labels[:9]}, r"shape \(10,\) to match images, got \(9,\)"),
+        "short labels": (
+            {"images": images, "labels": labels[:9]},
+            r"shape \(10,\) to match images, got \(9,\)",
+        ),
         "pixel > 1": ({"images": images * 2, "labels": labels}, r"must lie in \[0, 1\]"),
         "NaN pixel": ({"images": nan, "labels": labels}, r"images \[3\] \(1 in all\)"),
-        "label 10": ({"images": images, "labels": labels + 1}, r"digits 0..9; positions \[9\] hold \[10\]"),
-        "extra key": ({"images": images, "labels": labels, "note": "hi"}, r"exactly 'images' and 'labels', got \['images', 'labels', 'note'\]"),
+        "label 10": (
+            {"images": images, "labels": labels + 1},
+            r"digits 0..9; positions \[9\] hold \[10\]",
+        ),
+        "extra key": (
+            {"images": images, "labels": labels, "note": "hi"},
+            r"exactly 'images' and 'labels', got \['images', 'labels', 'note'\]",
+        ),
         "a list": ([images, labels], "got list"),
         "a number": ({"images": 0.5, "labels": labels}, "images must be a numpy array, got float"),
     }
@@ -409,11 +497,17 @@ def test_object_array_in_npz_is_refused_without_unpickling(loose, tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("arrays, message", [
-    ({"x": good_arrays()[0], "labels": good_arrays()[1]}, r"got \['labels', 'x'\]"),
-    ({"images": good_arrays()[0].astype(">f4"), "labels": good_arrays()[1]}, "got dtype >f4"),
-    ({"images": good_arrays()[0], "labels": good_arrays()[1].astype(np.uint8)}, "labels must be int64, got dtype uint8"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x": good_arrays()[0], "labels": good_arrays()[1]}, r"got \['labels', 'x'\]"),
+        ({"images": good_arrays()[0].astype(">f4"), "labels": good_arrays()[1]}, "got dtype >f4"),
+        (
+            {"images": good_arrays()[0], "labels": good_arrays()[1].astype(np.uint8)},
+            "labels must be int64, got dtype uint8",
+        ),
+    ],
+)
 def test_npz_with_wrong_arrays_is_a_format_error(loose, arrays, message):
     (loose / "train.npz").write_bytes(npz_bytes(arrays))
     with pytest.raises(DatasetFormatError, match=message):

@@ -13,12 +13,19 @@ import pytest
 
 from pipeline import benchmark_sweep, config, fetch, params, training
 from pipeline.errors import ParamsError, PipelineError
-from pipeline.io import npz_bytes
 from pipeline.parallel import WORKERS_ENV, run_tasks, worker_count
+from pipeline.storage import npz_bytes
 from tests.conftest import ROOT
 
-SMALL = dataclasses.replace(params.load(ROOT / config.PARAMS_FILE).benchmark, seeds=4, hidden_units=8, epochs=3,
-                            sweep_per_class=(5, 15), reference_hidden_units=4, reference_max_epochs=5)
+SMALL = dataclasses.replace(
+    params.load(ROOT / config.PARAMS_FILE).benchmark,
+    seeds=4,
+    hidden_units=8,
+    epochs=3,
+    sweep_per_class=(5, 15),
+    reference_hidden_units=4,
+    reference_max_epochs=5,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +34,10 @@ def source():
 
 
 def bits(runs) -> list[bytes]:
-    return [r.curve.tobytes() + (b"" if r.loss is None else r.loss.tobytes()) + r.predicted.tobytes() for r in runs]
+    return [
+        r.curve.tobytes() + (b"" if r.loss is None else r.loss.tobytes()) + r.predicted.tobytes()
+        for r in runs
+    ]
 
 
 def test_seeds_on_one_worker_and_on_several_are_bit_identical(source):
@@ -43,8 +53,14 @@ def test_seeds_on_one_worker_and_on_several_are_bit_identical(source):
 
 def test_sweep_file_is_byte_identical_on_one_and_on_several_workers(source):
     pixels, labels = source
-    files = {n: npz_bytes(benchmark_sweep.to_arrays(benchmark_sweep.measure(
-        pixels, labels, SMALL, (20,) * 10, 42, workers=n)[0])) for n in (1, 2)}
+    files = {
+        n: npz_bytes(
+            benchmark_sweep.to_arrays(
+                benchmark_sweep.measure(pixels, labels, SMALL, (20,) * 10, 42, workers=n)[0]
+            )
+        )
+        for n in (1, 2)
+    }
     assert files[1] == files[2]
 
 
@@ -56,13 +72,15 @@ def test_sweep_arrays_round_trip_bit_for_bit(source):
     assert again.reference == sweep.reference and again.reference["epochs"] == 5
     strip = lambda runs: [dataclasses.replace(r, loss=None) for r in runs]  # noqa: E731  (the file keeps mean_loss only)
     assert all(bits(again.points[k]) == bits(strip(sweep.points[k])) for k in sweep.points)
-    assert all(np.array_equal(again.loss[k], training.mean_loss(sweep.points[k])) for k in sweep.points)
+    assert all(
+        np.array_equal(again.loss[k], training.mean_loss(sweep.points[k])) for k in sweep.points
+    )
 
 
 def test_results_come_back_in_task_order_whatever_runs_first():
     tasks = [(b, 3) for b in range(12)]
     cheap_first = list(range(12))
-    assert run_tasks(pow, tasks, cost=cheap_first, workers=2) == [b ** 3 for b in range(12)]
+    assert run_tasks(pow, tasks, cost=cheap_first, workers=2) == [b**3 for b in range(12)]
 
 
 def _fail_on(x: int, bad: int) -> int:
@@ -90,13 +108,14 @@ KERNEL_PROBE = """
 import dataclasses, hashlib, sys
 import numpy as np
 from pipeline import benchmark_sweep, config, fetch, params
-from pipeline.io import npz_bytes
+from pipeline.storage import npz_bytes
 small = dataclasses.replace(params.load(config.PARAMS_FILE).benchmark, seeds=3, epochs=20, sweep_per_class=(50,),
                             reference_max_epochs=5)
 pixels, labels = fetch.parse_csv(fetch.source_path().read_bytes())
 sweep, _ = benchmark_sweep.measure(pixels, labels, small, (20,) * 10, 42, workers=1)
 raw = np.stack([r.loss for r in sweep.points[100]])
-print(hashlib.sha256(raw.tobytes()).hexdigest(), hashlib.sha256(npz_bytes(benchmark_sweep.to_arrays(sweep))).hexdigest())
+blob = npz_bytes(benchmark_sweep.to_arrays(sweep))
+print(hashlib.sha256(raw.tobytes()).hexdigest(), hashlib.sha256(blob).hexdigest())
 """
 
 
@@ -107,10 +126,18 @@ def test_the_sweep_file_does_not_depend_on_the_blas_kernel():
     digests = {}
     for kernel in ("Prescott", "Haswell"):
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")}
-        out = subprocess.run([sys.executable, "-c", KERNEL_PROBE], cwd=ROOT, capture_output=True, text=True,
-                             env={**env, "OPENBLAS_CORETYPE": kernel}, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-c", KERNEL_PROBE],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**env, "OPENBLAS_CORETYPE": kernel},
+            timeout=300,
+        )
         if out.returncode:
-            pytest.skip(f"this CPU cannot run OpenBLAS' {kernel} kernel: {out.stderr.strip()[-200:]}")
+            pytest.skip(
+                f"this CPU cannot run OpenBLAS' {kernel} kernel: {out.stderr.strip()[-200:]}"
+            )
         digests[kernel] = out.stdout.split()
     (raw_a, file_a), (raw_b, file_b) = digests.values()
     if raw_a == raw_b:

@@ -15,12 +15,16 @@ from pipeline.errors import ContractError
 def split(tiny_pixels, tiny_labels):
     """30 images (30, 8, 8) float32 k/16, labels (30,) int64, source rows (30,) int64 in shuffled order."""
     images = (tiny_pixels.astype(np.float32) / 16).reshape(-1, 8, 8)
-    return images, tiny_labels.astype(np.int64), np.random.RandomState(1).permutation(100)[:30].astype(np.int64)
+    return (
+        images,
+        tiny_labels.astype(np.int64),
+        np.random.RandomState(1).permutation(100)[:30].astype(np.int64),
+    )
 
 
 def test_round_trip_gives_back_the_arrays_in_order(split):
     back = parquet.read(parquet.parquet_bytes(*split))
-    for key, array in zip(("images", "labels", "source_index"), split):
+    for key, array in zip(("images", "labels", "source_index"), split, strict=True):
         assert back[key].dtype == array.dtype and np.array_equal(back[key], array), key
 
 
@@ -34,7 +38,9 @@ def test_the_same_arrays_give_the_same_bytes_and_other_arrays_other_bytes(split)
 def test_schema_is_plain_arrow_without_pandas_or_hugging_face_metadata(split):
     blob = parquet.parquet_bytes(*split)
     meta = pq.read_metadata(io.BytesIO(blob))
-    assert meta.metadata is None or not {b"pandas", b"huggingface", b"ARROW:schema"} & set(meta.metadata)
+    assert meta.metadata is None or not {b"pandas", b"huggingface", b"ARROW:schema"} & set(
+        meta.metadata
+    )
     assert meta.num_row_groups == 1 and meta.num_rows == 30
     schema = pq.read_schema(io.BytesIO(blob))
     assert schema.names == ["image", "label", "source_index"]
@@ -53,12 +59,21 @@ def test_pandas_reads_one_row_per_image(split):
     assert np.array_equal(frame["source_index"].to_numpy(), index)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda i, l, s: (i.astype(np.float64), l, s), r"images must be float32 \(N, 8, 8\), got float64"),
-    (lambda i, l, s: (i.reshape(-1, 4, 16), l, s), r"images must be float32 \(N, 8, 8\), got float32 \(30, 4, 16\)"),
-    (lambda i, l, s: (i, l.astype(np.int32), s), r"labels must be int64 \(30,\), got int32"),
-    (lambda i, l, s: (i, l, s[:29]), r"source_index must be int64 \(30,\), got int64 \(29,\)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda i, y, s: (i.astype(np.float64), y, s),
+            r"images must be float32 \(N, 8, 8\), got float64",
+        ),
+        (
+            lambda i, y, s: (i.reshape(-1, 4, 16), y, s),
+            r"images must be float32 \(N, 8, 8\), got float32 \(30, 4, 16\)",
+        ),
+        (lambda i, y, s: (i, y.astype(np.int32), s), r"labels must be int64 \(30,\), got int32"),
+        (lambda i, y, s: (i, y, s[:29]), r"source_index must be int64 \(30,\), got int64 \(29,\)"),
+    ],
+)
 def test_bad_arrays_are_refused_with_what_was_found(split, change, message):
     with pytest.raises(ContractError, match=message):
         parquet.parquet_bytes(*change(*split))

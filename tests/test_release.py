@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
+from scripts.oracle import reference_splits
 from tests.conftest import copy_build, link_venv, run
-from tests.oracle import reference_splits
 
 pytestmark = pytest.mark.e2e
 TRAIN = "datasets/tinydigits/train.npz"
@@ -28,13 +28,21 @@ def git(repo, *args):
 
 def state(repo):
     """What a refused release must leave as it was."""
-    return (git(repo, "rev-parse", "HEAD"), git(repo, "tag", "--list"), git(repo, "status", "--porcelain"),
-            (repo / "datasets/tinydigits/releases.json").read_bytes())
+    return (
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "tag", "--list"),
+        git(repo, "status", "--porcelain"),
+        (repo / "datasets/tinydigits/releases.json").read_bytes(),
+    )
 
 
 def make_release(repo, version, notes=""):
-    return run(["make", "-o", ".venv/.installed", "release", f"VERSION={version}", f"NOTES={notes}"], repo,
-               check=False, timeout=1800)  # check-repro and dvc repro: a minute here, far more on a busy machine
+    return run(
+        ["make", "-o", ".venv/.installed", "release", f"VERSION={version}", f"NOTES={notes}"],
+        repo,
+        check=False,
+        timeout=1800,
+    )  # check-repro and dvc repro: a minute here, far more on a busy machine
 
 
 def assert_refused(repo, version, message, *, slow=False):
@@ -61,16 +69,22 @@ def project(cold_build, tmp_path_factory):
     return base, repo, v1
 
 
-@pytest.mark.parametrize("version, message", [
-    ("", "VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got ''"),
-    ("2.0", "VERSION must be a semantic version"),
-    ("1.0.0", "VERSION 1.0.0 is not greater than the last release, 1.0.0"),
-    ("0.9.9", "not greater than the last release"),
-    # The project as it stands holds train/test.parquet, which came after 1.0.0: a MINOR change.
-    ("2.0.0", "VERSION 2.0.0 is a MAJOR bump but the change since 1.0.0 is MINOR (new file(s) test.parquet, "
-              "train.parquet beside unchanged ones); release it as 1.1.0"),
-    ("1.0.1", "is a PATCH bump but the change since 1.0.0 is MINOR"),
-])
+@pytest.mark.parametrize(
+    "version, message",
+    [
+        ("", "VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got ''"),
+        ("2.0", "VERSION must be a semantic version"),
+        ("1.0.0", "VERSION 1.0.0 is not greater than the last release, 1.0.0"),
+        ("0.9.9", "not greater than the last release"),
+        # The project as it stands holds train/test.parquet, which came after 1.0.0: a MINOR change.
+        (
+            "2.0.0",
+            "VERSION 2.0.0 is a MAJOR bump but the change since 1.0.0 is MINOR (new file(s) test.parquet, "
+            "train.parquet beside unchanged ones); release it as 1.1.0",
+        ),
+        ("1.0.1", "is a PATCH bump but the change since 1.0.0 is MINOR"),
+    ],
+)
 def test_refuses_a_bad_version(project, version, message):
     assert_refused(project[1], version, message)
 
@@ -88,7 +102,9 @@ def test_refuses_a_dirty_tree(project):
     _, repo, _ = project
     (repo / "notes.txt").write_text("draft")
     try:
-        assert_refused(repo, "1.0.1", "the working tree is not clean (notes.txt); commit or stash first")
+        assert_refused(
+            repo, "1.0.1", "the working tree is not clean (notes.txt); commit or stash first"
+        )
     finally:
         (repo / "notes.txt").unlink()
 
@@ -102,7 +118,12 @@ def test_refuses_when_check_repro_fails(project):
     git(repo, "commit", "-qam", "a params.yaml no stage accepts")
     try:
         # 1.1.0 is the bump the change calls for (Parquet files beside v1's), so only the gate can refuse it
-        assert_refused(repo, "1.1.0", "make check-repro fails, so HEAD is not a reproducible release", slow=True)
+        assert_refused(
+            repo,
+            "1.1.0",
+            "make check-repro fails, so HEAD is not a reproducible release",
+            slow=True,
+        )
     finally:
         git(repo, "reset", "-q", "--hard", head)
 
@@ -118,8 +139,12 @@ def released(project):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "90 train images per digit")
     card = (repo / "datasets/tinydigits/README.md").read_text()
-    assert_refused(repo, "1.0.1", "VERSION 1.0.1 is a PATCH bump but the change since 1.0.0 is MAJOR "
-                                  "(train: images or labels changed (1,000 -> 900 images); test: images or labels changed")
+    assert_refused(
+        repo,
+        "1.0.1",
+        "VERSION 1.0.1 is a PATCH bump but the change since 1.0.0 is MAJOR "
+        "(train: images or labels changed (1,000 -> 900 images); test: images or labels changed",
+    )
     result = make_release(repo, "2.0.0", notes="Ninety train images per digit.")
     assert result.returncode == 0, result.stdout + result.stderr
     hosted = base / "hosted.git"
@@ -145,36 +170,63 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
         assert f"{name} {len(blob)} bytes sha256 {hashlib.sha256(blob).hexdigest()}" in message
     entries = json.loads((repo / "datasets/tinydigits/releases.json").read_text())["releases"]
     assert [(e["version"], e["bump"]) for e in entries] == [("1.0.0", None), ("2.0.0", "MAJOR")]
-    assert entries[1]["splits"]["train"]["per_digit"] == [90] * 10 and entries[1]["notes"] == "Ninety train images per digit."
-    assert "This card describes **TinyDigits 2.0.0**" in (repo / "datasets/tinydigits/README.md").read_text()
+    assert (
+        entries[1]["splits"]["train"]["per_digit"] == [90] * 10
+        and entries[1]["notes"] == "Ninety train images per digit."
+    )
+    assert (
+        "This card describes **TinyDigits 2.0.0**"
+        in (repo / "datasets/tinydigits/README.md").read_text()
+    )
     changelog = (repo / "datasets/tinydigits/CHANGELOG.md").read_text()
-    assert changelog.index("## 2.0.0") < changelog.index("## 1.0.0") and "- train: 0 added, 100 removed, 900 kept" in changelog
+    assert (
+        changelog.index("## 2.0.0") < changelog.index("## 1.0.0")
+        and "- train: 0 added, 100 removed, 900 kept" in changelog
+    )
 
 
 def test_refuses_a_release_of_nothing_new(released):
-    assert_refused(released[0], "2.0.1", "nothing changed since release 2.0.0 (tag tinydigits@v2.0.0")
+    assert_refused(
+        released[0], "2.0.1", "nothing changed since release 2.0.0 (tag tinydigits@v2.0.0"
+    )
 
 
 def oracle_numbers():
     """Added/removed/kept/moved from v1 to 90-per-digit, by the independent reference implementation."""
     a, b = (reference_splits([n] * 10, [20] * 10, 42) for n in (100, 90))
-    keys = {name: {s: {x.tobytes() for x in split[s][0]} for s in ("train", "test")} for name, split in (("a", a), ("b", b))}
-    out = {s: {"added": len(keys["b"][s] - keys["a"][s]), "removed": len(keys["a"][s] - keys["b"][s]),
-               "kept": len(keys["a"][s] & keys["b"][s])} for s in ("train", "test")}
-    out["moved"] = {"train_to_test": len(keys["a"]["train"] & keys["b"]["test"]),
-                    "test_to_train": len(keys["a"]["test"] & keys["b"]["train"])}
+    keys = {
+        name: {s: {x.tobytes() for x in split[s][0]} for s in ("train", "test")}
+        for name, split in (("a", a), ("b", b))
+    }
+    out = {
+        s: {
+            "added": len(keys["b"][s] - keys["a"][s]),
+            "removed": len(keys["a"][s] - keys["b"][s]),
+            "kept": len(keys["a"][s] & keys["b"][s]),
+        }
+        for s in ("train", "test")
+    }
+    out["moved"] = {
+        "train_to_test": len(keys["a"]["train"] & keys["b"]["test"]),
+        "test_to_train": len(keys["a"]["test"] & keys["b"]["train"]),
+    }
     return out
 
 
 def test_diff_from_the_v1_commit_to_the_release_matches_the_oracle(released):
     repo, _, v1, _, _ = released
-    r = json.loads(run(["python", "-m", "pipeline.diff", v1, "tinydigits@v2.0.0", "--json"], repo).stdout)
+    r = json.loads(
+        run(["python", "-m", "pipeline.diff", v1, "tinydigits@v2.0.0", "--json"], repo).stdout
+    )
     got = {s: {k: r[s][k] for k in ("added", "removed", "kept")} for s in ("train", "test")}
     assert {**got, "moved": r["moved"]} == oracle_numbers()
-    assert r["moved"]["train_to_test"] == 100  # the 10 per digit that v1 trained on are now test images
+    assert (
+        r["moved"]["train_to_test"] == 100
+    )  # the 10 per digit that v1 trained on are now test images
 
 
 # ---- a downstream project pins releases ------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def course(released, tmp_path_factory):
@@ -194,13 +246,30 @@ def tagged(released, version, path=TRAIN):
 @pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])
 def test_dvc_get_gives_the_tagged_bytes(released, course, version):
     out = course / f"get-{version}.npz"
-    run(["dvc", "get", str(released[1]), TRAIN, "--rev", f"tinydigits@v{version}", "-o", str(out)], course)
+    run(
+        ["dvc", "get", str(released[1]), TRAIN, "--rev", f"tinydigits@v{version}", "-o", str(out)],
+        course,
+    )
     assert out.read_bytes() == tagged(released, version)
 
 
 def test_dvc_import_then_update_to_a_newer_tag(released, course):
-    (course / "data").mkdir()  # `dvc import -o data/x` fails if data/ does not exist ("stage working dir")
-    run(["dvc", "import", str(released[1]), TRAIN, "--rev", "tinydigits@v1.0.0", "-o", "data/train.npz"], course)
+    (
+        course / "data"
+    ).mkdir()  # `dvc import -o data/x` fails if data/ does not exist ("stage working dir")
+    run(
+        [
+            "dvc",
+            "import",
+            str(released[1]),
+            TRAIN,
+            "--rev",
+            "tinydigits@v1.0.0",
+            "-o",
+            "data/train.npz",
+        ],
+        course,
+    )
     assert (course / "data/train.npz").read_bytes() == tagged(released, "1.0.0")
     assert "rev: tinydigits@v1.0.0" in (course / "data/train.npz.dvc").read_text()
     run(["dvc", "update", "--rev", "tinydigits@v2.0.0", "data/train.npz.dvc"], course)
@@ -217,13 +286,20 @@ def test_dvc_api_reads_a_release(released):
 
     blob = dvc.api.read(TRAIN, repo=str(released[1]), rev="tinydigits@v2.0.0", mode="rb")
     assert blob == tagged(released, "2.0.0")
-    with dvc.api.open("datasets/tinydigits/test.npz", repo=str(released[1]), rev="tinydigits@v1.0.0", mode="rb") as f:
+    with dvc.api.open(
+        "datasets/tinydigits/test.npz", repo=str(released[1]), rev="tinydigits@v1.0.0", mode="rb"
+    ) as f:
         with np.load(io.BytesIO(f.read())) as z:
             assert z["labels"].shape == (200,)
 
 
 def test_dvc_artifacts_get_fetches_the_dataset_folder(released, course):
-    run(["dvc", "artifacts", "get", str(released[1]), "tinydigits", "--rev", "v1.0.0", "-o", "v1"], course)
+    run(
+        ["dvc", "artifacts", "get", str(released[1]), "tinydigits", "--rev", "v1.0.0", "-o", "v1"],
+        course,
+    )
     assert (course / "v1/train.npz").read_bytes() == tagged(released, "1.0.0")
-    run(["dvc", "artifacts", "get", str(released[1]), "tinydigits", "-o", "latest"], course)  # the highest version
+    run(
+        ["dvc", "artifacts", "get", str(released[1]), "tinydigits", "-o", "latest"], course
+    )  # the highest version
     assert (course / "latest/train.npz").read_bytes() == tagged(released, "2.0.0")

@@ -21,19 +21,40 @@ DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
 
 
 def test_release_1_0_0_records_the_published_v1_files():
-    assert V1_ENTRY["version"] == "1.0.0" and V1_ENTRY["tag"] == "tinydigits@v1.0.0" and V1_ENTRY["bump"] is None
+    assert (
+        V1_ENTRY["version"] == "1.0.0"
+        and V1_ENTRY["tag"] == "tinydigits@v1.0.0"
+        and V1_ENTRY["bump"] is None
+    )
     assert {n: f["sha256"] for n, f in V1_ENTRY["files"].items() if n.endswith(".pkl")} == {
-        f"{k}.pkl": v for k, v in V1.items()}
-    assert V1_ENTRY["files"]["train.pkl"]["bytes"] == 264_255 and V1_ENTRY["files"]["test.pkl"]["bytes"] == 53_044
-    assert V1_ENTRY["splits"]["train"]["per_digit"] == [100] * 10 and V1_ENTRY["splits"]["test"]["per_digit"] == [20] * 10
+        f"{k}.pkl": v for k, v in V1.items()
+    }
+    assert (
+        V1_ENTRY["files"]["train.pkl"]["bytes"] == 264_255
+        and V1_ENTRY["files"]["test.pkl"]["bytes"] == 53_044
+    )
+    assert (
+        V1_ENTRY["splits"]["train"]["per_digit"] == [100] * 10
+        and V1_ENTRY["splits"]["test"]["per_digit"] == [20] * 10
+    )
     assert V1_ENTRY["params"]["seed"] == 42 and V1_ENTRY["test_accuracy"] == 0.7985
 
 
 def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_metadata():
     names = fingerprint.published_names((ROOT / "dvc.yaml").read_text())
     # the card and croissant.json name the release, so no release records their digests
-    assert names == ["test.npz", "test.parquet", "test.pkl", "train.npz", "train.parquet", "train.pkl"]
-    assert set(V1_ENTRY["files"]) == set(names) - {"train.parquet", "test.parquet"}  # Parquet came after 1.0.0
+    assert names == [
+        "test.npz",
+        "test.parquet",
+        "test.pkl",
+        "train.npz",
+        "train.parquet",
+        "train.pkl",
+    ]
+    assert set(V1_ENTRY["files"]) == set(names) - {
+        "train.parquet",
+        "test.parquet",
+    }  # Parquet came after 1.0.0
 
 
 @pytest.mark.parametrize("text", ["2.0", "v2.0.0", "2.0.0-rc1", "02.0.0", ""])
@@ -46,7 +67,10 @@ def test_bump_level_is_the_first_part_that_grew():
     assert releases.bump_level("1.0.0", "2.0.0") == "MAJOR"
     assert releases.bump_level("1.2.3", "1.3.0") == "MINOR"
     assert releases.bump_level("1.2.3", "1.2.10") == "PATCH"
-    assert releases.bump_level("1.2.3", "1.2.3") is None and releases.bump_level("1.2.3", "1.1.9") is None
+    assert (
+        releases.bump_level("1.2.3", "1.2.3") is None
+        and releases.bump_level("1.2.3", "1.1.9") is None
+    )
 
 
 def changed(**edits):
@@ -67,16 +91,25 @@ def test_bump_rule():
     same = changed()
     assert releases.required_bump(V1_ENTRY, same)[0] == "PATCH"
     new_file = changed(a=(("files", "train.parquet"), {"bytes": 1, "sha256": "0" * 64}))
-    assert releases.required_bump(V1_ENTRY, new_file) == ("MINOR", ["new file(s) train.parquet beside unchanged ones"])
-    fewer = changed(a=(("splits", "train", "content_sha256"), "f" * 64), b=(("splits", "train", "images"), 900),
-                    c=(("files", "train.pkl", "sha256"), "1" * 64))
+    assert releases.required_bump(V1_ENTRY, new_file) == (
+        "MINOR",
+        ["new file(s) train.parquet beside unchanged ones"],
+    )
+    fewer = changed(
+        a=(("splits", "train", "content_sha256"), "f" * 64),
+        b=(("splits", "train", "images"), 900),
+        c=(("files", "train.pkl", "sha256"), "1" * 64),
+    )
     level, reasons = releases.required_bump(V1_ENTRY, fewer)
     assert level == "MAJOR" and reasons == ["train: images or labels changed (1,000 -> 900 images)"]
     reordered = changed(a=(("files", "test.npz", "sha256"), "2" * 64))
     level, reasons = releases.required_bump(V1_ENTRY, reordered)
     assert level == "MAJOR" and "same images and labels but other bytes" in reasons[0]
     dropped = changed(a=(("files", "test.pkl"), None))
-    assert releases.required_bump(V1_ENTRY, dropped) == ("MAJOR", ["test.pkl is no longer published"])
+    assert releases.required_bump(V1_ENTRY, dropped) == (
+        "MAJOR",
+        ["test.pkl is no longer published"],
+    )
 
 
 def test_content_digest_ignores_order_but_not_labels():
@@ -87,8 +120,11 @@ def test_content_digest_ignores_order_but_not_labels():
 
 
 def v1_files():
-    return {p.name: p.read_bytes() for s in config.SPLITS
-            for p in (ROOT / config.pickle_path(s), ROOT / config.npz_path(s))}
+    return {
+        p.name: p.read_bytes()
+        for s in config.SPLITS
+        for p in (ROOT / config.pickle_path(s), ROOT / config.npz_path(s))
+    }
 
 
 def test_card_note_names_the_release_the_files_are():
@@ -97,10 +133,15 @@ def test_card_note_names_the_release_the_files_are():
 
 
 def test_card_note_says_how_an_unreleased_variant_differs():
-    ninety = dataclasses.replace(DEFAULTS, sample=dataclasses.replace(DEFAULTS.sample, train_counts=(90,) * 10))
+    ninety = dataclasses.replace(
+        DEFAULTS, sample=dataclasses.replace(DEFAULTS.sample, train_counts=(90,) * 10)
+    )
     files = {**v1_files(), "train.pkl": b"other"}
     note = releases.card_note(ENTRIES, ninety, files)
-    assert "**unreleased variant**" in note and "`sample.train_counts: 100 per digit -> 90 per digit`" in note
+    assert (
+        "**unreleased variant**" in note
+        and "`sample.train_counts: 100 per digit -> 90 per digit`" in note
+    )
     same_params = releases.card_note(ENTRIES, DEFAULTS, files)
     assert "unreleased variant" in same_params and ": other bytes in train.pkl." in same_params
     assert "No TinyDigits release is recorded yet" in releases.card_note([], DEFAULTS, files)
@@ -115,17 +156,26 @@ def test_new_files_beside_a_release_are_named_and_not_claimed_as_that_release():
     assert releases.version_of([], DEFAULTS, v1_files()) == "0.0.0+unreleased"
 
 
-
 def test_the_changelog_and_the_tag_message_come_from_the_record():
     assert (ROOT / releases.CHANGELOG_FILE).read_text() == changelog.render(ENTRIES)
-    second = {**copy.deepcopy(V1_ENTRY), "version": "1.0.1", "tag": "tinydigits@v1.0.1", "bump": "PATCH",
-              "since": "1.0.0", "notes": "Card wording.", "change": None}
+    second = {
+        **copy.deepcopy(V1_ENTRY),
+        "version": "1.0.1",
+        "tag": "tinydigits@v1.0.1",
+        "bump": "PATCH",
+        "since": "1.0.0",
+        "notes": "Card wording.",
+        "change": None,
+    }
     text = changelog.render([V1_ENTRY, second])
     assert text.index("## 1.0.1") < text.index("## 1.0.0") and "PATCH release after 1.0.0" in text
     assert "Params changed: none." in text and "Card wording." in text
     message = changelog.tag_message(second)
     digest = hashlib.sha256((ROOT / config.pickle_path("train")).read_bytes()).hexdigest()
-    assert message.startswith("TinyDigits 1.0.1 (PATCH after 1.0.0)") and f"train.pkl 264255 bytes sha256 {digest}" in message
+    assert (
+        message.startswith("TinyDigits 1.0.1 (PATCH after 1.0.0)")
+        and f"train.pkl 264255 bytes sha256 {digest}" in message
+    )
 
 
 def test_a_damaged_record_is_one_clear_error(tmp_path):

@@ -31,7 +31,11 @@ def pushed(cold_build, tmp_path_factory):
     """Clone ``a`` after `dvc repro` and `dvc push` to the default remote, ``base/tinydigits-dvc-remote``."""
     base = tmp_path_factory.mktemp("remote")
     a = copy_build(cold_build, base / "a")
-    assert run(["dvc", "remote", "list"], a).stdout.split()[:3] == ["local", str(base / REMOTE), "(default)"]
+    assert run(["dvc", "remote", "list"], a).stdout.split()[:3] == [
+        "local",
+        str(base / REMOTE),
+        "(default)",
+    ]
     result = run(["dvc", "push"], a)
     assert objects(base / REMOTE), result.stdout
     return base, a
@@ -51,7 +55,9 @@ def test_pull_into_a_fresh_clone_is_up_to_date_without_running_a_stage(pushed):
     assert "fetched" in pulled.stdout and "Running stage" not in pulled.stdout
     assert run(["dvc", "status", "-q"], b, check=False).returncode == 0
     repro = run(["dvc", "repro"], b)
-    assert "Running stage" not in repro.stdout and "Data and pipelines are up to date." in repro.stdout
+    assert (
+        "Running stage" not in repro.stdout and "Data and pipelines are up to date." in repro.stdout
+    )
     assert published_mtimes(b) == before  # the git-tracked files were never rewritten
     assert run(["git", "status", "--porcelain"], b).stdout == ""
 
@@ -62,7 +68,9 @@ def test_a_remote_elsewhere_set_with_modify_local(pushed, tmp_path):
     run(["cp", "-r", str(base / REMOTE), str(elsewhere)], tmp_path)
     c = tmp_path / "far" / "c"
     run(["git", "clone", "-q", str(a), str(c)], tmp_path)
-    run(["dvc", "remote", "modify", "--local", "local", "url", str(elsewhere)], c)  # .dvc/config.local, git-ignored
+    run(
+        ["dvc", "remote", "modify", "--local", "local", "url", str(elsewhere)], c
+    )  # .dvc/config.local, git-ignored
     assert run(["git", "status", "--porcelain"], c).stdout == ""
     run(["dvc", "pull"], c)
     assert run(["dvc", "status", "-q"], c, check=False).returncode == 0
@@ -84,9 +92,15 @@ def test_a_corrupted_remote_object_is_refused_and_rebuilt(pushed):
 
     pulled = run(["dvc", "pull"], d, check=False)
     assert pulled.returncode != 0
-    assert f"Missing cache files:\nmd5: {oid}" in pulled.stderr and "Checkout failed" in pulled.stderr
-    assert not victim.exists()  # DVC re-hashed it, found it corrupt, deleted it from the (local) remote
-    assert not list((d / ".dvc/cache/files/md5").glob(f"{oid[:2]}/{oid[2:]}"))  # and never cached it
+    assert (
+        f"Missing cache files:\nmd5: {oid}" in pulled.stderr and "Checkout failed" in pulled.stderr
+    )
+    assert (
+        not victim.exists()
+    )  # DVC re-hashed it, found it corrupt, deleted it from the (local) remote
+    assert not list(
+        (d / ".dvc/cache/files/md5").glob(f"{oid[:2]}/{oid[2:]}")
+    )  # and never cached it
 
     run(["dvc", "repro"], d)  # rebuilds the missing intermediate from its stage, byte for byte
     assert run(["git", "status", "--porcelain"], d).stdout == ""

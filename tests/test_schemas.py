@@ -9,7 +9,9 @@ from pipeline.errors import ContractError
 
 def raw_frame(n=1797):
     rng = np.random.RandomState(1)
-    return schemas.to_frame(rng.randint(0, 17, (n, 64)).astype(np.uint8), (np.arange(n) % 10).astype(np.int64))
+    return schemas.to_frame(
+        rng.randint(0, 17, (n, 64)).astype(np.uint8), (np.arange(n) % 10).astype(np.int64)
+    )
 
 
 def normalized_frame(n=40):
@@ -26,6 +28,7 @@ def reject(frame, schema, match):
 
 
 # ---- raw ---------------------------------------------------------------------------------
+
 
 def test_raw_accepts_source_like_data():
     schemas.validate(raw_frame(), schemas.RAW, stage="unit")
@@ -67,6 +70,7 @@ def test_raw_rejects_missing_or_renamed_pixel_column():
 
 # ---- normalized --------------------------------------------------------------------------
 
+
 def test_normalized_accepts_k_over_16():
     schemas.validate(normalized_frame(), schemas.NORMALIZED, stage="unit")
 
@@ -97,6 +101,7 @@ def test_normalized_rejects_nan():
 
 # ---- splits ------------------------------------------------------------------------------
 
+
 def splits(per_class_train=4, per_class_test=2, seed=3):
     """Disjoint, shuffled splits with distinct images (no two rows alike)."""
     rng = np.random.RandomState(seed)
@@ -104,10 +109,15 @@ def splits(per_class_train=4, per_class_test=2, seed=3):
     pool = rng.permutation(17**2)[: n_train + n_test]  # distinct codes -> distinct images
     images = np.zeros((len(pool), 8, 8), np.float32)
     images[:, 0, 0], images[:, 0, 1] = (pool // 17) / 16, (pool % 17) / 16
-    labels = np.concatenate([np.repeat(np.arange(10), per_class_train), np.repeat(np.arange(10), per_class_test)])
+    labels = np.concatenate(
+        [np.repeat(np.arange(10), per_class_train), np.repeat(np.arange(10), per_class_test)]
+    )
     train_order, test_order = rng.permutation(n_train), n_train + rng.permutation(n_test)
     return (
-        {"train": (images[train_order], labels[train_order]), "test": (images[test_order], labels[test_order])},
+        {
+            "train": (images[train_order], labels[train_order]),
+            "test": (images[test_order], labels[test_order]),
+        },
         [per_class_train] * 10,
         [per_class_test] * 10,
     )
@@ -129,7 +139,12 @@ def test_splits_accept_valid_data():
 def test_splits_reject_counts_that_differ_from_params():
     data, train_counts, test_counts = splits()
     test_counts[7] = 3
-    check_splits(data, train_counts, test_counts, r"per-class counts as params say': test digit 7: 2 images, params say 3")
+    check_splits(
+        data,
+        train_counts,
+        test_counts,
+        r"per-class counts as params say': test digit 7: 2 images, params say 3",
+    )
 
 
 def test_splits_reject_an_image_in_both_train_and_test():
@@ -139,7 +154,12 @@ def test_splits_reject_an_image_in_both_train_and_test():
     test_images = test_images.copy()
     test_images[5] = train_images[11]
     data["test"] = (test_images, test_labels)
-    check_splits(data, train_counts, test_counts, r"no image in both train and test': test row 5 is also in train")
+    check_splits(
+        data,
+        train_counts,
+        test_counts,
+        r"no image in both train and test': test row 5 is also in train",
+    )
 
 
 def test_splits_reject_labels_grouped_by_class():
@@ -147,7 +167,12 @@ def test_splits_reject_labels_grouped_by_class():
     images, labels = data["train"]
     order = np.argsort(labels, kind="stable")
     data["train"] = (images[order], labels[order])
-    check_splits(data, train_counts, test_counts, r"train labels are grouped by class \(10 runs\), not shuffled")
+    check_splits(
+        data,
+        train_counts,
+        test_counts,
+        r"train labels are grouped by class \(10 runs\), not shuffled",
+    )
 
 
 def test_splits_too_small_to_tell_are_exempt_from_the_shuffle_check():
@@ -180,7 +205,9 @@ def test_splits_reject_labels_that_are_not_int64():
 def test_splits_frame_rejects_wrong_shapes():
     data, _, _ = splits()
     images, labels = data["train"]
-    with pytest.raises(ContractError, match=r"train images must have shape \(N, 8, 8\), got \(40, 64\)"):
+    with pytest.raises(
+        ContractError, match=r"train images must have shape \(N, 8, 8\), got \(40, 64\)"
+    ):
         schemas.splits_frame({"train": (images.reshape(40, 64), labels)})
     with pytest.raises(ContractError, match=r"labels must have shape \(40,\), got \(39,\)"):
         schemas.splits_frame({"train": (images, labels[:-1])})
