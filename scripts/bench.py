@@ -25,15 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
-STAGES = {  # stage -> module, as in dvc.yaml
-    "fetch": "fetch",
-    "sample": "sample",
-    "normalize": "normalize",
-    "split": "split",
-    "pickle": "pickling",
-    "benchmark_sweep": "benchmark_sweep",
-    "benchmark": "benchmark",
-}
+sys.path.insert(0, str(ROOT))
+from pipeline.__main__ import STAGES  # noqa: E402  (stage -> module, as dvc.yaml runs them)
+
 LOOP = (
     90,
     80,
