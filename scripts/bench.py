@@ -182,6 +182,9 @@ def main() -> None:
         action="store_true",
         help="only the maintainer's loop (100 -> 90 -> 80, back to 100, 90)",
     )
+    ap.add_argument(
+        "--skip-loop", action="store_true", help="every figure but the maintainer's loop"
+    )
     args = ap.parse_args()
     if args.runs < 5:
         ap.error("--runs must be at least 5 (medians of fewer runs are noise here)")
@@ -203,10 +206,10 @@ def main() -> None:
 
         # 0. the maintainer's loop, alternating: total per phase and per stage (medians)
         loops: dict[str, list[dict]] = {n: [] for n in names}
-        for _ in range(args.runs):
+        for _ in range(0 if args.skip_loop else args.runs):
             for name, repo in repos.items():
                 loops[name].append(loop_run(repo, dvc))
-        for name in names:
+        for name in names if not args.skip_loop else []:
             steps = list(loops[name][0])
             for phase in ("loop", "return"):
                 totals = [
@@ -234,7 +237,7 @@ def main() -> None:
                         name,
                         f"{median([r[step][1].get(st, 0.0) for r in loops[name]]):.2f} s",
                     )
-        if args.before:
+        if args.before and not args.skip_loop:
             for phase in ("loop", "return"):
                 key = next(m for m in figures if m.startswith(f"maintainer's {phase}"))
                 head_s, before_s = (float(figures[key][n].split()[0]) for n in names)
