@@ -94,9 +94,8 @@ def main() -> None:
     else:
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(
-            limits=1
-        ):  # one BLAS thread: faster at these sizes, and the same sums every run
+        # one BLAS thread: faster at these sizes, and the same sums every run
+        with threadpool_limits(limits=1):
             runs = train_seeds(train, test, p.benchmark)
         loss = mean_loss(runs)
     times = {"baseline_s": time.perf_counter() - clock}

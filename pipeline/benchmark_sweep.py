@@ -102,7 +102,7 @@ def measure(
 
 def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
     """The :class:`Sweep` as arrays: ``curve`` (P, seeds, epochs), ``mean_loss`` (P, epochs),
-    ``predicted`` (P, seeds, M); per-seed losses are not kept (see :func:`pipeline.plots.quantize`)."""
+    ``predicted`` (P, seeds, M); per-seed losses are not kept (see :func:`pipeline.training.quantize`)."""
     ks = sorted(sweep.points)
     stack = lambda field: np.stack([[getattr(r, field) for r in sweep.points[k]] for k in ks])  # noqa: E731
     ref = sweep.reference

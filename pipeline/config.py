@@ -58,6 +58,9 @@ DIGITS = tuple(range(10))
 # gate trains the baseline on the split the pipeline draws at this size.
 GATE_PER_CLASS = 100
 IMAGE_SHAPE = (8, 8)
+# Decimals of every float the reports publish (plots' CSV files, metrics.json), and so of the
+# training loss the sweep file keeps (training.quantize).
+REPORT_DECIMALS = 4
 PIXEL_MAX = 16
 # The data's licence, as the UCI repository publishes it for the source data set (Alpaydin and
 # Kaynak, 1998, doi:10.24432/C50P49): stated in croissant.json and the card's Hugging Face header.

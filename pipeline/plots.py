@@ -14,7 +14,7 @@ import numpy as np
 from pipeline import config
 
 DPI = 100
-DECIMALS = 4
+DECIMALS = config.REPORT_DECIMALS
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
@@ -25,18 +25,6 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 
     lines = [",".join(header)] + [",".join(cell(v) for v in row) for row in rows]
     return ("\n".join(lines) + "\n").encode()
-
-
-def quantize(values) -> np.ndarray:
-    """``values`` at the precision the CSV files publish (:data:`DECIMALS` decimals, as they print).
-
-    Training losses differ in their last digits between BLAS kernels (6.9e-6 relative after 20
-    epochs, measured between OpenBLAS' Haswell, Sandybridge and Prescott kernels): whatever is kept
-    past the published precision would make the files that keep it machine-specific.
-    """
-    return np.array(
-        [float(f"{v:.{DECIMALS}f}") for v in np.asarray(values, dtype=np.float64).ravel()]
-    ).reshape(np.shape(values))
 
 
 def learning_curve(curves: np.ndarray, loss: np.ndarray) -> bytes:

@@ -36,7 +36,7 @@ OUTS = (
     CARD_FILE,
 )  # every tracked file build() gives
 CARD_TEMPLATE = Path("pipeline/card_template.md")
-DECIMALS = 4
+DECIMALS = config.REPORT_DECIMALS
 
 
 def read_inputs():

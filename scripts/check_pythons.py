@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     requires, minors = supported()
     say(f"requirements.lock supports requires-python {requires}: {', '.join(minors)}")
     passed, failed, skipped, took = [], [], [], []
-    start = time.monotonic()
+    deadline = None if args.budget is None else time.monotonic() + args.budget
     for minor in minors:
         if (args.only and minor not in args.only) or minor in args.skip:
             continue
@@ -103,13 +103,11 @@ def main(argv: list[str] | None = None) -> int:
             say(f"SKIP {minor}: no python{minor} on this machine")
             skipped.append(minor)
             continue
-        left, expected = (
-            (args.budget or 0) - (time.monotonic() - start),
-            max(took, default=args.estimate),
-        )
-        if args.budget is not None and expected > left:
+        expected = max(took, default=args.estimate)
+        if deadline is not None and time.monotonic() + expected > deadline:
+            left = deadline - time.monotonic()
             say(
-                f"SKIP {minor}: time budget: {left:.0f} s left, a check takes about {expected:.0f} s here; "
+                f"SKIP {minor}: time budget: {max(left, 0):.0f} s left, a check takes about {expected:.0f} s here; "
                 f"run `make check-pythons` by hand"
             )
             skipped.append(minor)

@@ -109,9 +109,8 @@ class ColdBuild:
 
     repo: Path  # the template: never change it, copy it with copy_build()
     stdout: str  # what that `dvc repro` printed
-    status: (
-        str  # `git status --porcelain` right after it: empty when the copied dvc.lock was current
-    )
+    # `git status --porcelain` right after it: empty when the copied dvc.lock was current
+    status: str
 
 
 @pytest.fixture(scope="session")
