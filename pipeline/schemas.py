@@ -8,6 +8,7 @@ offending values.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ def _schema(name: str, columns: dict, checks: list[FrameCheck]) -> pa.DataFrameS
     )
 
 
+@functools.cache
 def raw_schema(rows: int = SOURCE_ROWS) -> pa.DataFrameSchema:
     """The source snapshot: ``rows`` images of integer pixels 0..16 (1,797 for the real source)."""
     return _schema(
@@ -162,13 +164,23 @@ def raw_schema(rows: int = SOURCE_ROWS) -> pa.DataFrameSchema:
     )
 
 
-RAW = raw_schema()
+@functools.cache
+def normalized_schema() -> pa.DataFrameSchema:
+    """Pixels scaled to float32 multiples of 1/16 in [0, 1]."""
+    return _schema(
+        "normalized",
+        {**_pixels("float32", pa.Check.in_range(0.0, 1.0), _sixteenth), "label": _label},
+        [_pixel_columns_present()],
+    )
 
-NORMALIZED = _schema(
-    "normalized",
-    {**_pixels("float32", pa.Check.in_range(0.0, 1.0), _sixteenth), "label": _label},
-    [_pixel_columns_present()],
-)
+
+def __getattr__(name: str) -> pa.DataFrameSchema:
+    # RAW and NORMALIZED are built on first use (each costs ~40 ms): a stage validates one of them.
+    if name == "RAW":
+        return raw_schema()
+    if name == "NORMALIZED":
+        return normalized_schema()
+    raise AttributeError(f"module 'pipeline.schemas' has no attribute {name!r}")
 
 
 def splits_schema(train_counts: Sequence[int], test_counts: Sequence[int]) -> pa.DataFrameSchema:
