@@ -32,7 +32,7 @@ $(STAMP): requirements.lock
 
 ## lock: regenerate requirements.lock (exact, hashed pins) from pyproject.toml's ranges; needs the index
 # Universal: one file for every Python requires-python allows (a pin that differs by Python gets a
-# marker). Its first line records that range; the stages refuse any other Python (pipeline/environment.py).
+# marker). Its first line records that range; the stages refuse any other Python (pipeline/core/environment.py).
 lock:
 	$(PYTHON) -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 	.tools/bin/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
@@ -80,7 +80,7 @@ numpy1: .tools/numpy1/.installed
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)
-	@$(BIN)/python -m pipeline.params   # the whole params.yaml, including keys no stage tracks
+	@$(BIN)/python -m pipeline.core.params   # the whole params.yaml, including keys no stage tracks
 	$(SERIAL) $(DVC) repro
 
 ## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs) on every core

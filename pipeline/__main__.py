@@ -3,7 +3,7 @@
     $ python -m pipeline fetch
     fetch: source .../sklearn/datasets/data/digits.csv.gz sha256 09f66e6d... ok
 
-The check (:mod:`pipeline.environment`) needs only the standard library and runs before any
+The check (:mod:`pipeline.core.environment`) needs only the standard library and runs before any
 stage module, and so NumPy, is imported: a wrong or missing package gets one message naming
 it, and nothing is written.
 """
@@ -11,8 +11,8 @@ it, and nothing is written.
 import importlib
 import sys
 
-from pipeline import environment
-from pipeline.errors import EnvironmentMismatch
+from pipeline.core import environment
+from pipeline.core.errors import EnvironmentMismatch
 
 STAGES = {
     "fetch": "fetch",
@@ -20,8 +20,8 @@ STAGES = {
     "normalize": "normalize",
     "split": "split",
     "pickle": "pickling",
-    "benchmark_sweep": "benchmark_sweep",
-    "benchmark": "benchmark",
+    "benchmark_sweep": "benchmark.sweep",
+    "benchmark": "benchmark.stage",
 }
 
 
@@ -36,7 +36,7 @@ def main(argv):
         print("%s: error: %s" % (stage, err), file=sys.stderr)
         return 1
     module = importlib.import_module("pipeline." + STAGES[stage])
-    from pipeline._stage import run
+    from pipeline.core.runner import run
 
     run(stage, module.main, checked=True)
     return 0

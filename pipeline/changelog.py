@@ -6,7 +6,7 @@ changelog can always be rebuilt from the record.
 
 from __future__ import annotations
 
-from pipeline import config
+from pipeline.core import config
 from pipeline.releases import param_changes
 
 HEADER = """# TinyDigits releases

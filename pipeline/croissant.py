@@ -17,7 +17,7 @@ import json
 
 import numpy as np
 
-from pipeline import config
+from pipeline.core import config
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 SOURCE_URL = "https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits"

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, fingerprint, releases, revisions
-from pipeline.errors import PipelineError, ReleaseError
+from pipeline import fingerprint, releases, revisions
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, ReleaseError
 
 METRICS_FILE = "reports/metrics.json"
 

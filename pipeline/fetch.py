@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, params
-from pipeline._stage import run
-from pipeline.errors import SourceError
-from pipeline.storage import write_npz
+from pipeline.core import config, params
+from pipeline.core.errors import SourceError
+from pipeline.core.runner import run
+from pipeline.core.storage import write_npz
 
 log = logging.getLogger(__name__)
 OUTS = (config.RAW_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)

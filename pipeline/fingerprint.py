@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline import config, loader
-from pipeline.errors import ReleaseError
+from pipeline import loader
+from pipeline.core import config
+from pipeline.core.errors import ReleaseError
 
 
 def published_names(dvc_yaml: str) -> list[str]:

@@ -29,9 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline._stage import run
-from pipeline.config import DATASET_DIR, DIGITS, IMAGE_SHAPE, SPLITS
-from pipeline.errors import (
+from pipeline.core.config import DATASET_DIR, DIGITS, IMAGE_SHAPE, SPLITS
+from pipeline.core.errors import (
     CorruptFileError,
     DatasetError,
     DatasetFormatError,
@@ -40,6 +39,7 @@ from pipeline.errors import (
     LfsPointerError,
     UnsafePickleError,
 )
+from pipeline.core.runner import run
 from pipeline.lfs import parse_pointer
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def load(
 
     ``format`` is ``"pkl"`` (the published pickle) or ``"npz"`` (its twin). ``verify``: ``None``
     checks the digest when a ``dvc.lock`` records the file, ``True`` requires that record,
-    ``False`` skips the check. Raises a :class:`~pipeline.errors.DatasetError` subclass.
+    ``False`` skips the check. Raises a :class:`~pipeline.core.errors.DatasetError` subclass.
     """
     images, labels, _ = _load(split, root, format, verify)
     return images, labels

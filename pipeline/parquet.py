@@ -17,8 +17,8 @@ import io
 
 import numpy as np
 
-from pipeline import config
-from pipeline.errors import ContractError
+from pipeline.core import config
+from pipeline.core.errors import ContractError
 
 COLUMNS = ("image", "label", "source_index")
 # Every option of pyarrow.parquet.write_table that can change the bytes, set explicitly rather than

@@ -24,10 +24,11 @@ import pickle
 
 import numpy as np
 
-from pipeline import config, croissant, params, parquet, releases
-from pipeline._stage import run
-from pipeline.errors import ContractError, ReproducibilityError
-from pipeline.storage import atomic_write_bytes, npz_bytes, read_npz
+from pipeline import croissant, parquet, releases
+from pipeline.core import config, params
+from pipeline.core.errors import ContractError, ReproducibilityError
+from pipeline.core.runner import run
+from pipeline.core.storage import atomic_write_bytes, npz_bytes, read_npz
 
 log = logging.getLogger(__name__)
 # What this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py).

@@ -23,10 +23,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import changelog, config, diff, fingerprint, params, releases, revisions
-from pipeline._stage import run
-from pipeline.errors import PipelineError, ReleaseError
-from pipeline.storage import atomic_write_bytes
+from pipeline import changelog, diff, fingerprint, releases, revisions
+from pipeline.core import config, params
+from pipeline.core.errors import PipelineError, ReleaseError
+from pipeline.core.runner import run
+from pipeline.core.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 CHECK_REPRO = Path("scripts/check_repro.py")

@@ -27,8 +27,8 @@ import json
 import re
 from pathlib import Path
 
-from pipeline import config, params
-from pipeline.errors import ReleaseError
+from pipeline.core import config, params
+from pipeline.core.errors import ReleaseError
 
 RECORD_FILE = config.DATASET_DIR / "releases.json"
 CHANGELOG_FILE = config.DATASET_DIR / "CHANGELOG.md"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipeline.errors import RevisionError
+from pipeline.core.errors import RevisionError
 
 TAG_PREFIX = "tinydigits@v"
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.config import DIGITS, IMAGE_SHAPE, PIXEL_MAX, SOURCE_ROWS, SPLITS
-from pipeline.errors import ContractError
+from pipeline.core.config import DIGITS, IMAGE_SHAPE, PIXEL_MAX, SOURCE_ROWS, SPLITS
+from pipeline.core.errors import ContractError
 
 PIXEL_COLUMNS = [f"pixel_{r}_{c}" for r in range(IMAGE_SHAPE[0]) for c in range(IMAGE_SHAPE[1])]
 # A split is only required to look shuffled when a fair shuffle would leave it grouped by

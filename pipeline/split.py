@@ -13,9 +13,9 @@ import logging
 
 import numpy as np
 
-from pipeline import config, params
-from pipeline._stage import run
-from pipeline.storage import read_npz, write_npz
+from pipeline.core import config, params
+from pipeline.core.runner import run
+from pipeline.core.storage import read_npz, write_npz
 
 log = logging.getLogger(__name__)
 OUTS = (config.SPLITS_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)

@@ -124,8 +124,9 @@ def import_seconds(module: str, cwd: Path) -> float:
 
 ONE_PROCESS = """
 import sys
-from pipeline import fetch, normalize, sample, split, pickling, params, config
-from pipeline.storage import atomic_write_bytes
+from pipeline import fetch, normalize, pickling, sample, split
+from pipeline.core import config, params
+from pipeline.core.storage import atomic_write_bytes
 p = params.load()
 pixels, labels = fetch.parse_csv(fetch.source_path().read_bytes())
 images = normalize.normalize(pixels)

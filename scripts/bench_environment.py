@@ -1,4 +1,4 @@
-"""The cost of the environment check each stage runs first (``pipeline.environment.check``).
+"""The cost of the environment check each stage runs first (``pipeline.core.environment.check``).
 
     $ make bench-env          # or: .venv/bin/python scripts/bench_environment.py [--runs 41]
     bench-env: environment check, cold, in a fresh interpreter: median 4.1 ms (min 3.2, max 9.8) over 41 runs

@@ -14,7 +14,8 @@ import tracemalloc
 
 import numpy as np
 
-from pipeline import config, fetch, normalize, pickling, sample, schemas, split
+from pipeline import fetch, normalize, pickling, sample, schemas, split
+from pipeline.core import config
 
 
 def synthetic_csv(k: int) -> bytes:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pipeline.environment import LOCK_FILE, python_supported  # noqa: E402  (the repository's own module)
+from pipeline.core.environment import LOCK_FILE, python_supported  # noqa: E402  (the repository's own module)
 
 CANDIDATES = [f"3.{minor}" for minor in range(8, 20)]
 

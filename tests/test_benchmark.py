@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import benchmark, benchmark_sweep, config, fetch, params, plots, reports, training
-from pipeline.errors import ParamsError, PipelineError
+from pipeline import fetch
+from pipeline.benchmark import plots, reports, training
+from pipeline.benchmark import stage as benchmark
+from pipeline.benchmark import sweep as benchmark_sweep
+from pipeline.core import config, params
+from pipeline.core.errors import ParamsError, PipelineError
 from pipeline.normalize import normalize
 from scripts.oracle import reference_splits
 from tests.conftest import ROOT, copy_build, run

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import card, config, hub_header, params, parquet, reports
-from pipeline.errors import PipelineError
+from pipeline import parquet
+from pipeline.benchmark import card, hub_header, reports
+from pipeline.core import config, params
+from pipeline.core.errors import PipelineError
 from tests.conftest import ROOT
 
 TEMPLATE = (ROOT / reports.CARD_TEMPLATE).read_text(encoding="utf-8")

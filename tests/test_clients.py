@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import config
+from pipeline.core import config
 from tests.conftest import ROOT, copy_build, run
 
 DATA = ROOT / config.DATASET_DIR

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import config, croissant, hub_header
+from pipeline import croissant
+from pipeline.benchmark import hub_header
+from pipeline.core import config
 
 FILES = {"train": b"train parquet bytes", "test": b"test"}
 LABELS = {"train": np.repeat(np.arange(10), 5), "test": np.repeat(np.arange(10), [2] * 9 + [1])}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline import diff
-from pipeline.storage import npz_bytes
+from pipeline.core.storage import npz_bytes
 from tests.conftest import ROOT, run
 
 POOL = (

@@ -60,6 +60,19 @@ def test_cold_repro_gives_published_bytes_and_a_clean_tree(built):
     assert "Running stage" not in second.stdout  # a second repro runs nothing
 
 
+def test_bytecode_beside_the_modules_leaves_every_stage_up_to_date(built):
+    """pipeline/core and pipeline/benchmark are directory deps: the __pycache__ a Python without
+    PYTHONDONTWRITEBYTECODE writes into them when a stage runs must not make a stage stale."""
+    repo = built[0]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    code = "import pipeline.core.params, pipeline.benchmark.stage, pipeline.fetch"
+    subprocess.run([str(VENV_BIN / "python"), "-c", code], cwd=repo, env=env, check=True)
+    assert list((repo / "pipeline" / "core" / "__pycache__").glob("*.pyc"))
+    assert list((repo / "pipeline" / "benchmark" / "__pycache__").glob("*.pyc"))
+    status = run(["dvc", "status", "--json"], repo)
+    assert status.stdout.strip() == "{}", status.stdout
+
+
 def test_npz_twins_match_the_pickles(built):
     repo, _, _ = built
     for name in ("train", "test"):

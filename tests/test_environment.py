@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from pipeline import __main__ as entry
-from pipeline import config, environment, pickling
-from pipeline.errors import EnvironmentMismatch, ReproducibilityError
+from pipeline import pickling
+from pipeline.core import config, environment
+from pipeline.core.errors import EnvironmentMismatch, ReproducibilityError
 from tests.conftest import ROOT, VENV_BIN, copy_build, run
 
 LINUX_311 = {

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from pipeline import load
-from pipeline.errors import DigestError
+from pipeline.core.errors import DigestError
 from scripts.oracle import reference_pickles
 from tests.conftest import VENV_BIN, copy_build, restore, run, write_stage_hook
 

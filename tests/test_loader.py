@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from pipeline import load
-from pipeline.errors import (
+from pipeline.core.errors import (
     CorruptFileError,
     DatasetError,
     DatasetFormatError,
@@ -29,9 +29,9 @@ from pipeline.errors import (
     LfsPointerError,
     UnsafePickleError,
 )
+from pipeline.core.storage import npz_bytes
 from pipeline.lfs import parse_pointer
 from pipeline.loader import ALLOWED_GLOBALS, main, recorded_digest, unpickle
-from pipeline.storage import npz_bytes
 from tests.conftest import ROOT, run
 
 PUBLISHED = ROOT / "datasets" / "tinydigits"

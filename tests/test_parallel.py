@@ -1,4 +1,4 @@
-"""pipeline.parallel: training on several workers gives the same bits, in the same order, as on one."""
+"""pipeline.benchmark.parallel: training on several workers gives the same bits, in the same order, as on one."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import benchmark_sweep, config, fetch, params, training
-from pipeline.errors import ParamsError, PipelineError
-from pipeline.parallel import WORKERS_ENV, run_tasks, worker_count
-from pipeline.storage import npz_bytes
+from pipeline import fetch
+from pipeline.benchmark import sweep as benchmark_sweep
+from pipeline.benchmark import training
+from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, worker_count
+from pipeline.core import config, params
+from pipeline.core.errors import ParamsError, PipelineError
+from pipeline.core.storage import npz_bytes
 from tests.conftest import ROOT
 
 SMALL = dataclasses.replace(
@@ -107,8 +110,10 @@ def test_worker_count_comes_from_the_environment_or_the_cores(monkeypatch):
 KERNEL_PROBE = """
 import dataclasses, hashlib, sys
 import numpy as np
-from pipeline import benchmark_sweep, config, fetch, params
-from pipeline.storage import npz_bytes
+from pipeline.benchmark import sweep as benchmark_sweep
+from pipeline.core import config, params
+from pipeline import fetch
+from pipeline.core.storage import npz_bytes
 small = dataclasses.replace(params.load(config.PARAMS_FILE).benchmark, seeds=3, epochs=20, sweep_per_class=(50,),
                             reference_max_epochs=5)
 pixels, labels = fetch.parse_csv(fetch.source_path().read_bytes())

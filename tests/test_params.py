@@ -6,9 +6,9 @@ import re
 import pytest
 import yaml
 
-from pipeline import params
-from pipeline.config import PARAMS_FILE
-from pipeline.errors import ParamsError
+from pipeline.core import params
+from pipeline.core.config import PARAMS_FILE
+from pipeline.core.errors import ParamsError
 from tests.conftest import ROOT
 
 DEFAULTS = yaml.safe_load((ROOT / PARAMS_FILE).read_text())

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import parquet
-from pipeline.errors import ContractError
+from pipeline.core.errors import ContractError
 
 
 @pytest.fixture

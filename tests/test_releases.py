@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import changelog, config, fingerprint, params, releases
-from pipeline.errors import ReleaseError
+from pipeline import changelog, fingerprint, releases
+from pipeline.core import config, params
+from pipeline.core.errors import ReleaseError
 from tests.conftest import ROOT
 from tests.test_stages import V1
 

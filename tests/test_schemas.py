@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline import schemas
-from pipeline.errors import ContractError
+from pipeline.core.errors import ContractError
 
 
 def raw_frame(n=1797):

@@ -9,8 +9,9 @@ from io import BytesIO
 import numpy as np
 import pytest
 
-from pipeline import config, fetch, normalize, pickling, sample, split, storage
-from pipeline.errors import ContractError, ParamsError, PipelineError, SourceError
+from pipeline import fetch, normalize, pickling, sample, split
+from pipeline.core import config, storage
+from pipeline.core.errors import ContractError, ParamsError, PipelineError, SourceError
 from scripts.oracle import reference_pickles, reference_splits
 
 V1 = {

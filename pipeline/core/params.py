@@ -3,7 +3,7 @@
 Every stage validates the whole file, so a typo anywhere fails the next ``dvc repro``
 with one message that names the key and what would be valid::
 
-    $ python -m pipeline.params
+    $ python -m pipeline.core.params
     seed=42 train=100 per class (1,000) test=20 per class (200)
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline._stage import run
-from pipeline.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FILE
-from pipeline.errors import ParamsError
+from pipeline.core.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FILE
+from pipeline.core.errors import ParamsError
+from pipeline.core.runner import run
 
 SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
 

@@ -10,8 +10,8 @@
 The baseline is TinyTorch's MLP milestone, as scikit-learn's ``MLPClassifier((32,),
 solver="sgd", learning_rate_init=0.01, momentum=0, batch_size=32, alpha=0, max_iter=20)``,
 trained once per seed on train and scored on test after every epoch, the seeds in parallel
-(:mod:`pipeline.parallel`). The data-size sweep and the reference come from the
-``benchmark_sweep`` stage (:mod:`pipeline.benchmark_sweep`), which does not depend on the train
+(:mod:`pipeline.benchmark.parallel`). The data-size sweep and the reference come from the
+``benchmark_sweep`` stage (:mod:`pipeline.benchmark.sweep`), which does not depend on the train
 counts; when the published split is exactly one of its points (with default params, the
 100-per-digit one), the baseline is that point's runs, bit for bit what training here would give.
 Reports and the card are written first, then the gate runs: if the baseline trained on 100 images
@@ -27,10 +27,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from pipeline import benchmark_sweep, config, params, reports
-from pipeline._stage import run
-from pipeline.errors import PipelineError
-from pipeline.training import mean_loss, same_split, sweep_split, train_seeds
+from pipeline.benchmark import reports
+from pipeline.benchmark import sweep as benchmark_sweep
+from pipeline.benchmark.training import mean_loss, same_split, sweep_split, train_seeds
+from pipeline.core import config, params
+from pipeline.core.errors import PipelineError
+from pipeline.core.runner import run
 
 log = logging.getLogger(__name__)
 OUTS = reports.OUTS  # what this stage writes: dvc.yaml's outs and metrics (tests/test_dvc_yaml.py)

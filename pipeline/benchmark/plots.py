@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from pipeline import config
+from pipeline.core import config
 
 DPI = 100
 DECIMALS = config.REPORT_DECIMALS
@@ -29,7 +29,7 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 
 def learning_curve(curves: np.ndarray, loss: np.ndarray) -> bytes:
     """Per epoch, test accuracy mean/min/max over seeds (``curves`` (seeds, epochs)) and the mean
-    training loss (``loss`` (epochs,), as :func:`pipeline.training.mean_loss` gives it)."""
+    training loss (``loss`` (epochs,), as :func:`pipeline.benchmark.training.mean_loss` gives it)."""
     rows = [
         (
             e + 1,

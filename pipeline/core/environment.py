@@ -18,9 +18,9 @@ import re
 import sys
 from pathlib import Path
 
-from pipeline.errors import EnvironmentMismatch
+from pipeline.core.errors import EnvironmentMismatch
 
-LOCK_FILE = Path(__file__).resolve().parent.parent / "requirements.lock"
+LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
 # The packages whose versions decide the bytes of some output (array layout and pickling,
 # the random stream, the benchmark's training, the report and figure files, params parsing).
 # Extend here when a stage starts depending on another one (say pyarrow for parquet files).

@@ -129,7 +129,7 @@ def read_npz(
     ``data``: the file's bytes, when the caller has already read them (the file is not read again).
     """
     path = Path(path)
-    from pipeline.errors import PipelineError
+    from pipeline.core.errors import PipelineError
 
     try:
         with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as z:

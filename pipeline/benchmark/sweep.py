@@ -1,6 +1,6 @@
 """Stage ``benchmark_sweep``: the benchmark's work that does not depend on the train counts.
 
-    $ python -m pipeline.benchmark_sweep
+    $ python -m pipeline.benchmark.sweep
     benchmark_sweep: 8 points x 10 seeds and the reference, on 2 workers: 3.1 s (0.176 s per fit at 100 per digit)
     benchmark_sweep: wrote datasets/interim/sweep.npz
 
@@ -11,7 +11,7 @@ the seed, the test counts, the raw source and the benchmark settings, never on t
 so changing ``sample.train_per_class`` does not rerun this stage, and going back to an earlier
 setting of its own params restores its output from DVC's run cache. Every run's accuracy curve
 and predictions, and each point's mean training loss at the reports' precision
-(:func:`pipeline.training.mean_loss`), go to :data:`pipeline.config.SWEEP_FILE` (DVC cache). It
+(:func:`pipeline.benchmark.training.mean_loss`), go to :data:`pipeline.core.config.SWEEP_FILE` (DVC cache). It
 holds no wall times and nothing finer than what the reports publish, so its hash, which
 ``dvc.lock`` records, changes with the inputs and not with the machine's BLAS kernel. The
 ``benchmark`` stage reads it, reuses the runs of the point whose split is the published one,
@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, params
-from pipeline._stage import run
-from pipeline.config import GATE_PER_CLASS
-from pipeline.parallel import run_tasks, timed_call, worker_count
-from pipeline.storage import atomic_write_bytes, read_npz, write_npz
-from pipeline.training import Run, flat, mean_loss, reference, sweep_split, train_run
+from pipeline.benchmark.parallel import run_tasks, timed_call, worker_count
+from pipeline.benchmark.training import Run, flat, mean_loss, reference, sweep_split, train_run
+from pipeline.core import config, params
+from pipeline.core.config import GATE_PER_CLASS
+from pipeline.core.runner import run
+from pipeline.core.storage import atomic_write_bytes, read_npz, write_npz
 
 log = logging.getLogger(__name__)
 OUTS = (config.SWEEP_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
@@ -53,7 +53,7 @@ _NAMES = (
 @dataclass(frozen=True)
 class Sweep:
     """The runs of every point, ``{train images per digit: [Run per seed]}``, each point's
-    :func:`~pipeline.training.mean_loss` (``loss``, same keys), and the reference
+    :func:`~pipeline.benchmark.training.mean_loss` (``loss``, same keys), and the reference
     ``{test_accuracy, epochs, converged}``."""
 
     points: dict[int, list[Run]]
@@ -102,7 +102,7 @@ def measure(
 
 def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
     """The :class:`Sweep` as arrays: ``curve`` (P, seeds, epochs), ``mean_loss`` (P, epochs),
-    ``predicted`` (P, seeds, M); per-seed losses are not kept (see :func:`pipeline.training.quantize`)."""
+    ``predicted`` (P, seeds, M); per-seed losses are not kept (see :func:`pipeline.benchmark.training.quantize`)."""
     ks = sorted(sweep.points)
     stack = lambda field: np.stack([[getattr(r, field) for r in sweep.points[k]] for k in ks])  # noqa: E731
     ref = sweep.reference

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from pipeline.errors import ParamsError
+from pipeline.core.errors import ParamsError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The baseline's training runs and the reference, shared by the ``benchmark`` and ``benchmark_sweep`` stages.
 
-Pure functions: arrays and :class:`pipeline.params.BenchmarkParams` in, runs out. The seeds and
-sweep points run in parallel (:mod:`pipeline.parallel`), each fit on one BLAS thread, so the
+Pure functions: arrays and :class:`pipeline.core.params.BenchmarkParams` in, runs out. The seeds and
+sweep points run in parallel (:mod:`pipeline.benchmark.parallel`), each fit on one BLAS thread, so the
 results are the same bits whatever the number of workers.
 """
 
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline import config, params
-from pipeline.errors import PipelineError
-from pipeline.parallel import run_tasks
+from pipeline.benchmark.parallel import run_tasks
+from pipeline.core import config, params
+from pipeline.core.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Run:
 
 
 def quantize(values) -> np.ndarray:
-    """``values`` at the precision the reports publish (:data:`pipeline.config.REPORT_DECIMALS`
+    """``values`` at the precision the reports publish (:data:`pipeline.core.config.REPORT_DECIMALS`
     decimals, as they print).
 
     Training losses differ in their last digits between BLAS kernels (6.9e-6 relative after 20
@@ -130,7 +130,8 @@ def _same_state(a: np.random.RandomState, b: np.random.RandomState) -> bool:
 
 def train_seeds(train, test, b: params.BenchmarkParams, *, workers: int | None = None) -> list[Run]:
     """One :class:`Run` per seed 0..seeds-1, in seed order, trained by up to ``workers`` processes
-    (default: :func:`pipeline.parallel.worker_count`); ``train``/``test`` are (images (N, 8, 8), labels (N,))."""
+    (default: :func:`pipeline.benchmark.parallel.worker_count`); ``train``/``test`` are
+    (images (N, 8, 8), labels (N,))."""
     from sklearn.neural_network import MLPClassifier  # noqa: F401  (before forking: each worker has it already)
 
     (x, y), (xt, yt) = flat(train), flat(test)

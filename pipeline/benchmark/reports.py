@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import card, config, params, plots, releases
-from pipeline.storage import atomic_write_bytes, read_npz
+from pipeline import releases
+from pipeline.benchmark import card, plots
+from pipeline.core import config, params
+from pipeline.core.storage import atomic_write_bytes, read_npz
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,8 @@ def build(
     sweep: dict[int, dict],
 ) -> dict[Path, bytes]:
     """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs`
-    gives, ``loss`` the runs' :func:`~pipeline.training.mean_loss`, ``base`` the summary of ``runs``' accuracies."""
+    gives, ``loss`` the runs' :func:`~pipeline.benchmark.training.mean_loss`, ``base`` the
+    summary of ``runs``' accuracies."""
 
     actual = np.asarray(test[1])
     predicted = np.stack([run.predicted for run in runs])
@@ -213,7 +216,7 @@ def log_figures(
 
 def _sweep_fit_seconds(k: int) -> float | None:
     """Seconds per fit at sweep point ``k``, as benchmark_sweep last recorded them here (if it ran here)."""
-    from pipeline.benchmark_sweep import LOCAL_FILE as SWEEP_LOCAL
+    from pipeline.benchmark.sweep import LOCAL_FILE as SWEEP_LOCAL
 
     try:
         return float(json.loads(SWEEP_LOCAL.read_text())["per_fit_s"][f"per_class_{k}"])

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, hub_header, params, parquet
-from pipeline.errors import PipelineError
+from pipeline import parquet
+from pipeline.benchmark import hub_header
+from pipeline.core import config, params
+from pipeline.core.errors import PipelineError
 
 TOLERANCE = (
     0.05  # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)

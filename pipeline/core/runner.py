@@ -6,8 +6,8 @@ import logging
 import sys
 from collections.abc import Callable
 
-from pipeline import environment
-from pipeline.errors import PipelineError
+from pipeline.core import environment
+from pipeline.core.errors import PipelineError
 
 log = logging.getLogger("pipeline")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import yaml
 
-from pipeline import config
+from pipeline.core import config
 
 # The Parquet columns as Hugging Face features: plain nested lists of float32, no extension type.
 FEATURES = [
