@@ -21,7 +21,6 @@ Needs only NumPy (and PyYAML, to read a ``dvc.lock`` when there is one).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import pickle
@@ -35,17 +34,14 @@ from pipeline.core.errors import (
     DatasetError,
     DatasetFormatError,
     DatasetNotFoundError,
-    DigestError,
-    LfsPointerError,
     UnsafePickleError,
 )
 from pipeline.core.runner import run
-from pipeline.lfs import parse_pointer
+from pipeline.integrity import check_digest, check_not_lfs_pointer
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("pkl", "npz")
-LOCK_FILE = "dvc.lock"
 # What unpickling an ndarray calls: ndarray.__reduce__ names its own reconstructor.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
 ALLOWED_GLOBALS = {
@@ -86,86 +82,6 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
     obj = unpickle(data, path) if format == "pkl" else parse_npz(data, path)
     images, labels = validate(obj, path)
     return images, labels, note
-
-
-def check_not_lfs_pointer(path: Path, data: bytes) -> None:
-    """Raise :class:`LfsPointerError` when ``data`` is a Git LFS pointer rather than the file itself."""
-    pointer = parse_pointer(data)
-    if pointer is None:
-        return
-    real = f"a {pointer.size:,}-byte file" if pointer.size is not None else "the real file"
-    other = (
-        " or download the real file"
-        if path.suffix == ".npz"
-        else f', or load the .npz instead (load({path.stem!r}, format="npz"))'
-    )
-    raise LfsPointerError(
-        f"{path} is a Git LFS pointer, not the data: {len(data):,} bytes of text standing for {real} "
-        f"(oid {pointer.oid or 'not given'}); this copy was made without Git LFS. "
-        f"Fix: `git lfs install && git lfs pull` in the clone{other}"
-    )
-
-
-# ---- digest ------------------------------------------------------------------------------
-
-
-def recorded_digest(path: Path) -> tuple[str, int, Path] | None:
-    """``(md5, size, lock)`` that the nearest ``dvc.lock`` above ``path`` records for it, else None.
-
-    The search stops at the first folder holding a ``dvc.lock``, ``.dvc`` or ``.git``.
-    """
-    path = Path(path).resolve()
-    for folder in path.parents:
-        lock = folder / LOCK_FILE
-        if lock.is_file():
-            return _lookup(lock, path.relative_to(folder).as_posix())
-        if (folder / ".dvc").exists() or (folder / ".git").exists():
-            return None
-    return None
-
-
-def _lookup(lock: Path, rel: str) -> tuple[str, int, Path] | None:
-    try:
-        import yaml
-    except ImportError:
-        raise DatasetError(
-            f"{lock} records digests but PyYAML is not installed to read it; "
-            "install pyyaml, or pass verify=False to load unverified"
-        ) from None
-    try:
-        stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
-        for stage in stages.values():
-            for out in stage.get("outs", []):
-                if out.get("path") == rel and "md5" in out:
-                    return str(out["md5"]), int(out["size"]), lock
-    except (yaml.YAMLError, AttributeError, TypeError, KeyError, ValueError) as err:
-        raise DigestError(
-            f"{lock} is not a readable dvc.lock ({err}); cannot verify {rel}"
-        ) from None
-    return None
-
-
-def check_digest(path: Path, data: bytes, verify: bool | None) -> str:
-    """Compare ``data`` (the bytes of ``path``) with its ``dvc.lock`` record; return what was checked."""
-    if verify is False:
-        return "not verified (verify=False)"
-    record = recorded_digest(path)
-    if record is None:
-        if verify:
-            raise DigestError(
-                f"no dvc.lock above {path} records it, so its digest cannot be verified"
-            )
-        log.debug("%s: no dvc.lock records it; loading unverified", path)
-        return "not verified (no dvc.lock records it)"
-    md5, size, lock = record
-    actual = hashlib.md5(data).hexdigest()
-    if (actual, len(data)) != (md5, size):
-        raise DigestError(
-            f"{path} has md5 {actual} ({len(data):,} bytes) but {lock} records md5 {md5} ({size:,} bytes): "
-            f"the file changed after the last `dvc repro`. Restore it (`git checkout -- {path}`) or "
-            f"rebuild it (`dvc repro`), or pass verify=False to load it anyway"
-        )
-    return f"md5 {md5[:12]} as {lock.name} records"
 
 
 # ---- parsing -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipeline import parquet
-from pipeline.benchmark import card, hub_header, reports
+from pipeline.benchmark import card, hub_header, reports, tables
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 from tests.conftest import ROOT
@@ -68,7 +68,7 @@ def test_card_opens_with_the_hugging_face_header_of_its_files():
 
 def test_counts_and_digests_come_from_the_data():
     labels = np.array([0, 0, 1, 9, 9, 9])
-    table = card.counts_table(labels, np.array([1]))
+    table = tables.counts_table(labels, np.array([1]))
     assert "| train | 2 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 3 | 6 |" in table
     assert "| test | 0 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 1 |" in table
     text = card.render(TEMPLATE, facts())
@@ -147,9 +147,9 @@ def test_unknown_placeholder_and_stray_dollar_are_refused():
 
 
 def test_curve_epochs_keep_the_first_and_last():
-    assert card.curve_epochs(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
-    assert card.curve_epochs(3) == [1, 2, 3]
-    assert card.curve_epochs(25)[-1] == 25
+    assert tables.curve_epochs(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
+    assert tables.curve_epochs(3) == [1, 2, 3]
+    assert tables.curve_epochs(25)[-1] == 25
 
 
 def test_committed_card_agrees_with_committed_metrics_and_files():

@@ -30,8 +30,8 @@ from pipeline.core.errors import (
     UnsafePickleError,
 )
 from pipeline.core.storage import npz_bytes
-from pipeline.lfs import parse_pointer
-from pipeline.loader import ALLOWED_GLOBALS, main, recorded_digest, unpickle
+from pipeline.integrity import parse_pointer, recorded_digest
+from pipeline.loader import ALLOWED_GLOBALS, main, unpickle
 from tests.conftest import ROOT, run
 
 PUBLISHED = ROOT / "datasets" / "tinydigits"

@@ -9,7 +9,6 @@ the "<10 s" claim is stated as an operation count, with a pointer to where the t
 
 from __future__ import annotations
 
-import hashlib
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import parquet
-from pipeline.benchmark import hub_header
+from pipeline.benchmark import hub_header, tables
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 
@@ -44,33 +43,6 @@ class Facts:
     sweep: dict[int, dict[str, float]]
     release_note: str = (
         ""  # which release this is, or how this variant differs (pipeline.releases.card_note)
-    )
-
-
-def counts_table(train_labels: np.ndarray, test_labels: np.ndarray) -> str:
-    """Markdown table of images per digit and split; labels (N,) and (M,) ints 0..9."""
-    head = "| split | " + " | ".join(map(str, config.DIGITS)) + " | total |"
-    rule = "| --- |" + " ---: |" * (len(config.DIGITS) + 1)
-    rows = [
-        f"| {name} | "
-        + " | ".join(str(int(n)) for n in np.bincount(labels, minlength=10))
-        + f" | {len(labels):,} |"
-        for name, labels in (("train", train_labels), ("test", test_labels))
-    ]
-    return "\n".join([head, rule, *rows])
-
-
-def files_table(files: dict[Path, bytes]) -> str:
-    return "\n".join(
-        f"| `{Path(path).name}` | {len(blob):,} | `{hashlib.sha256(blob).hexdigest()}` |"
-        for path, blob in files.items()
-    )
-
-
-def sweep_table(sweep: dict[int, dict[str, float]]) -> str:
-    return "\n".join(
-        f"| {k} | {k * len(config.DIGITS):,} | {s['mean']:.4f} | {s['std']:.4f} | {s['min']:.4f} | {s['max']:.4f} |"
-        for k, s in sorted(sweep.items())
     )
 
 
@@ -111,7 +83,7 @@ def claims(f: Facts) -> list[tuple[str, str, str]]:
     rows.append(
         (
             "Perfect 100 samples per digit",
-            f"train: {_span(train_counts)} per digit",
+            f"train: {tables.span(train_counts)} per digit",
             _verdict(bool((train_counts == 100).all())),
         )
     )
@@ -147,36 +119,6 @@ def claims(f: Facts) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _span(counts) -> str:
-    lo, hi = int(np.min(counts)), int(np.max(counts))
-    return str(lo) if lo == hi else f"{lo} to {hi}"
-
-
-def _per_digit_phrase(counts) -> str:
-    counts = list(counts)
-    return (
-        f"the {counts[0]} per digit" if len(set(counts)) == 1 else f"the per-digit counts {counts}"
-    )
-
-
-def row_table(head: str, cells: dict, label: str = "accuracy") -> str:
-    """A markdown table with one header row (``head``, then the keys of ``cells``) and one row
-    (``label``, then the values)."""
-    return "\n".join(
-        [
-            f"| {head} | " + " | ".join(map(str, cells)) + " |",
-            "| --- |" + " ---: |" * len(cells),
-            f"| {label} | " + " | ".join(cells.values()) + " |",
-        ]
-    )
-
-
-def curve_epochs(epochs: int, shown: int = 10) -> list[int]:
-    """About ``shown`` epochs from 1 to ``epochs`` for the card's curve table: 1, every step, and the last."""
-    step = max(1, epochs // shown)
-    return sorted({1, epochs, *range(step, epochs + 1, step)})
-
-
 def render(template: str, f: Facts) -> str:
     """The card: ``template`` with every ``$name`` filled from ``f``."""
     b, base, ref = f.p.benchmark, f.base, f.ref
@@ -188,12 +130,12 @@ def render(template: str, f: Facts) -> str:
         and len(set(np.bincount(f.test_labels, minlength=10))) == 1
     )
     hardest = sorted(f.per_class.items(), key=lambda item: (item[1], item[0]))[:2]
-    tables = {path: blob for path, blob in f.files.items() if Path(path).suffix == ".parquet"}
+    parquets = {path: blob for path, blob in f.files.items() if Path(path).suffix == ".parquet"}
     values = {
         "hf_header": hub_header.header(
             {"train": len(f.train_labels), "test": len(f.test_labels)},
-            {Path(p).stem: len(blob) for p, blob in tables.items()},
-            {Path(p).stem: parquet.arrow_nbytes(blob) for p, blob in tables.items()},
+            {Path(p).stem: len(blob) for p, blob in parquets.items()},
+            {Path(p).stem: parquet.arrow_nbytes(blob) for p, blob in parquets.items()},
         ),
         "kind": "a small, balanced set" if balanced else "a small set (per-digit counts as below)",
         "train_images": f"{len(f.train_labels):,}",
@@ -211,10 +153,10 @@ def render(template: str, f: Facts) -> str:
         "epochs": str(b.epochs),
         "run_mflop": f"{run_flops(b, len(f.train_labels)) / 1e6:,.0f}",
         **{f"baseline_{k}": f"{v:.4f}" for k, v in base.items()},
-        "curve_table": row_table(
-            "epoch", {e: f"{f.curve[e - 1]:.3f}" for e in curve_epochs(len(f.curve))}
+        "curve_table": tables.row_table(
+            "epoch", {e: f"{f.curve[e - 1]:.3f}" for e in tables.curve_epochs(len(f.curve))}
         ),
-        "per_class_table": row_table(
+        "per_class_table": tables.row_table(
             "digit", {d: f"{a:.3f}" for d, a in sorted(f.per_class.items())}
         ),
         "hardest": " and ".join(f"digit {d} ({a:.3f})" for d, a in hardest),
@@ -234,20 +176,20 @@ def render(template: str, f: Facts) -> str:
         ),
         "reference_accuracy": f"{ref['test_accuracy']:.4f}",
         "sweep_test_images": f"{sum(test):,}",
-        "sweep_test_phrase": _per_digit_phrase(test),
+        "sweep_test_phrase": tables.per_digit_phrase(test),
         "published_note": (
             f"At {published} per digit the split is exactly the published one, so that row "
             "equals the baseline above."
             if published
             else ""
         ),
-        "sweep_table": sweep_table(f.sweep),
+        "sweep_table": tables.sweep_table(f.sweep),
         "claims_table": "\n".join(f"| {c} | {m} | {v} |" for c, m, v in claims(f)),
-        "counts_table": counts_table(f.train_labels, f.test_labels),
-        "files_table": files_table(f.files),
+        "counts_table": tables.counts_table(f.train_labels, f.test_labels),
+        "files_table": tables.files_table(f.files),
         "seed": str(f.p.seed),
-        "take_train": _span(train),
-        "take_test": _span(test),
+        "take_train": tables.span(train),
+        "take_test": tables.span(test),
         "test_step": f"{1 / len(f.test_labels):.3g}",
         "release_note": f.release_note,
     }

@@ -9,15 +9,13 @@ with one message that names the key and what would be valid::
 
 from __future__ import annotations
 
-import difflib
-import math
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.core.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FILE
 from pipeline.core.errors import ParamsError
+from pipeline.core.fields import check_unique_keys, integer, mapping, number, overrides
 from pipeline.core.runner import run
 
 SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
@@ -51,94 +49,14 @@ class Params:
     benchmark: BenchmarkParams
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int(value: Any, key: str, lo: int, hi: int | None = None) -> int:
-    """Return ``value`` if it is an integer in ``[lo, hi]``; otherwise name the key and range."""
-    valid = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
-    if not _is_int(value) or value < lo or (hi is not None and value > hi):
-        raise ParamsError(f"{key} must be {valid}, got {value!r}")
-    return value
-
-
-def _number(value: Any, key: str, lo: float, hi: float, *, open_lo: bool = False) -> float:
-    bracket = "(" if open_lo else "["
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value > hi or value < lo or (open_lo and value == lo):
-        raise ParamsError(f"{key} must be a number in {bracket}{lo}, {hi}], got {value!r}")
-    return float(value)
-
-
-def _keys(block: Any, key: str, allowed: tuple[str, ...]) -> dict:
-    """Check ``block`` is a mapping holding exactly ``allowed``; suggest a fix for typos."""
-    where = key or "params.yaml"
-    if not isinstance(block, dict):
-        raise ParamsError(
-            f"{where} must be a mapping with keys {', '.join(allowed)}, got {block!r}"
-        )
-    prefix = f"{key}." if key else ""
-    for name in block:
-        if name not in allowed:
-            close = difflib.get_close_matches(str(name), allowed, n=1)
-            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-            raise ParamsError(
-                f"unknown key {prefix}{name}{hint}; valid keys here: {', '.join(allowed)}"
-            )
-    missing = [name for name in allowed if name not in block]
-    if missing:
-        raise ParamsError(f"missing key {prefix}{missing[0]}; {where} needs {', '.join(allowed)}")
-    return block
-
-
-def _digit(digit: Any, key: str) -> Any:
-    """``digit`` as an int when it is one written as a string ('8', as ``dvc exp run -S '++...8=N'`` writes)."""
-    if not isinstance(digit, str):
-        return digit
-    text = digit.strip()
-    if (
-        text.isdigit() and not text.isascii()
-    ):  # str.isdigit() accepts '８', '٨', '²'; int() takes some of them
-        names = ", ".join(
-            f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in text if not c.isascii()
-        )
-        raise ParamsError(f"{key} has digit {digit!r} ({names}); write digits as 0..9 in ASCII")
-    return int(text) if text.isascii() and text.isdigit() else digit
-
-
-def _overrides(value: Any, key: str) -> dict[int, int]:
-    """Per-digit counts ``{digit: count}``; digits may be written as ints or strings, each digit once."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ParamsError(f"{key} must be a mapping of digit (0..9) to count, got {value!r}")
-    out: dict[int, int] = {}
-    spelled: dict[int, Any] = {}
-    for digit, count in value.items():
-        d = _digit(digit, key)
-        if not _is_int(d) or d not in DIGITS:
-            raise ParamsError(f"{key} has unknown digit {digit!r}; valid digits are 0..9")
-        if d in spelled:
-            first = spelled[d]
-            raise ParamsError(
-                f"{key} gives digit {d} twice, as {first!r}: {value[first]!r} and as {digit!r}: {count!r}; "
-                f"edit params.yaml so that digit {d} appears once (`dvc exp run -S '++{key}.{d}=N'` "
-                f"adds the key '{d}' next to an existing {d})"
-            )
-        spelled[d] = digit
-        out[d] = _int(count, f"{key}.{d}", 0, CLASS_SIZES[d])
-    return out
-
-
 def _sample(block: Any) -> SampleParams:
     keys = ("train_per_class", "test_per_class", "train_counts", "test_counts")
-    block = _keys(block, "sample", keys)
+    block = mapping(block, "sample", keys)
     smallest = min(CLASS_SIZES)
-    train_default = _int(block["train_per_class"], "sample.train_per_class", 0, smallest)
-    test_default = _int(block["test_per_class"], "sample.test_per_class", 0, smallest)
-    train_over = _overrides(block["train_counts"], "sample.train_counts")
-    test_over = _overrides(block["test_counts"], "sample.test_counts")
+    train_default = integer(block["train_per_class"], "sample.train_per_class", 0, smallest)
+    test_default = integer(block["test_per_class"], "sample.test_per_class", 0, smallest)
+    train_over = overrides(block["train_counts"], "sample.train_counts")
+    test_over = overrides(block["test_counts"], "sample.test_counts")
     train = tuple(train_over.get(d, train_default) for d in DIGITS)
     test = tuple(test_over.get(d, test_default) for d in DIGITS)
     over = [d for d in DIGITS if train[d] + test[d] > CLASS_SIZES[d]]
@@ -174,7 +92,7 @@ def _benchmark(block: Any) -> BenchmarkParams:
         "reference_hidden_units",
         "reference_max_epochs",
     )
-    block = _keys(block, "benchmark", keys)
+    block = mapping(block, "benchmark", keys)
     sweep = block["sweep_per_class"]
     if not isinstance(sweep, list) or not sweep:
         raise ParamsError(
@@ -182,26 +100,26 @@ def _benchmark(block: Any) -> BenchmarkParams:
         )
     smallest = min(CLASS_SIZES)
     counts = tuple(
-        _int(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep)
+        integer(n, f"benchmark.sweep_per_class[{i}]", 1, smallest) for i, n in enumerate(sweep)
     )
     if len(set(counts)) != len(counts):
         raise ParamsError(
             f"benchmark.sweep_per_class must list distinct counts, got {list(counts)}"
         )
     return BenchmarkParams(
-        seeds=_int(block["seeds"], "benchmark.seeds", 1, 1000),
-        hidden_units=_int(block["hidden_units"], "benchmark.hidden_units", 1, 4096),
-        learning_rate=_number(
+        seeds=integer(block["seeds"], "benchmark.seeds", 1, 1000),
+        hidden_units=integer(block["hidden_units"], "benchmark.hidden_units", 1, 4096),
+        learning_rate=number(
             block["learning_rate"], "benchmark.learning_rate", 0.0, 10.0, open_lo=True
         ),
-        batch_size=_int(block["batch_size"], "benchmark.batch_size", 1, 100_000),
-        epochs=_int(block["epochs"], "benchmark.epochs", 1, 10_000),
-        min_accuracy=_number(block["min_accuracy"], "benchmark.min_accuracy", 0.0, 1.0),
+        batch_size=integer(block["batch_size"], "benchmark.batch_size", 1, 100_000),
+        epochs=integer(block["epochs"], "benchmark.epochs", 1, 10_000),
+        min_accuracy=number(block["min_accuracy"], "benchmark.min_accuracy", 0.0, 1.0),
         sweep_per_class=counts,
-        reference_hidden_units=_int(
+        reference_hidden_units=integer(
             block["reference_hidden_units"], "benchmark.reference_hidden_units", 1, 4096
         ),
-        reference_max_epochs=_int(
+        reference_max_epochs=integer(
             block["reference_max_epochs"], "benchmark.reference_max_epochs", 1, 100_000
         ),
     )
@@ -228,9 +146,9 @@ def _check_sweep(sweep: tuple[int, ...], test_counts: tuple[int, ...]) -> None:
 
 def parse(raw: Any) -> Params:
     """Validate a params mapping (as parsed from YAML) and resolve per-digit counts."""
-    raw = _keys(raw, "", ("seed", "sample", "benchmark"))
+    raw = mapping(raw, "", ("seed", "sample", "benchmark"))
     p = Params(
-        seed=_int(raw["seed"], "seed", 0, SEED_LIMIT - 1),
+        seed=integer(raw["seed"], "seed", 0, SEED_LIMIT - 1),
         sample=_sample(raw["sample"]),
         benchmark=_benchmark(raw["benchmark"]),
     )
@@ -248,7 +166,7 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
     except FileNotFoundError:
         raise ParamsError(f"{path} not found; run from the repository root") from None
     try:
-        _check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
+        check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
         raw = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark, context = err.problem_mark, f" ({err.context})" if err.context else ""
@@ -264,27 +182,6 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
             f"(`git checkout -- {path}` restores the defaults)"
         )
     return parse(raw)
-
-
-def _check_unique_keys(node: Any, path: Path, where: str = "") -> None:
-    """Refuse a key given twice in one mapping: YAML loaders silently keep the last one."""
-    import yaml
-
-    if isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _check_unique_keys(item, path, f"{where}[{i}]")
-    elif isinstance(node, yaml.MappingNode):
-        seen: dict[tuple[str, str], int] = {}
-        for key, value in node.value:
-            name = f"{where}.{key.value}" if where else str(key.value)
-            line = key.start_mark.line + 1
-            if isinstance(key, yaml.ScalarNode) and (key.tag, key.value) in seen:
-                raise ParamsError(
-                    f"{path} line {line}: key {name} is given twice (first on line {seen[key.tag, key.value]}); "
-                    f"YAML would silently keep only the last; delete one of them"
-                )
-            seen[key.tag, key.value] = line
-            _check_unique_keys(value, path, name)
 
 
 if __name__ == "__main__":
