@@ -15,6 +15,7 @@ or ``dvc repro`` puts good ones back. ``--objects DIR`` also checks a local remo
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
@@ -68,19 +69,56 @@ def lock_problems(repo: Path, cache: Path | None = None) -> tuple[int, list[str]
 
 
 def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, list[str]]:
-    manifest = cache / "files" / "md5" / md5[:2] / md5[2:]
-    if not manifest.is_file():
-        return 0, [f"{rel}/: directory manifest {md5} not in the cache; cannot check its files"]
-    entries, problems = json.loads(manifest.read_text()), []
-    for entry in entries:
-        file = path / entry["relpath"]
-        if not file.is_file():
-            problems.append(f"{rel}/{entry['relpath']}: missing")
-        elif md5_file(file) != entry["md5"]:
-            problems.append(
-                f"{rel}/{entry['relpath']}: md5 {md5_file(file)}, manifest records {entry['md5']}"
-            )
+    """Rebuild the directory's manifest from its files, as DVC builds it (``.dvcignore`` applied),
+    and compare its md5 with ``dvc.lock``'s; on a mismatch, name the files that differ from the
+    manifest the cache holds, when it holds one (DVC does not always store it for a dep)."""
+    if not path.is_dir():
+        return 0, [f"{rel}/: missing (dvc.lock records {md5})"]
+    ignored = dvcignore(path)
+    entries = [
+        {"md5": md5_file(f), "relpath": f.relative_to(path).as_posix()}
+        for f in sorted(path.rglob("*"))
+        if f.is_file() and not ignored(f.relative_to(path))
+    ]
+    entries.sort(key=lambda entry: entry["relpath"])
+    actual = hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
+    if actual == md5:
+        return len(entries), []
+    problems = [f"{rel}/: its files hash to {actual}, dvc.lock records {md5}"]
+    for manifest in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
+        if manifest.is_file():
+            recorded = {e["relpath"]: e["md5"] for e in json.loads(manifest.read_text())}
+            now = {e["relpath"]: e["md5"] for e in entries}
+            problems += [
+                f"{rel}/{name}: "
+                + ("missing" if name not in now else "new" if name not in recorded else "changed")
+                for name in sorted(set(recorded) | set(now))
+                if recorded.get(name) != now.get(name)
+            ]
+            break
     return len(entries), problems
+
+
+def dvcignore(folder: Path):
+    """A predicate on paths below ``folder``: does the repository's ``.dvcignore`` exclude it?
+    Name patterns only (``__pycache__/``, ``*.pyc``), which is what this project's file holds."""
+    repo = next((p for p in [folder, *folder.parents] if (p / ".dvc").is_dir()), folder)
+    lines = (
+        (repo / ".dvcignore").read_text().splitlines() if (repo / ".dvcignore").is_file() else []
+    )
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+    def ignored(relpath: Path) -> bool:
+        parts = relpath.parts
+        for pattern in patterns:
+            name = pattern.rstrip("/")
+            dirs_only = pattern.endswith("/")
+            for i, part in enumerate(parts):
+                if fnmatch.fnmatch(part, name) and (not dirs_only or i < len(parts) - 1):
+                    return True
+        return False
+
+    return ignored
 
 
 def cache_dir(repo: Path) -> Path:

@@ -1,0 +1,40 @@
+"""scripts/verify_data.py: directory deps (pipeline/core, pipeline/benchmark) are re-hashed from
+their files, as DVC hashes them, whether or not the DVC cache holds their manifest."""
+
+import shutil
+
+from scripts import verify_data
+from tests.conftest import ROOT
+
+
+def copy_with_lock(tmp_path):
+    """pipeline/ with this project's dvc.lock and .dvcignore, and bytecode beside the modules."""
+    shutil.copytree(ROOT / "pipeline", tmp_path / "pipeline")
+    for name in ("dvc.lock", ".dvcignore"):
+        shutil.copy2(ROOT / name, tmp_path / name)
+    (tmp_path / ".dvc").mkdir()
+    for sub in ("core", "benchmark"):
+        cache = tmp_path / "pipeline" / sub / "__pycache__"
+        cache.mkdir(exist_ok=True)
+        (cache / "x.cpython-311.pyc").write_bytes(b"bytecode")
+    return tmp_path
+
+
+def dir_problems(repo, rel):
+    md5 = verify_data.lock_records(repo)[rel]["md5"]
+    return verify_data._dir_problems(repo / rel, rel, md5, repo / ".dvc" / "cache")
+
+
+def test_directory_deps_hash_as_dvc_lock_records_them_without_a_cached_manifest(tmp_path):
+    repo = copy_with_lock(tmp_path)
+    for rel in ("pipeline/core", "pipeline/benchmark"):
+        checked, problems = dir_problems(repo, rel)
+        assert problems == [] and checked == len(list((ROOT / rel).glob("*.py")))
+
+
+def test_a_changed_or_added_module_in_a_directory_dep_is_reported(tmp_path):
+    repo = copy_with_lock(tmp_path)
+    (repo / "pipeline/core/config.py").write_text("# changed\n")
+    assert "pipeline/core/: its files hash to" in dir_problems(repo, "pipeline/core")[1][0]
+    (repo / "pipeline/benchmark/extra.py").write_text("")
+    assert dir_problems(repo, "pipeline/benchmark")[1]
