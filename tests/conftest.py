@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import hashlib
 import os
 import shutil
 import subprocess
@@ -12,6 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+
+from pipeline import fetch
+from pipeline.core import config, params
+from pipeline.integrity import recorded_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # the environment running pytest also runs dvc
@@ -155,3 +163,103 @@ def tiny_pixels(tiny_labels) -> np.ndarray:
     """(30, 64) uint8 pixels in 0..16, all rows distinct."""
     rng = np.random.RandomState(0)
     return rng.randint(0, 17, size=(len(tiny_labels), 64)).astype(np.uint8)
+
+
+# ---- shared by the unit tests ------------------------------------------------------------------
+
+# The sha256 of the published TinyDigits v1 pickles.
+V1 = {
+    "train": "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54",
+    "test": "767ea1644a12dac6f3f94f63536de4deace8a0fa1f5c54f80a9419a267c7802d",
+}
+RAW_PARAMS = yaml.safe_load((ROOT / config.PARAMS_FILE).read_text())  # params.yaml as committed
+BENCHMARK_DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
+
+
+def with_(**changes):
+    """A deep copy of the committed params.yaml with ``changes``: ``sample__train_per_class=50`` sets
+    ``sample.train_per_class``."""
+    raw = copy.deepcopy(RAW_PARAMS)
+    for dotted, value in changes.items():
+        *path, last = dotted.split("__")
+        node = raw
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return raw
+
+
+def tiny(**changes) -> params.BenchmarkParams:
+    """Benchmark params small enough for unit tests."""
+    small = {"seeds": 3, "hidden_units": 8, "batch_size": 8, "epochs": 6}
+    return dataclasses.replace(BENCHMARK_DEFAULTS, **{**small, **changes})
+
+
+@pytest.fixture(scope="module")
+def source():
+    """The real bundled source: (pixels, labels) as fetch parses it."""
+    return fetch.parse_csv(fetch.source_path().read_bytes())
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """60 train and 30 test images (N, 8, 8) float32 of 10 classes, each class a noisy blob."""
+    rng = np.random.RandomState(1)
+    centres = rng.rand(10, 8, 8)
+
+    def draw(n):
+        labels = np.tile(np.arange(10), n // 10)
+        images = np.clip(centres[labels] + 0.3 * rng.randn(len(labels), 8, 8), 0, 1).astype(
+            np.float32
+        )
+        return images, labels.astype(np.int64)
+
+    return draw(60), draw(30)
+
+
+# ---- the published files, for the loader and integrity tests ----------------------------------
+
+PUBLISHED = ROOT / "datasets" / "tinydigits"
+FILES = [f"{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
+
+
+def lock_text(root, names=FILES) -> str:
+    """A dvc.lock in DVC 3's own layout recording ``root/datasets/tinydigits/<name>``."""
+    lines = [
+        "schema: '2.0'",
+        "stages:",
+        "  pickle:",
+        "    cmd: python -m pipeline.pickling",
+        "    outs:",
+    ]
+    for name in names:
+        data = (root / "datasets/tinydigits" / name).read_bytes()
+        lines += [
+            f"    - path: datasets/tinydigits/{name}",
+            "      hash: md5",
+            f"      md5: {hashlib.md5(data).hexdigest()}",
+            f"      size: {len(data)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A project folder with the published files and a dvc.lock recording them; returns the data root."""
+    data = tmp_path / "project" / "datasets" / "tinydigits"
+    data.mkdir(parents=True)
+    for name in FILES:
+        shutil.copyfile(PUBLISHED / name, data / name)
+    (tmp_path / "project" / "dvc.lock").write_text(lock_text(tmp_path / "project"))
+    return data
+
+
+@pytest.fixture
+def loose(tmp_path):
+    """The published files copied on their own, with no dvc.lock anywhere above them."""
+    data = tmp_path / "copied"
+    data.mkdir()
+    for name in FILES:
+        shutil.copyfile(PUBLISHED / name, data / name)
+    assert recorded_digest(data / "train.pkl") is None
+    return data

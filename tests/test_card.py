@@ -146,12 +146,6 @@ def test_unknown_placeholder_and_stray_dollar_are_refused():
         card.render("costs $5", facts())
 
 
-def test_curve_epochs_keep_the_first_and_last():
-    assert tables.curve_epochs(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
-    assert tables.curve_epochs(3) == [1, 2, 3]
-    assert tables.curve_epochs(25)[-1] == 25
-
-
 def test_committed_card_agrees_with_committed_metrics_and_files():
     text = (ROOT / reports.CARD_FILE).read_text(encoding="utf-8")
     m = json.loads((ROOT / reports.METRICS_FILE).read_text())

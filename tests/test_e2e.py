@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_pickles
-from tests.conftest import VENV_BIN, copy_build, restore, run, write_stage_hook
-from tests.test_stages import V1
+from tests.conftest import V1, VENV_BIN, copy_build, restore, run, write_stage_hook
 
 pytestmark = pytest.mark.e2e
 PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]

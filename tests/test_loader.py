@@ -1,17 +1,16 @@
-"""pipeline.load: digest checked against dvc.lock, restricted unpickling, validated arrays.
+"""pipeline.loader: loading the published files, restricted unpickling, validated arrays.
 
-Every bad file here is built in memory; none of them may run code or load silently.
+Every bad file here is built in memory; none of them may run code or load silently. The digest
+check and Git LFS pointers (pipeline.integrity) are in test_integrity.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import pickle
 import pickletools
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,58 +25,11 @@ from pipeline.core.errors import (
     DatasetFormatError,
     DatasetNotFoundError,
     DigestError,
-    LfsPointerError,
     UnsafePickleError,
 )
 from pipeline.core.storage import npz_bytes
-from pipeline.integrity import parse_pointer, recorded_digest
 from pipeline.loader import ALLOWED_GLOBALS, main, unpickle
-from tests.conftest import ROOT, run
-
-PUBLISHED = ROOT / "datasets" / "tinydigits"
-FILES = [f"{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
-
-
-def lock_text(root, names=FILES) -> str:
-    """A dvc.lock in DVC 3's own layout recording ``root/datasets/tinydigits/<name>``."""
-    lines = [
-        "schema: '2.0'",
-        "stages:",
-        "  pickle:",
-        "    cmd: python -m pipeline.pickling",
-        "    outs:",
-    ]
-    for name in names:
-        data = (root / "datasets/tinydigits" / name).read_bytes()
-        lines += [
-            f"    - path: datasets/tinydigits/{name}",
-            "      hash: md5",
-            f"      md5: {hashlib.md5(data).hexdigest()}",
-            f"      size: {len(data)}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def project(tmp_path):
-    """A project folder with the published files and a dvc.lock recording them; returns the data root."""
-    data = tmp_path / "project" / "datasets" / "tinydigits"
-    data.mkdir(parents=True)
-    for name in FILES:
-        shutil.copyfile(PUBLISHED / name, data / name)
-    (tmp_path / "project" / "dvc.lock").write_text(lock_text(tmp_path / "project"))
-    return data
-
-
-@pytest.fixture
-def loose(tmp_path):
-    """The published files copied on their own, with no dvc.lock anywhere above them."""
-    data = tmp_path / "copied"
-    data.mkdir()
-    for name in FILES:
-        shutil.copyfile(PUBLISHED / name, data / name)
-    assert recorded_digest(data / "train.pkl") is None
-    return data
+from tests.conftest import PUBLISHED, ROOT, lock_text, run
 
 
 def record(images, labels, protocol=4) -> bytes:
@@ -125,58 +77,6 @@ def test_command_line_fails_when_the_twins_disagree(project):
     )  # digests fine, content not
     with pytest.raises(DatasetError, match="test.pkl and test.npz .* hold different arrays"):
         main(project)
-
-
-def test_loads_unverified_without_a_dvc_lock(loose):
-    images, labels = load("train", loose)
-    assert images.shape == (1000, 8, 8)
-    with pytest.raises(DigestError, match="no dvc.lock above .* records it"):
-        load("train", loose, verify=True)
-
-
-def test_a_dvc_lock_without_a_record_for_the_file_is_not_a_verification(project):
-    (project.parents[1] / "dvc.lock").write_text(lock_text(project.parents[1], ["train.pkl"]))
-    assert load("test", project)[0].shape == (200, 8, 8)
-    with pytest.raises(DigestError, match="records it"):
-        load("test", project, verify=True)
-
-
-# ---- digests -------------------------------------------------------------------------------
-
-
-def flip_first_zero_pixel(data: bytes) -> bytes:
-    """Same length, still a valid pickle: one 0.0 pixel becomes 0.0625."""
-    at = data.index(np.float32(0).tobytes() * 4)
-    return data[:at] + np.float32(0.0625).tobytes() + data[at + 4 :]
-
-
-def test_changed_pixel_fails_the_digest_check_before_parsing(project):
-    path = project / "train.pkl"
-    path.write_bytes(flip_first_zero_pixel(path.read_bytes()))
-    with pytest.raises(
-        DigestError,
-        match=r"train.pkl has md5 \w+ \(264,255 bytes\) but .*dvc.lock records md5 6c43ff",
-    ):
-        load("train", project)
-    assert load("train", project, verify=False)[0].shape == (
-        1000,
-        8,
-        8,
-    )  # it was the digest, not the format
-
-
-def test_appended_bytes_fail_the_digest_check(project):
-    size = (project / "test.npz").stat().st_size
-    with open(project / "test.npz", "ab") as f:
-        f.write(b"\0")
-    with pytest.raises(DigestError, match=rf"{size + 1:,} bytes\) but .* \({size:,} bytes\)"):
-        load("test", project, format="npz")
-
-
-def test_unreadable_dvc_lock_is_reported(project):
-    (project.parents[1] / "dvc.lock").write_text("stages: [unclosed\n")
-    with pytest.raises(DigestError, match="not a readable dvc.lock"):
-        load("train", project)
 
 
 # ---- malicious pickles: refused, never run ---------------------------------------------------
@@ -293,56 +193,6 @@ def test_missing_file_and_unknown_split_or_format(loose):
         load("valid", loose)
     with pytest.raises(DatasetError, match="unknown format 'csv'"):
         load("train", loose, format="csv")
-
-
-# ---- a clone without Git LFS ----------------------------------------------------------------
-
-
-def lfs_pointer(data: bytes) -> bytes:
-    """The pointer file Git LFS stores for ``data``, byte for byte as its spec lays it out."""
-    return (
-        b"version https://git-lfs.github.com/spec/v1\n"
-        + f"oid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n".encode()
-    )
-
-
-@pytest.mark.parametrize(
-    "fmt, fix",
-    [
-        (
-            "pkl",
-            r"Fix: `git lfs install && git lfs pull` in the clone, "
-            r"or load the .npz instead \(load\('train', format=\"npz\"\)\)",
-        ),
-        ("npz", r"Fix: `git lfs install && git lfs pull` in the clone or download the real file$"),
-    ],
-)
-def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix):
-    path = project / f"train.{fmt}"
-    real = path.read_bytes()
-    path.write_bytes(lfs_pointer(real))  # what a clone without Git LFS checks out
-    sha = hashlib.sha256(real).hexdigest()
-    with pytest.raises(
-        LfsPointerError,
-        match=rf"train.{fmt} is a Git LFS pointer, not the data: 1\d\d bytes of text "
-        rf"standing for a {len(real):,}-byte file \(oid sha256:{sha}\); this copy was made without Git LFS",
-    ):
-        load("train", project) if fmt == "pkl" else load("train", project, format="npz")
-    with pytest.raises(
-        LfsPointerError, match=fix
-    ):  # recognised before (and without) the digest check
-        load("train", project, format=fmt, verify=False)
-    with pytest.raises(pickle.UnpicklingError, match="invalid load key, 'v'"):
-        pickle.loads(path.read_bytes())  # what plain pickle says instead
-
-
-def test_only_a_real_pointer_counts_as_one():
-    pointer = parse_pointer(lfs_pointer(b"x" * 10))
-    assert pointer.size == 10 and pointer.oid == "sha256:" + hashlib.sha256(b"x" * 10).hexdigest()
-    assert parse_pointer((PUBLISHED / "test.pkl").read_bytes()) is None
-    assert parse_pointer(b"version 1\n") is None
-    assert parse_pointer(lfs_pointer(b"") + b"#" * 1024) is None  # pointers are under 1,024 bytes
-    assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\n").size is None
 
 
 # ---- NumPy 1.x reading the NumPy 2 pickles ---------------------------------------------------

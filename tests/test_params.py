@@ -1,6 +1,5 @@
 """params.yaml validation: every bad value is refused with a message naming the key and range."""
 
-import copy
 import re
 
 import pytest
@@ -9,20 +8,7 @@ import yaml
 from pipeline.core import params
 from pipeline.core.config import PARAMS_FILE
 from pipeline.core.errors import ParamsError
-from tests.conftest import ROOT
-
-DEFAULTS = yaml.safe_load((ROOT / PARAMS_FILE).read_text())
-
-
-def with_(**changes):
-    raw = copy.deepcopy(DEFAULTS)
-    for dotted, value in changes.items():
-        *path, last = dotted.split("__")
-        node = raw
-        for key in path:
-            node = node[key]
-        node[last] = value
-    return raw
+from tests.conftest import ROOT, with_
 
 
 def test_defaults_resolve_to_v1_counts():
@@ -208,3 +194,46 @@ def test_empty_and_invalid_files_get_one_line_naming_the_place(tmp_path):
         ParamsError, match=r"is not valid YAML: line 2, column 1: found character '\\t'"
     ):
         params.load(write(tmp_path, "seed: 42\n\tsample: 1\n"))
+
+
+# ---- the benchmark section -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        (
+            {"benchmark__reference_max_epochs": 0},
+            r"benchmark\.reference_max_epochs must be an integer in \[1, 100000\], got 0",
+        ),
+        (
+            {"benchmark__reference_hidden_units": 2.0},
+            r"benchmark\.reference_hidden_units must be an integer in \[1, 4096\]",
+        ),
+        (
+            {"benchmark__sweep_per_class": [5, 5]},
+            r"benchmark\.sweep_per_class must list distinct counts",
+        ),
+        (
+            {"benchmark__sweep_per_class": [5, 160]},
+            r"benchmark\.sweep_per_class\[1\] = 160 leaves no room for the 20 test "
+            r"images of digit 8 \(174 images\); valid: counts in \[1, 154\]",
+        ),
+        (
+            {"benchmark__sweep_per_class": [150], "sample__test_per_class": 30},
+            r"valid: counts in \[1, 144\]",
+        ),
+        (
+            {
+                "benchmark__sweep_per_class": [5],
+                "sample__train_per_class": 50,
+                "sample__test_per_class": 80,
+            },
+            r"sample\.test_per_class / sample\.test_counts\.8 = 80 leaves no room for the benchmark gate's 100 train "
+            r"images of digit 8 \(174 images\); valid: test images per digit <= 74 for digit 8",
+        ),
+    ],
+)
+def test_benchmark_params_name_the_key_and_the_valid_range(changes, match):
+    with pytest.raises(ParamsError, match=match):
+        params.parse(with_(**changes))

@@ -13,8 +13,7 @@ import pytest
 from pipeline import changelog, fingerprint, releases
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
-from tests.conftest import ROOT
-from tests.test_stages import V1
+from tests.conftest import ROOT, V1
 
 ENTRIES = releases.load(path=ROOT / releases.RECORD_FILE)
 V1_ENTRY = ENTRIES[0]

@@ -1,0 +1,54 @@
+"""pipeline.fetch: the bundled source, its pinned digest, and its parsing."""
+
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from pipeline import fetch
+from pipeline.core import config
+from pipeline.core.errors import SourceError
+
+
+def test_bundled_source_matches_pinned_digest():
+    data = fetch.source_path().read_bytes()
+    assert fetch.verify(data) == config.SOURCE_SHA256
+
+
+def test_missing_source_package_says_how_to_get_the_environment(monkeypatch):
+    monkeypatch.setattr(fetch.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(
+        SourceError,
+        match=r"package 'sklearn', which ships the source file datasets/data/"
+        r"digits\.csv\.gz, is not installed for .*; run `make repro`",
+    ):
+        fetch.source_path()
+
+
+def test_verify_names_both_digests_on_mismatch():
+    with pytest.raises(SourceError) as err:
+        fetch.verify(b"not the digits", name="digits.csv.gz")
+    actual = hashlib.sha256(b"not the digits").hexdigest()
+    assert actual in str(err.value) and config.SOURCE_SHA256 in str(err.value)
+    assert str(err.value).startswith("digits.csv.gz sha256 is")
+
+
+def test_parse_csv_shapes_and_dtypes():
+    rows = "\n".join(",".join(["0"] * 63 + ["16", str(d)]) for d in (3, 7)) + "\n"
+    pixels, labels = fetch.parse_csv(gzip.compress(rows.encode()))
+    assert pixels.shape == (2, 64) and pixels.dtype == np.uint8 and pixels[0, 63] == 16
+    assert labels.tolist() == [3, 7] and labels.dtype == np.int64
+
+
+def test_parse_csv_rejects_wrong_width_and_fractions():
+    with pytest.raises(SourceError, match=r"65 columns.*got 3"):
+        fetch.parse_csv(gzip.compress(b"1,2,3\n"))
+    with pytest.raises(SourceError, match=r"non-integer"):
+        fetch.parse_csv(gzip.compress((",".join(["0.5"] * 65) + "\n").encode()))
+
+
+def test_real_source_has_the_documented_class_sizes(source):
+    pixels, labels = source
+    assert pixels.shape == (config.SOURCE_ROWS, 64)
+    assert tuple(np.bincount(labels)) == config.CLASS_SIZES

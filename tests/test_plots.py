@@ -1,0 +1,65 @@
+"""pipeline.benchmark.plots: the confusion matrix, the CSV tables and the PNG figures, byte for byte."""
+
+import numpy as np
+
+from pipeline.benchmark import plots, reports, training
+from pipeline.benchmark import stage as benchmark
+
+
+def test_confusion_matrix_and_per_digit_accuracy():
+    actual = np.array([0, 0, 1, 1])
+    predicted = np.array([[0, 1, 1, 1], [0, 0, 1, 0]])
+    matrix = plots.confusion_matrix(actual, predicted)
+    assert (
+        matrix[0, 0] == 3
+        and matrix[0, 1] == 1
+        and matrix[1, 1] == 3
+        and matrix[1, 0] == 1
+        and matrix.sum() == 8
+    )
+    assert reports.per_digit(matrix) == {
+        0: 0.75,
+        1: 0.75,
+    }  # digits without test images are left out
+    rows = plots.confusion_rows(actual, predicted).decode().splitlines()
+    assert rows[0] == "actual,predicted" and rows[1:] == [
+        "0,0",
+        "0,1",
+        "1,1",
+        "1,1",
+        "0,0",
+        "0,0",
+        "1,1",
+        "1,0",
+    ]
+
+
+def test_learning_curve_and_sweep_csv():
+    curves = np.array([[0.1, 0.5], [0.3, 0.7]])
+    runs = [
+        training.Run(c, np.array(loss), np.zeros(1))
+        for c, loss in zip(curves, ([2.0, 1.0], [2.2, 1.2]), strict=True)
+    ]
+    text = plots.learning_curve(curves, training.mean_loss(runs)).decode()
+    assert (
+        text
+        == "epoch,mean,min,max,train_loss\n1,0.2000,0.1000,0.3000,2.1000\n2,0.6000,0.5000,0.7000,1.1000\n"
+    )
+    text = plots.sweep_table(
+        {15: benchmark.summary([0.3, 0.4]), 5: benchmark.summary([0.1])}
+    ).decode()
+    assert text.splitlines()[1:] == [
+        "5,50,0.1000,0.1000,0.1000,0.0000",
+        "15,150,0.3500,0.3000,0.4000,0.0500",
+    ]
+
+
+def test_pngs_are_deterministic_and_carry_no_version(blobs):
+    (images, labels), _ = blobs
+    first, again = (
+        plots.samples_png(images, labels, per_class=3),
+        plots.samples_png(images, labels, per_class=3),
+    )
+    assert first == again and first.startswith(b"\x89PNG") and b"matplotlib" not in first.lower()
+    matrix = np.arange(100).reshape(10, 10)
+    assert plots.confusion_png(matrix, "t") == plots.confusion_png(matrix, "t")
