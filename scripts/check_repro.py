@@ -30,9 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from repro_setup import clone_head, environment, say, sh, tail  # scripts/repro_setup.py
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.repro_setup import clone_head, environment, say, sh, tail  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 TEXT_SUFFIXES = {
     ".lock",

@@ -71,7 +71,7 @@ def lock_problems(repo: Path, cache: Path | None = None) -> tuple[int, list[str]
 def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, list[str]]:
     """Rebuild the directory's manifest from its files, as DVC builds it (``.dvcignore`` applied),
     and compare its md5 with ``dvc.lock``'s; on a mismatch, name the files that differ from the
-    manifest the cache holds, when it holds one (DVC does not always store it for a dep)."""
+    manifest the cache holds, when it holds one (DVC keeps none for a dep in a fresh clone)."""
     if not path.is_dir():
         return 0, [f"{rel}/: missing (dvc.lock records {md5})"]
     ignored = dvcignore(path)
@@ -84,19 +84,21 @@ def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, lis
     actual = hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest() + ".dir"
     if actual == md5:
         return len(entries), []
-    problems = [f"{rel}/: its files hash to {actual}, dvc.lock records {md5}"]
     for manifest in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
-        if manifest.is_file():
+        if manifest.is_file():  # name the files that differ from it
             recorded = {e["relpath"]: e["md5"] for e in json.loads(manifest.read_text())}
             now = {e["relpath"]: e["md5"] for e in entries}
-            problems += [
-                f"{rel}/{name}: "
-                + ("missing" if name not in now else "new" if name not in recorded else "changed")
+            problems = [
+                f"{rel}/{name}: missing"
+                if name not in now
+                else f"{rel}/{name}: not in the manifest"
+                if name not in recorded
+                else f"{rel}/{name}: md5 {now[name]}, manifest records {recorded[name]}"
                 for name in sorted(set(recorded) | set(now))
                 if recorded.get(name) != now.get(name)
             ]
-            break
-    return len(entries), problems
+            return len(entries), problems
+    return len(entries), [f"{rel}/: its files hash to {actual}, dvc.lock records {md5}"]
 
 
 def dvcignore(folder: Path):

@@ -12,7 +12,7 @@ import time
 import pytest
 import yaml
 
-from scripts.check_repro import venv_mismatch
+from scripts.repro_setup import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
 from tests.conftest import ROOT, VENV_BIN, copy_build, link_venv, run
 
