@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import fetch
+from pipeline import fetch, releases
 from pipeline.core import config, params
 from pipeline.integrity import recorded_digest
 
@@ -172,6 +172,9 @@ V1 = {
     "train": "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54",
     "test": "767ea1644a12dac6f3f94f63536de4deace8a0fa1f5c54f80a9419a267c7802d",
 }
+# The committed release record (datasets/tinydigits/releases.json), oldest first, and its 1.0.0 entry.
+ENTRIES = releases.load(path=ROOT / releases.RECORD_FILE)
+V1_ENTRY = ENTRIES[0]
 RAW_PARAMS = yaml.safe_load((ROOT / config.PARAMS_FILE).read_text())  # params.yaml as committed
 BENCHMARK_DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
 

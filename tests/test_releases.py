@@ -1,22 +1,18 @@
-"""The release record: the 1.0.0 entry, the bump rule, the card's note, the changelog (all in memory)."""
+"""pipeline/releases.py: the release record's 1.0.0 entry, the bump rule, the card's note (all in memory)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from pipeline import changelog, fingerprint, releases
+from pipeline import releases
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
-from tests.conftest import ROOT, V1
+from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY
 
-ENTRIES = releases.load(path=ROOT / releases.RECORD_FILE)
-V1_ENTRY = ENTRIES[0]
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
 
 
@@ -38,23 +34,6 @@ def test_release_1_0_0_records_the_published_v1_files():
         and V1_ENTRY["splits"]["test"]["per_digit"] == [20] * 10
     )
     assert V1_ENTRY["params"]["seed"] == 42 and V1_ENTRY["test_accuracy"] == 0.7985
-
-
-def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_metadata():
-    names = fingerprint.published_names((ROOT / "dvc.yaml").read_text())
-    # the card and croissant.json name the release, so no release records their digests
-    assert names == [
-        "test.npz",
-        "test.parquet",
-        "test.pkl",
-        "train.npz",
-        "train.parquet",
-        "train.pkl",
-    ]
-    assert set(V1_ENTRY["files"]) == set(names) - {
-        "train.parquet",
-        "test.parquet",
-    }  # Parquet came after 1.0.0
 
 
 @pytest.mark.parametrize("text", ["2.0", "v2.0.0", "2.0.0-rc1", "02.0.0", ""])
@@ -112,13 +91,6 @@ def test_bump_rule():
     )
 
 
-def test_content_digest_ignores_order_but_not_labels():
-    x = np.arange(3 * 64, dtype=np.float32).reshape(3, 8, 8) / 1000
-    y = np.array([1, 2, 3])
-    assert fingerprint.content_sha256(x, y) == fingerprint.content_sha256(x[::-1], y[::-1])
-    assert fingerprint.content_sha256(x, y) != fingerprint.content_sha256(x, np.array([1, 2, 4]))
-
-
 def v1_files():
     return {
         p.name: p.read_bytes()
@@ -154,28 +126,6 @@ def test_new_files_beside_a_release_are_named_and_not_claimed_as_that_release():
     assert releases.version_of(ENTRIES, DEFAULTS, files) == "1.0.0+unreleased"
     assert releases.version_of(ENTRIES, DEFAULTS, v1_files()) == "1.0.0"
     assert releases.version_of([], DEFAULTS, v1_files()) == "0.0.0+unreleased"
-
-
-def test_the_changelog_and_the_tag_message_come_from_the_record():
-    assert (ROOT / releases.CHANGELOG_FILE).read_text() == changelog.render(ENTRIES)
-    second = {
-        **copy.deepcopy(V1_ENTRY),
-        "version": "1.0.1",
-        "tag": "tinydigits@v1.0.1",
-        "bump": "PATCH",
-        "since": "1.0.0",
-        "notes": "Card wording.",
-        "change": None,
-    }
-    text = changelog.render([V1_ENTRY, second])
-    assert text.index("## 1.0.1") < text.index("## 1.0.0") and "PATCH release after 1.0.0" in text
-    assert "Params changed: none." in text and "Card wording." in text
-    message = changelog.tag_message(second)
-    digest = hashlib.sha256((ROOT / config.pickle_path("train")).read_bytes()).hexdigest()
-    assert (
-        message.startswith("TinyDigits 1.0.1 (PATCH after 1.0.0)")
-        and f"train.pkl 264255 bytes sha256 {digest}" in message
-    )
 
 
 def test_a_damaged_record_is_one_clear_error(tmp_path):
