@@ -4,8 +4,9 @@ whatever the worker count.
     >>> results = run_tasks(fit_one, [(x, y, seed) for seed in range(10)], cost=[len(y)] * 10)
 
 Each task runs ``fn(*args)`` with one BLAS thread, in a worker forked from this process (fork
-costs milliseconds; the modules the parent has imported, scikit-learn included, are already
-there). A task's result depends only on its arguments, and results come back in the order of
+costs milliseconds, and the modules the parent has imported are already there: the sweep
+imports scikit-learn before forking; the benchmark stage leaves it to the workers, to keep its
+own peak memory down). A task's result depends only on its arguments, and results come back in the order of
 ``tasks``, so 1 worker and N give the same bytes (tests/test_parallel.py compares them).
 ``TINYDIGITS_WORKERS`` sets the worker count (default: the cores this process may use);
 with 1 worker, or a single task, everything runs in this process.

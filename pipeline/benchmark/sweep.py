@@ -89,7 +89,8 @@ def measure(
     cost = [len(t[2]) * b.epochs for t in tasks]
     tasks.append((reference, *splits[GATE_PER_CLASS], b))  # the dearest task: runs first
     cost.append(len(splits[GATE_PER_CLASS][0][1]) * b.reference_max_epochs)
-    import sklearn.neural_network  # noqa: F401  (before forking: each worker has it already)
+    # before forking, so each worker has it already (this process imports nothing heavier; 191 MiB)
+    import sklearn.neural_network  # noqa: F401
 
     done = run_tasks(timed_call, tasks, cost=cost, workers=workers)
     (ref, _), fits = done[-1], iter(done[:-1])
