@@ -102,6 +102,14 @@ def restore(repo: Path) -> None:
     run(["dvc", "checkout", "-q", "--force"], repo, check=False)
 
 
+def assert_restorable(repo):
+    """Undo a test: committed files back, intermediates from the cache, everything up to date."""
+    run(["git", "checkout", "-q", "--", "."], repo)
+    run(["dvc", "checkout", "-q"], repo)
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
 def link_venv(repo: Path) -> Path:
     """Give ``repo`` this environment as its ``.venv`` (a symlink git ignores), so ``make`` targets
     run there without installing; returns ``repo``."""
@@ -244,6 +252,12 @@ def lock_text(root, names=FILES) -> str:
             f"      size: {len(data)}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def good_arrays(n=10):
+    """``n`` valid (images, labels) for the loader tests: float32 (n, 8, 8) in [0, 1], int64 digits."""
+    images = (np.arange(n * 64, dtype=np.float32).reshape(n, 8, 8) % 17) / np.float32(16)
+    return images, np.arange(n, dtype=np.int64) % 10
 
 
 @pytest.fixture

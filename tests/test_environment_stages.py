@@ -1,0 +1,178 @@
+"""End to end: stages under the wrong Python or NumPy are refused; a lock change reruns them all."""
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.core import config, environment
+from tests.conftest import VENV_BIN, copy_build, run
+
+PUBLISHED = [f"datasets/tinydigits/{s}.{e}" for s in config.SPLITS for e in ("pkl", "npz")]
+
+
+def digests(repo, paths):
+    return {p: hashlib.sha256((repo / p).read_bytes()).hexdigest() for p in paths}
+
+
+# ---- end to end: the failures users hit ---------------------------------------------------------
+
+
+def stage_python(tmp_path, python):
+    """A folder holding ``python`` -> the given interpreter, to put first on PATH."""
+    bin_dir = tmp_path / "other-bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(python)
+    return bin_dir
+
+
+def repro_with(repo, bin_dir, *args):
+    """``.venv/bin/dvc repro`` with another ``python`` first on PATH, as a user who did not activate .venv."""
+    env = {"PATH": f"{bin_dir}:{VENV_BIN}:/usr/bin:/bin"}
+    return run([str(VENV_BIN / "dvc"), "repro", *args], repo, check=False, env=env)
+
+
+@pytest.fixture(scope="module")
+def built(cold_build, tmp_path_factory):
+    """A copy of the built project."""
+    repo = copy_build(cold_build, tmp_path_factory.mktemp("env") / "repo")
+    yield repo
+    run(["git", "checkout", "--", "."], repo)
+
+
+@pytest.mark.e2e
+def test_the_machines_own_python_is_refused_before_anything_is_written(built, tmp_path):
+    python = shutil.which("python3", path="/usr/bin")
+    if (
+        python is None
+        or subprocess.run([python, "-c", "import pandas"], capture_output=True).returncode == 0
+    ):
+        pytest.skip("needs /usr/bin/python3 without pandas")
+    before = digests(built, PUBLISHED + ["dvc.lock"])
+    result = repro_with(built, stage_python(tmp_path, python), "--force", "pickle")
+    assert result.returncode != 0
+    assert re.search(
+        r"fetch: error: wrong environment for this stage: .*pandas is not installed "
+        r"\(requirements.lock pins [\d.]+\).*; interpreter .*other-bin/python \(Python 3\.",
+        result.stderr,
+    )
+    assert "Fix: run `make repro`" in result.stderr and "Traceback" not in result.stderr
+    assert digests(built, before) == before
+
+
+@pytest.mark.e2e
+def test_an_unsupported_python_is_refused(built, tmp_path):
+    old = sorted(Path.home().glob(".pyenv/versions/3.10.*/bin/python3.10"))
+    if not old:
+        pytest.skip("no Python 3.10 on this machine (pyenv)")
+    before = digests(built, PUBLISHED + ["dvc.lock"])
+    result = run([str(old[-1]), "-m", "pipeline", "pickle"], built, check=False)
+    assert result.returncode == 1
+    assert re.fullmatch(
+        r"pickle: error: wrong environment for this stage: Python 3\.10\.\d+ is not supported: "
+        r"requirements.lock is resolved for requires-python >=3.11,<3.15; .* Nothing was written.\n",
+        result.stderr,
+    )
+    assert digests(built, before) == before
+
+
+@pytest.fixture(scope="module")
+def numpy_126(tmp_path_factory):
+    """A throwaway venv (this Python) with NumPy 1.26.4 and PyYAML: the issue's 'old NumPy first on PATH'."""
+    venv = tmp_path_factory.mktemp("numpy126") / "venv"
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", venv], check=True, capture_output=True)
+    pip = subprocess.run(
+        [
+            venv / "bin/python",
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--cache-dir",
+            venv.parent / "pip-cache",
+            "numpy==1.26.4",
+            "pyyaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if pip.returncode:
+        pytest.skip(
+            f"cannot install numpy 1.26.4 from the package index: {pip.stderr.strip().splitlines()[-1:]}"
+        )
+    return venv / "bin"
+
+
+@pytest.mark.e2e
+def test_old_numpy_first_on_path_is_refused_and_the_published_files_are_untouched(built, numpy_126):
+    before = digests(built, PUBLISHED + ["dvc.lock"])
+    result = repro_with(built, numpy_126, "-f", "-s", "pickle")
+    assert result.returncode != 0
+    numpy_pin = environment.read_lock(
+        environment.LOCK_FILE.read_text(), environment.marker_environment()
+    )[1]["numpy"]
+    assert (
+        "pickle: error: wrong environment for this stage: numpy 1.26.4 is installed, "
+        f"requirements.lock pins {numpy_pin}" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert digests(built, before) == before
+
+
+@pytest.mark.e2e
+def test_other_v1_bytes_are_refused_before_anything_is_replaced(built):
+    before = digests(built, PUBLISHED + ["dvc.lock"])
+    splits = built / "datasets/interim/splits.npz"
+    with np.load(splits, allow_pickle=False) as z:
+        arrays = {k: z[k].copy() for k in z.files}
+    arrays["train_images"][[0, 1]] = arrays["train_images"][
+        [1, 0]
+    ]  # another order: still valid, not v1
+    arrays["train_labels"][[0, 1]] = arrays["train_labels"][[1, 0]]
+    np.savez(splits, **arrays)
+    result = run(["python", "-m", "pipeline", "pickle"], built, check=False)
+    assert result.returncode == 1
+    assert re.search(
+        rf"pickle: error: with TinyDigits v1's params, train.pkl built 264,255 bytes sha256 [0-9a-f]{{64}}, "
+        rf"but v1 is sha256 {config.V1_SHA256['train']}; nothing was replaced",
+        result.stderr,
+    )
+    assert digests(built, before) == before
+    run(["dvc", "repro", "pickle"], built)  # DVC sees the changed intermediate and rebuilds it
+
+
+@pytest.mark.e2e
+def test_a_pin_change_makes_every_stage_stale_and_repro_rebuilds_the_same_bytes(built):
+    assert run(["dvc", "status", "-q", "pickle"], built, check=False).returncode == 0
+    before = digests(built, PUBLISHED)
+    lock = built / "requirements.lock"
+    text = lock.read_text()
+    pin = re.search(
+        r"^pytest==([\d.]+)", text, re.M
+    )  # a pin that decides no output byte: the check passes
+    lock.write_text(text.replace(pin.group(0), "pytest==0.0.1"))
+    assert run(["dvc", "status", "-q", "pickle"], built, check=False).returncode != 0
+    result = run(["dvc", "repro", "pickle"], built)
+    assert [
+        s
+        for s in ("fetch", "sample", "normalize", "split", "pickle")
+        if f"Running stage '{s}'" in result.stdout
+    ] == ["fetch", "sample", "normalize", "split", "pickle"]
+    assert digests(built, PUBLISHED) == before
+    changed = run(["git", "diff", "--stat", "--", "dvc.lock"], built).stdout
+    assert "dvc.lock" in changed
+    diff = run(["git", "diff", "-U0", "--", "dvc.lock"], built).stdout
+    removed = [
+        line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
+    ]
+    assert removed and all(
+        "md5:" in line or "size:" in line for line in removed
+    )  # only the lock's entries
