@@ -94,9 +94,11 @@ test: $(STAMP)
 status: $(STAMP)
 	$(DVC) status -q
 
-## bench: time dvc repro against one-process baselines (medians, ratios, peak memory); after `make repro`
+## bench: time dvc repro, the maintainer's loop side by side with d2c099d, one-process baselines, peak memory (~50 min); after `make repro`
+# d2c099d: the commit before the feedback-loop work. BENCH_ARGS="--skip-loop" for the other figures only (~10 min).
+BENCH_ARGS ?= --before d2c099d
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 ## bench-env: the per-stage cost of the environment check (median of many fresh processes)
 bench-env: $(STAMP)
