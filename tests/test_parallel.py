@@ -14,7 +14,7 @@ import pytest
 from pipeline import fetch
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark import training
-from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, worker_count
+from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, worker_count
 from pipeline.core import config, params
 from pipeline.core.errors import ParamsError, PipelineError
 from pipeline.core.storage import npz_bytes
@@ -52,6 +52,23 @@ def test_seeds_on_one_worker_and_on_several_are_bit_identical(source):
     assert len(set(bits(one))) == SMALL.seeds  # the seeds really differ
     for n in (2, 3):
         assert bits(training.train_seeds(train, test, SMALL, workers=n)) == bits(one), n
+
+
+def test_seeds_from_warmed_workers_are_the_bits_of_one_worker(source, monkeypatch):
+    """The benchmark stage's workers fork from a process that imported scikit-learn first
+    (a forkserver): the same bits as one worker in this process."""
+    pixels, labels = source
+    from pipeline.normalize import normalize
+
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    context = warm_workers(["sklearn.neural_network", "pipeline.benchmark.training"])
+    if context is None:
+        pytest.skip("no forkserver start method here")
+    assert context.get_start_method() == "forkserver"
+    train, test = training.sweep_split(normalize(pixels), labels, 30, (10,) * 10, 3)
+    one = training.train_seeds(train, test, SMALL, workers=1)
+    warm = training.train_seeds(train, test, SMALL, workers=2, context=context)
+    assert bits(warm) == bits(one)
 
 
 def test_sweep_file_is_byte_identical_on_one_and_on_several_workers(source):

@@ -58,12 +58,28 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+def warm_workers(modules: Sequence[str]) -> multiprocessing.context.BaseContext | None:
+    """Start, in the background, a process that imports ``modules`` and forks the workers of a
+    later :func:`run_tasks` (pass it as ``context``): their imports then overlap with what this
+    process does meanwhile, and this process need not import them at all. None where there is
+    no forkserver (Windows) or one worker: :func:`run_tasks` then works as without it."""
+    if "forkserver" not in multiprocessing.get_all_start_methods() or worker_count() <= 1:
+        return None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(modules))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return context
+
+
 def run_tasks(
     fn: Callable[..., Any],
     tasks: Sequence[tuple],
     *,
     cost: Sequence[float] | None = None,
     workers: int | None = None,
+    context: multiprocessing.context.BaseContext | None = None,
 ) -> list[Any]:
     """``[fn(*args) for args in tasks]``, computed by up to ``workers`` processes.
 
@@ -82,7 +98,7 @@ def run_tasks(
     )
     results: list[Any] = [None] * len(tasks)
     with ProcessPoolExecutor(
-        max_workers=n, mp_context=_context(), initializer=_one_blas_thread
+        max_workers=n, mp_context=context or _context(), initializer=_one_blas_thread
     ) as pool:
         futures = {i: pool.submit(fn, *tasks[i]) for i in order}
         for i, future in futures.items():

@@ -128,17 +128,18 @@ def _same_state(a: np.random.RandomState, b: np.random.RandomState) -> bool:
     return np.array_equal(sa[1], sb[1]) and sa[2:] == sb[2:]
 
 
-def train_seeds(train, test, b: params.BenchmarkParams, *, workers: int | None = None) -> list[Run]:
+def train_seeds(
+    train, test, b: params.BenchmarkParams, *, workers: int | None = None, context=None
+) -> list[Run]:
     """One :class:`Run` per seed 0..seeds-1, in seed order, trained by up to ``workers`` processes
     (default: :func:`pipeline.benchmark.parallel.worker_count`); ``train``/``test`` are
     (images (N, 8, 8), labels (N,))."""
-    # scikit-learn is imported by the workers, not here: this process goes on to draw the figures
-    # and read the Parquet files, and with scikit-learn too it peaked at 264 MiB (181 without;
-    # the same wall time, measured alternating at train_per_class 99).
+    # scikit-learn is imported by the workers (or the process ``context`` forks them from), not
+    # here: the benchmark stage goes on to draw the figures and read the Parquet files, and with
+    # scikit-learn too it peaked at 264 MiB.
     (x, y), (xt, yt) = flat(train), flat(test)
-    return run_tasks(
-        train_run, [(x, y, xt, yt, b, seed) for seed in range(b.seeds)], workers=workers
-    )
+    tasks = [(x, y, xt, yt, b, seed) for seed in range(b.seeds)]
+    return run_tasks(train_run, tasks, workers=workers, context=context)
 
 
 def reference(train, test, b: params.BenchmarkParams) -> dict:
