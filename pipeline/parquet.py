@@ -89,9 +89,7 @@ def parquet_bytes(images: np.ndarray, labels: np.ndarray, source_index: np.ndarr
 def read(data: bytes) -> dict[str, np.ndarray]:
     """``{'images': (N, 8, 8) float32, 'labels': (N,) int64, 'source_index': (N,) int64}`` from
     the bytes of a file :func:`parquet_bytes` wrote."""
-    import pyarrow.parquet as pq
-
-    t = _table(pq, data)
+    t = _table(data)
     pixels = t.column("image").combine_chunks().flatten().flatten().to_numpy()
     return {
         "images": pixels.reshape(t.num_rows, *config.IMAGE_SHAPE),
@@ -103,12 +101,12 @@ def read(data: bytes) -> dict[str, np.ndarray]:
 def arrow_nbytes(data: bytes) -> int:
     """Bytes the file's table takes in memory as Arrow (``pyarrow.Table.nbytes``), which Hugging Face
     ``datasets`` reports as a split's ``num_bytes``: pyarrow's own count, buffers and bitmaps included."""
+    return _table(data).nbytes
+
+
+def _table(data: bytes):
     import pyarrow.parquet as pq
 
-    return _table(pq, data).nbytes
-
-
-def _table(pq, data: bytes):
     # ParquetFile, not read_table: read_table imports pyarrow.dataset, which took the benchmark
     # stage (the card's num_bytes) from 193 to 271 MiB peak; this reads the same table in 74 MiB.
     return pq.ParquetFile(io.BytesIO(data)).read()

@@ -15,7 +15,6 @@ or ``dvc repro`` puts good ones back. ``--objects DIR`` also checks a local remo
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import hashlib
 import json
 import os
@@ -103,24 +102,15 @@ def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, lis
 
 def dvcignore(folder: Path):
     """A predicate on paths below ``folder``: does the repository's ``.dvcignore`` exclude it?
-    Name patterns only (``__pycache__/``, ``*.pyc``), which is what this project's file holds."""
+    Read with pathspec's gitignore rules, which DVC itself uses for that file."""
+    import pathspec  # a dependency of dvc
+
     repo = next((p for p in [folder, *folder.parents] if (p / ".dvc").is_dir()), folder)
-    lines = (
-        (repo / ".dvcignore").read_text().splitlines() if (repo / ".dvcignore").is_file() else []
+    ignore = repo / ".dvcignore"
+    spec = pathspec.GitIgnoreSpec.from_lines(
+        ignore.read_text().splitlines() if ignore.is_file() else []
     )
-    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-    def ignored(relpath: Path) -> bool:
-        parts = relpath.parts
-        for pattern in patterns:
-            name = pattern.rstrip("/")
-            dirs_only = pattern.endswith("/")
-            for i, part in enumerate(parts):
-                if fnmatch.fnmatch(part, name) and (not dirs_only or i < len(parts) - 1):
-                    return True
-        return False
-
-    return ignored
+    return lambda relpath: spec.match_file((folder / relpath).relative_to(repo).as_posix())
 
 
 def cache_dir(repo: Path) -> Path:

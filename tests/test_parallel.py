@@ -61,7 +61,7 @@ def test_seeds_from_warmed_workers_are_the_bits_of_one_worker(source, monkeypatc
     from pipeline.normalize import normalize
 
     monkeypatch.setenv(WORKERS_ENV, "2")
-    context = warm_workers(["sklearn.neural_network", "pipeline.benchmark.training"])
+    context = warm_workers(training.WORKER_IMPORTS)
     if context is None:
         pytest.skip("no forkserver start method here")
     assert context.get_start_method() == "forkserver"

@@ -30,7 +30,13 @@ import numpy as np
 from pipeline.benchmark import reports
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark.parallel import warm_workers
-from pipeline.benchmark.training import mean_loss, same_split, sweep_split, train_seeds
+from pipeline.benchmark.training import (
+    WORKER_IMPORTS,
+    mean_loss,
+    same_split,
+    sweep_split,
+    train_seeds,
+)
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 from pipeline.core.runner import run
@@ -92,11 +98,8 @@ def main() -> None:
     # that imports scikit-learn now, beside this one's reading, instead of each importing it (3 s
     # each, side by side) or this process holding it too (peak 270 MiB instead of 150; measured at
     # train_per_class 99, alternating: 9.3 s median against 9.5 s, the same bytes).
-    context = (
-        warm_workers(["sklearn.neural_network", "pipeline.benchmark.training"])
-        if len(counts) != 1 or counts.pop() not in p.benchmark.sweep_per_class + (GATE_PER_CLASS,)
-        else None
-    )
+    trains = len(counts) != 1 or counts.pop() not in benchmark_sweep.points(p.benchmark)
+    context = warm_workers(WORKER_IMPORTS) if trains else None
 
     train, test, raw, files = reports.read_inputs()
     measured = benchmark_sweep.read()

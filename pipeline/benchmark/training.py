@@ -20,6 +20,10 @@ from pipeline.core.errors import PipelineError
 log = logging.getLogger(__name__)
 
 
+# What a training worker imports: given to parallel.warm_workers, which imports it once for all.
+WORKER_IMPORTS = ("sklearn.neural_network", "pipeline.benchmark.training")
+
+
 @dataclass(frozen=True)
 class Run:
     """One baseline training run: test accuracy and mean training loss after each epoch
