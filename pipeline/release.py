@@ -3,14 +3,15 @@
     $ make release VERSION=2.0.0 [NOTES="why"]     # or: python -m pipeline.release 2.0.0 [--notes ...]
     release: 2.0.0 is a MAJOR release: train: images or labels changed (1,000 -> 900 images)
     release: make check-repro: HEAD 1a2b3c4 reproduces byte for byte
-    release: committed 5d6e7f8 and tagged tinydigits@v2.0.0
+    release: committed 5d6e7f8 and tagged tinydigits@v2.0.0; ...
 
-It refuses, exiting 1 with one message, writing nothing and tagging nothing, unless: VERSION is
+It refuses (exit 1; ``make`` then exits 2) with one message, writing nothing and tagging nothing, unless: VERSION is
 MAJOR.MINOR.PATCH and greater than the last release; its tag does not exist; the working tree is
 clean; the bump matches the change (:func:`pipeline.releases.required_bump`); and, last because
 it is slow, ``make check-repro`` passes. Then it appends the entry to ``releases.json``, rewrites
 ``CHANGELOG.md`` from the record, runs ``dvc repro`` (the card names the release, so the
-benchmark stage rewrites it), checks that no published file changed, commits, and tags.
+benchmark stage rewrites it), checks that no published file changed, commits, and tags the commit
+with :func:`pipeline.tags.ensure`, as ``make tags`` does (so a missing older tag is made too).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import changelog, diff, fingerprint, releases, revisions
+from pipeline import changelog, diff, fingerprint, releases, revisions, tags
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError, ReleaseError
 from pipeline.core.runner import run
@@ -184,7 +185,8 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
             )
         sh(["git", "add", "-A"], root)
         sh(["git", "commit", "-q", "-m", f"Release {tag}: {level}, {'; '.join(reasons)}"], root)
-        sh(["git", "tag", "-a", tag, "-m", changelog.tag_message(entries[-1])], root)
+        # The tag follows the record, as `make tags` makes it: this release's, and any missing older one.
+        created = [t.name for t in tags.ensure(root)]
     except BaseException:
         revisions.git(
             ["reset", "-q", "--hard", head], root
@@ -192,7 +194,11 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
         raise
     commit = revisions.resolve("HEAD", root)[:7]
     log.info(
-        "committed %s and tagged %s; publish with: git push && git push origin %s", commit, tag, tag
+        "committed %s and tagged %s; publish with: git push (CI's tags job then tags the pushed "
+        "record), or push the tags yourself: git push origin %s",
+        commit,
+        ", ".join(created),
+        " ".join(created),
     )
     return tag
 

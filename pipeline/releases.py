@@ -30,8 +30,7 @@ from pathlib import Path
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
 
-RECORD_FILE = config.DATASET_DIR / "releases.json"
-CHANGELOG_FILE = config.DATASET_DIR / "CHANGELOG.md"
+RECORD_FILE, CHANGELOG_FILE = config.RECORD_FILE, config.CHANGELOG_FILE
 LEVELS = ("MAJOR", "MINOR", "PATCH")
 _SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 
@@ -85,9 +84,12 @@ def required_bump(last: dict, now: dict) -> tuple[str | None, list[str]]:
     for split in config.SPLITS:
         old, new = last["splits"][split], now["splits"][split]
         if old["content_sha256"] != new["content_sha256"]:
-            reasons.append(
-                f"{split}: images or labels changed ({old['images']:,} -> {new['images']:,} images)"
+            size = (
+                f"{old['images']:,} -> {new['images']:,} images"
+                if old["images"] != new["images"]
+                else f"still {new['images']:,} images, but not the same ones or not the same labels"
             )
+            reasons.append(f"{split}: images or labels changed ({size})")
     for name, old in sorted(last["files"].items()):
         new = now["files"].get(name)
         if new is None:
@@ -108,20 +110,35 @@ def required_bump(last: dict, now: dict) -> tuple[str | None, list[str]]:
 
 
 def param_changes(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """``key: old -> new`` for every resolved param that differs (per-digit lists shown compactly)."""
+    """``key: old -> new`` for every param that differs, named as ``params.yaml`` names them: resolved
+    per-digit counts are shown as ``sample.train_per_class`` and ``sample.train_counts`` overrides."""
+    old, new = _as_written(old), _as_written(new)
     out = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
+        if isinstance(a, dict) and isinstance(b, dict) and not key.endswith("_counts"):
             out += param_changes(a, b, f"{prefix}{key}.")
         elif a != b:
             out.append(f"{prefix}{key}: {_show(a)} -> {_show(b)}")
     return out
 
 
+def _as_written(block: dict) -> dict:
+    """The sample block's resolved ``train_counts``/``test_counts`` lists as ``*_per_class`` (the
+    count most digits have) plus ``*_counts`` overrides, the way ``params.yaml`` says them."""
+    block = dict(block)
+    for split in config.SPLITS:
+        counts = block.get(f"{split}_counts")
+        if isinstance(counts, list) and len(counts) == len(config.DIGITS):
+            common = min(set(counts), key=lambda n: (-counts.count(n), n))
+            block[f"{split}_per_class"] = common
+            block[f"{split}_counts"] = {d: n for d, n in enumerate(counts) if n != common}
+    return block
+
+
 def _show(value) -> str:
-    if isinstance(value, list) and len(value) == len(config.DIGITS) and len(set(value)) == 1:
-        return f"{value[0]} per digit"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     return json.dumps(value)
 
 

@@ -110,10 +110,7 @@ def test_card_note_says_how_an_unreleased_variant_differs():
     )
     files = {**v1_files(), "train.pkl": b"other"}
     note = releases.card_note(ENTRIES, ninety, files)
-    assert (
-        "**unreleased variant**" in note
-        and "`sample.train_counts: 100 per digit -> 90 per digit`" in note
-    )
+    assert "**unreleased variant**" in note and "`sample.train_per_class: 100 -> 90`" in note
     same_params = releases.card_note(ENTRIES, DEFAULTS, files)
     assert "unreleased variant" in same_params and ": other bytes in train.pkl." in same_params
     assert "No TinyDigits release is recorded yet" in releases.card_note([], DEFAULTS, files)

@@ -1,0 +1,265 @@
+"""`make tags`: release tags derived from the record, on tiny git repositories; then this repository's
+own history, tagged in a fresh clone, and every consumer command of the README and docs/releases.md
+run as written, in order, against it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+
+import pytest
+
+from pipeline import changelog, tags
+from pipeline.core.errors import ReleaseError
+from tests.conftest import ROOT, link_venv, run
+
+DATA = "datasets/tinydigits"
+
+
+def git(repo, *args):
+    return run(["git", *args], repo).stdout.strip()
+
+
+def entry(version, files):
+    return {
+        "version": version,
+        "tag": f"tinydigits@v{version}",
+        "bump": None,
+        "since": None,
+        "files": {
+            n: {"bytes": len(b), "sha256": hashlib.sha256(b).hexdigest()} for n, b in files.items()
+        },
+    }
+
+
+def commit_release(repo, entries, files, message):
+    """Write ``files`` and a record of ``entries`` into ``repo`` and commit; returns the commit."""
+    (repo / DATA).mkdir(parents=True, exist_ok=True)
+    for name, blob in files.items():
+        (repo / DATA / name).write_bytes(blob)
+    (repo / DATA / "releases.json").write_text(json.dumps({"releases": entries}))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def history(tmp_path):
+    """A repository where commit 1 records 1.0.0, commit 2 changes nothing recorded, commit 3 records
+    1.1.0 (a new file beside the old one); returns (repo, {version: commit})."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run(["git", "init", "-q", "-b", "main"], repo)
+    v1 = {"train.npz": b"one"}
+    first = commit_release(repo, [entry("1.0.0", v1)], v1, "record 1.0.0")
+    (repo / "notes.txt").write_text("between releases")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "notes")
+    v11 = {**v1, "train.parquet": b"two"}
+    third = commit_release(repo, [entry("1.0.0", v1), entry("1.1.0", v11)], v11, "record 1.1.0")
+    (repo / "notes.txt").write_text("after")
+    git(repo, "commit", "-qam", "after the release")
+    return repo, {"1.0.0": first, "1.1.0": third}
+
+
+def tag_list(repo):
+    return git(repo, "tag", "--list").split()
+
+
+def test_tags_land_annotated_on_the_recording_commits(history):
+    repo, commits = history
+    created = tags.ensure(repo)
+    assert [t.name for t in created] == ["tinydigits@v1.0.0", "tinydigits@v1.1.0"]
+    for version, commit in commits.items():
+        name = f"tinydigits@v{version}"
+        assert git(repo, "cat-file", "-t", name) == "tag"
+        assert git(repo, "rev-parse", f"{name}^{{commit}}") == commit
+    message = git(repo, "tag", "-l", "--format=%(contents)", "tinydigits@v1.1.0")
+    assert "train.parquet 3 bytes sha256 " + hashlib.sha256(b"two").hexdigest() in message
+
+
+def test_a_second_run_changes_nothing_and_tag_objects_are_the_same_everywhere(history):
+    repo, _ = history
+    tags.ensure(repo)
+    objects = {t: git(repo, "rev-parse", t) for t in tag_list(repo)}
+    assert tags.ensure(repo) == []
+    assert {t: git(repo, "rev-parse", t) for t in tag_list(repo)} == objects
+    # Another clone (or CI) derives byte-identical tag objects: tagger and date come from the commit.
+    for t in objects:
+        git(repo, "tag", "-d", t)
+    tags.ensure(repo)
+    assert {t: git(repo, "rev-parse", t) for t in tag_list(repo)} == objects
+
+
+def test_a_record_that_disagrees_with_the_files_is_refused_and_tags_nothing(history):
+    repo, commits = history
+    record = json.loads((repo / DATA / "releases.json").read_text())
+    wrong = hashlib.sha256(b"not it").hexdigest()
+    record["releases"][1]["files"]["train.parquet"]["sha256"] = wrong
+    (repo / DATA / "releases.json").write_text(json.dumps(record))
+    git(repo, "commit", "-qam", "a record edited by hand")
+    with pytest.raises(ReleaseError) as err:
+        tags.ensure(repo)
+    message = str(err.value)
+    assert "release 1.1.0" in message and f"{DATA}/train.parquet" in message
+    assert wrong in message and hashlib.sha256(b"two").hexdigest() in message
+    assert tag_list(repo) == []  # not even 1.0.0, which is fine
+
+
+def test_a_recorded_file_absent_at_the_commit_is_refused(history):
+    repo, _ = history
+    record = json.loads((repo / DATA / "releases.json").read_text())
+    record["releases"][0]["files"]["test.npz"] = {"bytes": 1, "sha256": "0" * 64}
+    (repo / DATA / "releases.json").write_text(json.dumps(record))
+    git(repo, "commit", "-qam", "a file that never existed")
+    with pytest.raises(ReleaseError, match=rf"release 1.0.0: {DATA}/test.npz is absent at"):
+        tags.ensure(repo)
+    assert tag_list(repo) == []
+
+
+def test_a_tag_elsewhere_or_lightweight_is_refused(history):
+    repo, commits = history
+    git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "by hand", commits["1.1.0"])
+    with pytest.raises(ReleaseError, match="tag tinydigits@v1.0.0 points at .*, but the commit"):
+        tags.ensure(repo)
+    assert tag_list(repo) == ["tinydigits@v1.0.0"]  # 1.1.0 not made either
+    git(repo, "tag", "-d", "tinydigits@v1.0.0")
+    git(repo, "tag", "tinydigits@v1.0.0", commits["1.0.0"])
+    with pytest.raises(ReleaseError, match="is a lightweight tag, which GTO"):
+        tags.ensure(repo)
+
+
+def test_the_command_prints_created_tags_on_stdout_and_refusals_as_one_line(history):
+    repo, _ = history
+    cmd = ["python", "-m", "pipeline.tags"]
+    env = {"PYTHONPATH": str(ROOT)}
+    first = run(cmd, repo, env=env)
+    assert first.stdout.split() == ["tinydigits@v1.0.0", "tinydigits@v1.1.0"]
+    assert run(cmd, repo, env=env).stdout == ""
+    git(repo, "tag", "-d", "tinydigits@v1.1.0")
+    git(repo, "tag", "-a", "tinydigits@v1.1.0", "-m", "moved", "HEAD")
+    refused = run(cmd, repo, env=env, check=False)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("tags: error: no tag was made: release 1.1.0: tag")
+    assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
+
+
+# ---- this repository: a fresh clone of main, `make tags`, and the consumer commands ------------
+
+
+def blocks(path, heading, lang):
+    """The ``lang`` code blocks of the section of ``path`` that starts at ``heading``."""
+    text = (ROOT / path).read_text()
+    section = text[text.index(heading) :]
+    section = section[: section.find("\n## ", 1) if "\n## " in section[1:] else len(section)]
+    return re.findall(rf"```{lang}\n(.*?)```", section, flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def hosted(tmp_path_factory):
+    """A fresh clone of this repository's HEAD, as a user gets it (no tags), after `make tags`,
+    mirrored to a bare repository standing in for the hosted one; returns (clone, mirror, first run)."""
+    if git(ROOT, "rev-parse", "--is-shallow-repository") == "true":
+        pytest.skip("a shallow clone lacks the commits that recorded the releases")
+    base = tmp_path_factory.mktemp("hosted")
+    clone = base / "tinydigits"
+    run(["git", "clone", "-q", "--no-tags", str(ROOT), str(clone)], base)
+    assert git(clone, "tag", "--list") == ""
+    link_venv(clone)
+    first = run(["make", "-s", "-o", ".venv/.installed", "tags"], clone)
+    mirror = base / "hosted.git"
+    run(["git", "clone", "-q", "--mirror", str(clone), str(mirror)], base)
+    return clone, mirror, first
+
+
+def show(clone, version, path):
+    out = subprocess.run(
+        ["git", "show", f"tinydigits@v{version}:{path}"], cwd=clone, capture_output=True, check=True
+    )
+    return out.stdout
+
+
+def recorded(clone):
+    return json.loads((clone / DATA / "releases.json").read_text())["releases"]
+
+
+def test_make_tags_on_a_fresh_clone_tags_every_recorded_release_once(hosted):
+    clone, _, first = hosted
+    entries = recorded(clone)
+    assert first.stdout.split() == [e["tag"] for e in entries]
+    assert {"tinydigits@v1.0.0", "tinydigits@v1.1.0"} <= set(first.stdout.split())
+    for e in entries:
+        assert git(clone, "cat-file", "-t", e["tag"]) == "tag"
+        for name, f in e["files"].items():
+            blob = show(clone, e["version"], f"{DATA}/{name}")
+            assert (len(blob), hashlib.sha256(blob).hexdigest()) == (f["bytes"], f["sha256"])
+        message = git(clone, "tag", "-l", "--format=%(contents)", e["tag"])
+        assert message == changelog.tag_message(e).strip()
+    # The tag is on the first commit whose record holds the version: its parent's record does not.
+    parent = subprocess.run(
+        ["git", "show", f"tinydigits@v1.1.0~1:{DATA}/releases.json"], cwd=clone, capture_output=True
+    )
+    assert parent.returncode or '"1.1.0"' not in parent.stdout.decode()
+    again = run(["make", "-s", "-o", ".venv/.installed", "tags"], clone)
+    assert again.stdout == "" and "already at" in again.stderr
+
+
+def course(tmp_path):
+    """A downstream git + DVC project, as the docs ask for."""
+    repo = tmp_path / "course project"
+    repo.mkdir()
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["dvc", "init", "-q"], repo)
+    git(repo, "commit", "-qm", "dvc init")
+    return repo
+
+
+def run_bash(block, mirror, cwd):
+    return run(["bash", "-euo", "pipefail", "-c", block.replace("REPO", str(mirror))], cwd)
+
+
+def check_folder(clone, version, folder):
+    listed = git(clone, "ls-tree", "--name-only", f"tinydigits@v{version}", f"{DATA}/").split()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.rsplit("/", 1)[1] for p in listed)
+    for path in listed:
+        assert (folder / path.rsplit("/", 1)[1]).read_bytes() == show(clone, version, path)
+
+
+def test_the_readme_pin_block_runs_as_written_in_order(hosted, tmp_path):
+    clone, mirror, _ = hosted
+    (block,) = blocks("README.md", "## Use TinyDigits in your project", "bash")
+    repo = course(tmp_path)
+    out = run_bash(block, mirror, repo)
+    train = f"{DATA}/train.npz"
+    assert (repo / "train-v1.0.0.npz").read_bytes() == show(clone, "1.0.0", train)
+    assert (repo / "data/train.npz").read_bytes() == show(clone, "1.1.0", train)
+    assert "rev: tinydigits@v1.1.0" in (repo / "data/train.npz.dvc").read_text()
+    check_folder(clone, "1.1.0", repo / "tinydigits-v1.1.0")
+    assert out.stdout.split()[-1] == str(len(show(clone, "1.1.0", train)))
+
+
+def test_the_releases_page_blocks_run_as_written_in_order(hosted, tmp_path):
+    clone, mirror, _ = hosted
+    heading = "## I use TinyDigits in my project"
+    (bash,) = blocks("docs/releases.md", heading, "bash")
+    (python,) = blocks("docs/releases.md", heading, "python")
+    repo = course(tmp_path)
+    run_bash(bash, mirror, repo)
+    train = f"{DATA}/train.npz"
+    assert (repo / "train-v1.0.0.npz").read_bytes() == show(clone, "1.0.0", train)
+    assert (repo / "data/train.npz").read_bytes() == show(clone, "1.1.0", train)
+    assert "rev: tinydigits@v1.0.0" in git(repo, "show", "HEAD:data/train.npz.dvc")
+    check_folder(clone, "1.1.0", repo / "tinydigits-v1.1.0")
+    out = run(["python", "-c", python.replace("REPO", str(mirror))], repo)
+    assert out.stdout.strip() == "(1000, 8, 8) float32 (1000,) int64"
+
+
+def test_diff_between_the_two_releases_runs_in_the_fresh_clone(hosted):
+    clone = hosted[0]
+    out = run(
+        ["python", "-m", "pipeline.diff", "tinydigits@v1.0.0", "tinydigits@v1.1.0"], clone
+    ).stdout
+    assert "train: 1,000 -> 1,000 images: 0 added, 0 removed, 1,000 kept" in out
+    assert re.search(r"train\.parquet\s+absent\s+-> 66,743 bytes", out), out
