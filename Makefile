@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint check-wheels check-pythons repro test status bench bench-env check-repro verify-data push pull release numpy1
+.PHONY: help install lock lint check-wheels check-pythons repro test status bench bench-env check-repro verify-data push pull release tags review numpy1
 
 ## help: list the targets
 help:
@@ -127,3 +127,12 @@ pull: $(STAMP)
 ## release: record, commit and tag the committed dataset as VERSION: make release VERSION=2.0.0 [NOTES="why"] (docs/releases.md)
 release: $(STAMP)
 	$(BIN)/python -m pipeline.release "$(VERSION)" --notes "$(NOTES)"
+
+## tags: tag every release in releases.json at the commit that recorded it, after checking its files (idempotent)
+tags: $(STAMP)
+	@$(BIN)/python -m pipeline.tags
+
+## review: Markdown data review of the working tree against BASE (make review BASE=main), PNG in reports/local/
+BASE ?= main
+review: $(STAMP)
+	@$(BIN)/python -m pipeline.diff "$(BASE)" --markdown --png reports/local/review.png

@@ -4,12 +4,15 @@
     $ python -m pipeline.diff                     # the last release -> the working tree
     $ python -m pipeline.diff A B --json          # {"train": {"added", "removed", "kept", ...},
                                                   #  "test": ..., "moved": ...}
+    $ python -m pipeline.diff A --markdown --png reports/local/review.png   # make review BASE=A
 
 Images are compared by content (sha256 of their float32 bytes; the source has no duplicate
 images), so a reordering is "0 added, 0 removed" while its file digests still change. Files are
 read with ``git show REV:path`` (the published files are git-tracked), so no DVC checkout is
 needed. A defaults to the last release in ``releases.json`` (its tag, or the commit that recorded
-it when the tag is not in the clone), B to the working tree.
+it when the tag is not in the clone), B to the working tree. A release tag missing from the clone
+names the commit that recorded the release (:func:`pipeline.revisions.resolve`). ``--markdown``
+adds the params and metrics that changed (:mod:`pipeline.review`), for a pull request's summary.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import fingerprint, releases, revisions
+from pipeline import fingerprint, releases, review, revisions
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, ReleaseError
+from pipeline.core.storage import atomic_write_bytes
 
-METRICS_FILE = "reports/metrics.json"
+METRICS_FILE = review.METRICS_FILE.as_posix()
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Snapshot:
 def snapshot(rev: str | None, root: Path = Path("."), label: str | None = None) -> Snapshot:
     """Read the published files, their arrays and the benchmark's test accuracy at ``rev`` (None: working tree)."""
     names = fingerprint.published_names(revisions.show(rev, "dvc.yaml", root).decode())
+    names += [m.name for m in config.METADATA_FILES]
     files = {
         n: revisions.show(rev, config.DATASET_DIR / n, root)
         for n in names
@@ -50,20 +55,23 @@ def snapshot(rev: str | None, root: Path = Path("."), label: str | None = None) 
     }
     where = "the working tree" if rev is None else f"revision {rev!r}"
     try:
-        splits = {s: fingerprint.split_arrays(files, s) for s in config.SPLITS}
+        data = {
+            n: blob for n, blob in files.items() if n not in {m.name for m in config.METADATA_FILES}
+        }
+        splits = {s: fingerprint.split_arrays(data, s) for s in config.SPLITS}
     except ReleaseError as err:
         raise ReleaseError(f"{where}: {err}") from None
     accuracy = None
     if revisions.exists(rev, METRICS_FILE, root):
         accuracy = json.loads(revisions.show(rev, METRICS_FILE, root)).get("test_accuracy")
     if label is None:
-        commit = None if rev is None else revisions.resolve(rev, root)[:7]
+        commit = None if rev is None else revisions.resolve(rev, root)
         label = (
             "working tree"
             if rev is None
             else rev
             if commit.startswith(rev)
-            else f"{rev} ({commit})"
+            else f"{rev} ({commit[:7]})"
         )
     return Snapshot(label, splits, files, accuracy)
 
@@ -148,13 +156,15 @@ def text(r: dict) -> str:
         f"labels changed: {r['relabelled']:,}" if r["relabelled"] else "labels changed: none"
     )
     lines.append("files:")
+    width = max(len(n) for n in r["files"]) if r["files"] else 0
+    cell = max((len(_cell(d["a"])) for d in r["files"].values()), default=0)
     for name, d in r["files"].items():
         change = (
-            f"{_cell(d['a'])} (unchanged)"
+            f"{_cell(d['a']):<{cell}}  (unchanged)"
             if d["a"] == d["b"]
-            else f"{_cell(d['a'])} -> {_cell(d['b'])}"
+            else f"{_cell(d['a']):<{cell}}  -> {_cell(d['b'])}"
         )
-        lines.append(f"  {name:<10} {change}")
+        lines.append(f"  {name:<{width}}  {change}")
     acc = r["test_accuracy"]
     if None in acc.values():
         lines.append(
@@ -187,19 +197,41 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("a", nargs="?", help="git revision or tag (default: the last release)")
     parser.add_argument("b", nargs="?", help="git revision or tag (default: the working tree)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    form = parser.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print one JSON object")
+    form.add_argument(
+        "--markdown", action="store_true", help="print the pull-request review (Markdown)"
+    )
+    parser.add_argument(
+        "--png", type=Path, help="also write a PNG of the images added, removed and moved"
+    )
     args = parser.parse_args(argv)
     try:
         if args.a is None:
             rev, label = default_base()
             a = snapshot(rev, label=label)
         else:
-            a = snapshot(args.a)
-        r = report(a, snapshot(args.b))
+            rev, a = args.a, snapshot(args.a)
+        b = snapshot(args.b)
+        r = report(a, b)
+        if args.markdown:
+            out = review.markdown(
+                r,
+                review.changes(rev, args.b, config.PARAMS_FILE),
+                review.changes(rev, args.b, review.METRICS_FILE),
+            )
+        else:
+            out = json.dumps(r, indent=2) if args.json else text(r)
+        if args.png:
+            title = f"TinyDigits: images added, removed and moved, A = {a.label} -> B = {b.label}"
+            png = review.figure(review.groups(a.splits, b.splits), title)
+            args.png.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(args.png, png)
+            print(f"pipeline.diff: wrote {args.png}", file=sys.stderr)
     except PipelineError as err:
         print(f"pipeline.diff: error: {err}", file=sys.stderr)
         return 1
-    print(json.dumps(r, indent=2) if args.json else text(r))
+    print(out.rstrip("\n"))
     return 0
 
 

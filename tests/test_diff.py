@@ -97,6 +97,7 @@ def revs(tmp_path_factory):
     a = commit(repo, "A")
     run(["git", "tag", "tinydigits@v1.0.0"], repo)
     write_revision(repo, B, 0.75)
+    (repo / "datasets/tinydigits/croissant.json").write_text("{}\n")  # metadata, new in B
     b = commit(repo, "B")
     return repo, a, b
 
@@ -147,7 +148,10 @@ def test_without_the_tag_the_release_is_found_by_the_commit_that_recorded_it(rev
     "args, message",
     [
         (["nope", "main"], "unknown revision 'nope': not a branch, tag or commit"),
-        (["tinydigits@v9.9.9"], "tags may not have been fetched"),
+        (
+            ["tinydigits@v9.9.9"],
+            "release 9.9.9 is not in this clone's datasets/tinydigits/releases.json",
+        ),
     ],
 )
 def test_an_unknown_revision_is_one_line(revs, args, message):
@@ -167,3 +171,53 @@ def test_a_file_missing_at_a_revision_is_one_line(revs, tmp_path):
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     finally:
         run(["git", "reset", "-q", "--hard", "main~1"], repo)
+
+
+def test_a_release_tag_missing_from_the_clone_names_the_commit_that_recorded_it(revs, tmp_path):
+    repo, a, _ = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", "--no-tags", str(repo), str(clone)], tmp_path)
+    result = pdiff(clone, "tinydigits@v1.0.0", "main", "--json")
+    assert result.returncode == 0, result.stderr
+    r = json.loads(result.stdout)
+    assert r["a"] == f"tinydigits@v1.0.0 ({a[:7]})" and numbers(r) == EXPECTED
+
+
+def test_the_file_list_includes_metadata_and_stays_aligned(revs):
+    repo, a, b = revs
+    out = pdiff(repo, a, b).stdout
+    rows = out[out.index("files:") :].splitlines()[1:-1]
+    assert [r.split()[0] for r in rows] == ["croissant.json", "test.npz", "train.npz"]
+    assert "croissant.json" in rows[0] and "absent" in rows[0]
+    assert len({r.index("->") for r in rows}) == 1, rows  # absent rows line up with the others
+
+
+def test_markdown_review_and_its_png(revs, tmp_path):
+    repo, a, b = revs
+    png = tmp_path / "local" / "review.png"
+    result = pdiff(repo, a, b, "--markdown", "--png", str(png))
+    assert result.returncode == 0, result.stderr
+    md = result.stdout
+    assert "| train | 20 | 18 | 3 | 5 | 15 |" in md and "| test | 10 | 11 | 6 | 5 | 5 |" in md
+    assert (
+        "Moved between splits: 2 from train to test, 3 from test to train. Labels changed: 1." in md
+    )
+    assert "**Leakage warning:** 2 images of A's train set are in B's test set" in md
+    assert "| `test_accuracy` | `0.8` | `0.75` | -0.0500 |" in md
+    assert "| train | B | " + " | ".join(map(str, np.bincount(B["train"][1], minlength=10))) in md
+    assert "| `croissant.json` | absent | 3 bytes" in md
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_review_groups_are_what_changed_by_content():
+    from pipeline import review
+
+    got = {title: (len(labels), labels.tolist()) for title, _, labels in review.groups(A, B)}
+    assert {t: n for t, (n, _) in got.items()} == {
+        "train: removed": 3,
+        "test: added": 4,
+        "test: removed": 2,
+        "moved train -> test (label in B)": 2,
+        "moved test -> train (label in B)": 3,
+    }
+    assert sorted(got["test: added"][1]) == sorted(LABELS[30:34].tolist())

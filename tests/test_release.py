@@ -58,11 +58,12 @@ def assert_refused(repo, version, message, *, slow=False):
 
 @pytest.fixture(scope="module")
 def project(cold_build, tmp_path_factory):
-    """A copy of the built project at v1, tagged tinydigits@v1.0.0, with this environment as its .venv."""
+    """A copy of the built project at v1, tagged by `make tags`, with this environment as its .venv."""
     base = tmp_path_factory.mktemp("release")
     repo = link_venv(copy_build(cold_build, base / "tinydigits"))
-    git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "TinyDigits 1.0.0")
-    v1 = git(repo, "rev-parse", "HEAD")
+    tagged = run(["make", "-s", "-o", ".venv/.installed", "tags"], repo).stdout.split()
+    assert "tinydigits@v1.0.0" in tagged
+    v1 = git(repo, "rev-parse", "tinydigits@v1.0.0^{commit}")
     with open(repo / "README.md", "a") as f:
         f.write("\nA line of documentation: a PATCH-level change.\n")
     git(repo, "commit", "-qam", "docs")
@@ -155,7 +156,7 @@ def released(project):
 def test_before_release_the_card_says_it_is_an_unreleased_variant(released):
     card = released[3]
     assert "This is an **unreleased variant** of TinyDigits" in card
-    assert "`sample.train_counts: 100 per digit -> 90 per digit`" in card
+    assert "`sample.train_per_class: 100 -> 90`" in card
 
 
 def test_release_commits_tags_and_leaves_a_clean_tree(released):
@@ -223,6 +224,32 @@ def test_diff_from_the_v1_commit_to_the_release_matches_the_oracle(released):
     assert (
         r["moved"]["train_to_test"] == 100
     )  # the 10 per digit that v1 trained on are now test images
+
+
+def test_make_review_against_v1_matches_the_oracle(released):
+    """The pull-request review of the 90-per-digit change: numbers computed independently."""
+    repo = released[0]
+    result = run(["make", "-s", "-o", ".venv/.installed", "review", "BASE=tinydigits@v1.0.0"], repo)
+    md = result.stdout
+    want = oracle_numbers()
+    for s, before, after in (("train", 1000, 900), ("test", 200, 200)):
+        w = want[s]
+        row = (
+            f"| {s} | {before:,} | {after:,} | {w['added']:,} | {w['removed']:,} | {w['kept']:,} |"
+        )
+        assert row in md, md
+    m = want["moved"]
+    assert (
+        f"Moved between splits: {m['train_to_test']:,} from train to test, "
+        f"{m['test_to_train']:,} from test to train." in md
+    )
+    assert "**Leakage warning:** 100 images of A's train set are in B's test set" in md
+    assert "| train | B | " + " | ".join(["90"] * 10) + " | 900 |" in md
+    assert "| `sample.train_per_class` | `100` | `90` |" in md
+    assert "| `test_accuracy` |" in md
+    png = repo / "reports/local/review.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert git(repo, "status", "--porcelain") == ""  # reports/local/ is git-ignored
 
 
 # ---- a downstream project pins releases ------------------------------------------------------

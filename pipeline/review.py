@@ -1,0 +1,195 @@
+"""A data review of a change, for a pull request: ``make review BASE=REV``.
+
+    $ make review BASE=tinydigits@v1.0.0      # or: python -m pipeline.diff BASE --markdown --png PATH
+    ### TinyDigits data review
+    ...                                         # Markdown on stdout; the PNG in reports/local/
+
+The Markdown (:func:`markdown`) is the :func:`pipeline.diff.report` of two revisions, plus the params
+and metrics that changed, read from ``params.yaml`` and ``reports/metrics.json`` at both
+revisions as written (no DVC needed). The PNG (:func:`figure`) shows the images that were
+added, removed or moved between splits, each labelled with its digit, grouped by split.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pipeline import fingerprint, revisions
+from pipeline.core import config
+
+METRICS_FILE = Path("reports/metrics.json")
+PNG_FILE = Path("reports/local/review.png")  # git-ignored, like every machine-local report
+SHOWN_PER_GROUP = 40  # images drawn per group; a group's title gives its full count
+
+
+def _flat(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            out.update(_flat(inner, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _read(rev: str | None, path: Path, root: Path, parse) -> dict:
+    if not revisions.exists(rev, path, root):
+        return {}
+    return _flat(parse(revisions.show(rev, path, root)) or {})
+
+
+def changes(rev_a: str | None, rev_b: str | None, path: Path, root: Path = Path(".")) -> list:
+    """(key, A, B) for every key whose value differs between the two revisions of a YAML/JSON file
+    (``None`` where a side lacks the key or the file)."""
+    a, b = (_read(rev, path, root, yaml.safe_load) for rev in (rev_a, rev_b))
+    return [(k, a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def _value(v) -> str:
+    return "absent" if v is None else f"`{json.dumps(v)}`"
+
+
+def _delta(a, b) -> str:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+    return f"{b - a:+.4f}" if numbers else ""
+
+
+def _file_cell(d: dict | None) -> str:
+    return "absent" if d is None else f"{d['bytes']:,} bytes, sha256 `{d['sha256'][:16]}`"
+
+
+def markdown(r: dict, params: list, metrics: list) -> str:
+    """The review in GitHub Markdown; ``r`` as :func:`pipeline.diff.report` gives it."""
+    lines = [
+        "### TinyDigits data review",
+        "",
+        f"A = `{r['a']}` -> B = `{r['b']}`",
+        "",
+        "| split | images in A | images in B | added | removed | kept |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for s in config.SPLITS:
+        c = r[s]
+        lines.append(
+            f"| {s} | {c['images_before']:,} | {c['images_after']:,} | {c['added']:,} "
+            f"| {c['removed']:,} | {c['kept']:,} |"
+        )
+    m = r["moved"]
+    lines += [
+        "",
+        f"Moved between splits: {m['train_to_test']:,} from train to test, "
+        f"{m['test_to_train']:,} from test to train. Labels changed: {r['relabelled']:,}.",
+    ]
+    if m["train_to_test"]:
+        lines += [
+            "",
+            f"> **Leakage warning:** {m['train_to_test']:,} images of A's train set are in B's test "
+            "set. A model trained on A and scored on B would be scored on its own training images: "
+            "do not compare such scores.",
+        ]
+    digits = " | ".join(map(str, config.DIGITS))
+    lines += [
+        "",
+        "#### Images per digit",
+        "",
+        f"| split | | {digits} | total |",
+        "| --- | --- |" + " ---: |" * (len(config.DIGITS) + 1),
+    ]
+    for s in config.SPLITS:
+        for side, key in (("A", "per_digit_before"), ("B", "per_digit_after")):
+            counts = r[s][key]
+            lines.append(f"| {s} | {side} | {' | '.join(map(str, counts))} | {sum(counts):,} |")
+    lines += ["", "#### Params changed", ""]
+    lines += (
+        ["| param | A | B |", "| --- | --- | --- |"]
+        + [f"| `{k}` | {_value(a)} | {_value(b)} |" for k, a, b in params]
+        if params
+        else ["None."]
+    )
+    lines += ["", "#### Metrics changed (`reports/metrics.json`)", ""]
+    lines += (
+        ["| metric | A | B | change |", "| --- | ---: | ---: | ---: |"]
+        + [f"| `{k}` | {_value(a)} | {_value(b)} | {_delta(a, b)} |" for k, a, b in metrics]
+        if metrics
+        else ["None."]
+    )
+    lines += ["", "#### Files", "", "| file | A | B |", "| --- | --- | --- |"]
+    for name, d in r["files"].items():
+        same = " (unchanged)" if d["a"] == d["b"] else ""
+        lines.append(f"| `{name}` | {_file_cell(d['a'])} | {_file_cell(d['b'])}{same} |")
+    return "\n".join(lines) + "\n"
+
+
+def groups(a: dict, b: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(title, images (N, 8, 8), labels (N,)) for each non-empty group of changed images: per split,
+    added and removed (moved images excluded), then moved train -> test and test -> train.
+    ``a`` and ``b`` are {split: (images, labels)}, as :class:`pipeline.diff.Snapshot` holds them."""
+
+    def keyed(splits, s):
+        images, labels = splits[s]
+        return {fingerprint.image_hash(x): (x, int(y)) for x, y in zip(images, labels, strict=True)}
+
+    ka = {s: keyed(a, s) for s in config.SPLITS}
+    kb = {s: keyed(b, s) for s in config.SPLITS}
+    moved = {
+        ("train", "test"): ka["train"].keys() & kb["test"].keys(),
+        ("test", "train"): ka["test"].keys() & kb["train"].keys(),
+    }
+    out = []
+
+    def add(title, side, hashes):
+        # Round-robin over digits (each digit's first image, then each one's second, ...), so the
+        # images drawn when a group is cut at SHOWN_PER_GROUP cover every digit.
+        by_digit = sorted(hashes, key=lambda h: (side[h][1], h))
+        seen, rank = {}, {}
+        for h in by_digit:
+            rank[h] = seen[side[h][1]] = seen.get(side[h][1], -1) + 1
+        picked = sorted(by_digit, key=lambda h: (rank[h], side[h][1]))
+        if picked:
+            images = np.stack([side[h][0] for h in picked])
+            out.append((title, images, np.array([side[h][1] for h in picked], dtype=np.int64)))
+
+    for s in config.SPLITS:
+        other = "test" if s == "train" else "train"
+        add(f"{s}: added", kb[s], kb[s].keys() - ka[s].keys() - ka[other].keys())
+        add(f"{s}: removed", ka[s], ka[s].keys() - kb[s].keys() - kb[other].keys())
+    for (src, dst), hashes in moved.items():
+        add(f"moved {src} -> {dst} (label in B)", kb[dst], hashes)
+    return out
+
+
+def figure(drawn: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> bytes:
+    """A PNG of the groups, one row block per group, each image titled with its label."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    cols = 20
+    heights = [max(1, -(-min(len(lab), SHOWN_PER_GROUP) // cols)) for _, _, lab in drawn] or [1]
+    fig = plt.figure(figsize=(cols * 0.5, 0.6 + sum(h * 0.62 + 0.35 for h in heights)), dpi=100)
+    fig.suptitle(title, fontsize=9)
+    if not drawn:
+        fig.text(0.5, 0.5, "no image added, removed or moved", ha="center")
+    grid = fig.add_gridspec(sum(h + 1 for h in heights), cols, hspace=0.6)
+    row = 0
+    for (name, images, labels), h in zip(drawn, heights, strict=False):
+        shown = min(len(labels), SHOWN_PER_GROUP)
+        more = f", {shown} shown" if shown < len(labels) else ""
+        header = fig.add_subplot(grid[row, :])
+        header.axis("off")
+        header.text(0, 0.2, f"{name}: {len(labels):,} images{more}", fontsize=9, weight="bold")
+        for i in range(shown):
+            ax = fig.add_subplot(grid[row + 1 + i // cols, i % cols])
+            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(str(labels[i]), fontsize=7, pad=1)
+            ax.axis("off")
+        row += h + 1
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
