@@ -11,7 +11,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint check-wheels check-pythons repro test status bench bench-env check-repro verify-data push pull release tags review numpy1
+.PHONY: help install lock lint check-wheels check-pythons repro test test-fast status bench bench-env check-repro verify-data push pull release tags review numpy1
 
 ## help: list the targets
 help:
@@ -89,6 +89,10 @@ repro: $(STAMP)
 PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## test-fast: the unit tier only (no end-to-end dvc/git runs), for the edit loop; `make test` runs both
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e" $(PYTEST_ARGS)
 
 ## status: exit non-zero unless every stage is up to date
 status: $(STAMP)

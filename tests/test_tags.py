@@ -80,15 +80,19 @@ def test_tags_land_annotated_on_the_recording_commits(history):
     assert "train.parquet 3 bytes sha256 " + hashlib.sha256(b"two").hexdigest() in message
 
 
-def test_a_second_run_changes_nothing_and_tag_objects_are_the_same_everywhere(history):
+def test_a_second_run_changes_nothing_and_tag_objects_are_the_same_everywhere(history, monkeypatch):
     repo, _ = history
     tags.ensure(repo)
     objects = {t: git(repo, "rev-parse", t) for t in tag_list(repo)}
     assert tags.ensure(repo) == []
     assert {t: git(repo, "rev-parse", t) for t in tag_list(repo)} == objects
-    # Another clone (or CI) derives byte-identical tag objects: tagger and date come from the commit.
+    # Another clone (or CI), another person, another day: byte-identical tag objects, because the
+    # tagger and date come from the recording commit.
     for t in objects:
         git(repo, "tag", "-d", t)
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "someone else")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "ci@elsewhere.invalid")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2031-01-01T00:00:00+00:00")
     tags.ensure(repo)
     assert {t: git(repo, "rev-parse", t) for t in tag_list(repo)} == objects
 
@@ -185,6 +189,7 @@ def recorded(clone):
     return json.loads((clone / DATA / "releases.json").read_text())["releases"]
 
 
+@pytest.mark.e2e
 def test_make_tags_on_a_fresh_clone_tags_every_recorded_release_once(hosted):
     clone, _, first = hosted
     entries = recorded(clone)
@@ -227,6 +232,7 @@ def check_folder(clone, version, folder):
         assert (folder / path.rsplit("/", 1)[1]).read_bytes() == show(clone, version, path)
 
 
+@pytest.mark.e2e
 def test_the_readme_pin_block_runs_as_written_in_order(hosted, tmp_path):
     clone, mirror, _ = hosted
     (block,) = blocks("README.md", "## Use TinyDigits in your project", "bash")
@@ -240,6 +246,7 @@ def test_the_readme_pin_block_runs_as_written_in_order(hosted, tmp_path):
     assert out.stdout.split()[-1] == str(len(show(clone, "1.1.0", train)))
 
 
+@pytest.mark.e2e
 def test_the_releases_page_blocks_run_as_written_in_order(hosted, tmp_path):
     clone, mirror, _ = hosted
     heading = "## I use TinyDigits in my project"
@@ -256,6 +263,7 @@ def test_the_releases_page_blocks_run_as_written_in_order(hosted, tmp_path):
     assert out.stdout.strip() == "(1000, 8, 8) float32 (1000,) int64"
 
 
+@pytest.mark.e2e
 def test_diff_between_the_two_releases_runs_in_the_fresh_clone(hosted):
     clone = hosted[0]
     out = run(
