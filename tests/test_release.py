@@ -146,6 +146,8 @@ def released(project):
         "VERSION 1.0.1 is a PATCH bump but the change since 1.0.0 is MAJOR "
         "(train: images or labels changed (1,000 -> 900 images); test: images or labels changed",
     )
+    # The clone lost 1.0.0's tag (tags do not travel with a branch): the release makes it again.
+    git(repo, "tag", "-d", "tinydigits@v1.0.0")
     result = make_release(repo, "2.0.0", notes="Ninety train images per digit.")
     assert result.returncode == 0, result.stdout + result.stderr
     hosted = base / "hosted.git"
@@ -160,9 +162,11 @@ def test_before_release_the_card_says_it_is_an_unreleased_variant(released):
 
 
 def test_release_commits_tags_and_leaves_a_clean_tree(released):
-    repo, _, _, _, result = released
+    repo, _, v1, _, result = released
     tag = "tinydigits@v2.0.0"
     assert git(repo, "status", "--porcelain") == ""
+    assert git(repo, "rev-parse", "tinydigits@v1.0.0^{commit}") == v1  # remade where it belongs
+    assert "tagged tinydigits@v1.0.0, tinydigits@v2.0.0" in result.stderr
     assert git(repo, "cat-file", "-t", tag) == "tag"  # annotated
     assert git(repo, "rev-parse", f"{tag}^{{commit}}") == git(repo, "rev-parse", "HEAD")
     message = git(repo, "tag", "-l", "--format=%(contents)", tag)
