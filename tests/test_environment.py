@@ -54,6 +54,9 @@ pyyaml==6.0.4 \\
         ),
         ("sys_platform == 'win32' or implementation_name == 'pypy'", False),
         ("'linux' in sys_platform and platform_python_implementation != 'PyPy'", True),
+        ("sys_platform == 'linux' and python_version >= '3.12'", False),  # and: both must hold
+        ("python_full_version ~= '3.11.2'", True),  # compatible release: 3.11.7 is >= 3.11.2
+        ("python_full_version ~= '3.11.8'", False),
     ],
 )
 def test_markers_are_evaluated_as_pep_508_says(marker, expected):
@@ -73,6 +76,21 @@ def test_the_pin_whose_marker_holds_is_the_pin():
         LOCK, dict(LINUX_311, python_version="3.13", python_full_version="3.13.0")
     )
     assert pins["numpy"] == "2.4.6"
+
+
+def test_a_decisive_package_the_lock_does_not_pin_is_a_problem():
+    found = environment.problems(
+        LOCK, LINUX_311, "3.11.7", lambda n: {"numpy": "2.3.5", "scipy": "1.0"}, ("numpy", "scipy")
+    )
+    assert found == ["requirements.lock pins no version of scipy"]
+
+
+def test_an_unreadable_lock_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "requirements.lock"
+    with pytest.raises(
+        EnvironmentMismatch, match=f"cannot read {missing} .*the stages run only in the repository"
+    ):
+        environment.check(missing)
 
 
 def test_problems_name_package_found_and_pinned():
