@@ -12,6 +12,7 @@ import time
 import pytest
 import yaml
 
+from scripts.check_repro import check_git
 from scripts.repro_setup import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
 from tests.conftest import ROOT, VENV_BIN, copy_build, link_venv, run
@@ -134,6 +135,55 @@ def test_gate_fails_on_a_consistent_forgery_and_names_the_file(project):
         assert "does NOT reproduce" in out
     finally:
         run(["git", "reset", "-q", "--hard", "HEAD~1"], repo)
+
+
+# ---- what the gate lists, on a hand-made clone ------------------------------------------------------
+
+
+@pytest.fixture
+def rebuilt_clone(tmp_path):
+    """A git repository standing in for the gate's clone after its rebuild: a text file and a binary
+    file changed, a new file in a new folder, and a lock whose one entry changed."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "notes.txt").write_text("".join(f"line {i}\n" for i in range(20)))
+    (clone / "data.bin").write_bytes(bytes(10))
+    lock = {"stages": {"s": {"cmd": "x", "outs": [{"path": "data.bin", "md5": "a", "size": 10}]}}}
+    (clone / "dvc.lock").write_text(yaml.safe_dump(lock))
+    run(["git", "init", "-q", "-b", "main"], clone)
+    run(["git", "add", "-A"], clone)
+    run(["git", "commit", "-qm", "committed"], clone)
+    (clone / "notes.txt").write_text("".join(f"LINE {i}\n" for i in range(20)))
+    (clone / "data.bin").write_bytes(bytes(9) + b"\1")
+    lock["stages"]["s"]["outs"][0]["md5"] = "b"
+    lock["stages"]["s"]["deps"] = [{"path": "in.txt", "md5": "c", "size": 1}]  # a new entry
+    (clone / "dvc.lock").write_text(yaml.safe_dump(lock))
+    (clone / "new").mkdir()
+    (clone / "new/file.txt").write_text("made by the rebuild")
+    return clone
+
+
+def test_the_gate_lists_every_change_file_by_file(rebuilt_clone):
+    def sha(data):
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    old_bin, new_bin = bytes(10), (rebuilt_clone / "data.bin").read_bytes()
+    old_notes = run(["git", "show", "HEAD:notes.txt"], rebuilt_clone).stdout.encode()
+    new_notes = (rebuilt_clone / "notes.txt").read_bytes()
+    lines = check_git(rebuilt_clone, {})
+    assert lines[0] == (
+        f" M data.bin: committed 10 bytes sha256 {sha(old_bin)}, rebuilt 10 bytes sha256 {sha(new_bin)}"
+    )
+    assert lines[1].startswith(" M dvc.lock: committed ")
+    assert lines[2:] == [
+        "      s dep in.txt: (absent) -> md5 c (1 bytes)",
+        "      s out data.bin: md5 a (10 bytes) -> md5 b (10 bytes)",
+        f" M notes.txt: committed 150 bytes sha256 {sha(old_notes)}, "
+        f"rebuilt 150 bytes sha256 {sha(new_notes)}",
+        *[f"      -line {i}" for i in range(12)],  # the first DIFF_LINES changed lines
+        "      ... 28 more changed lines",
+        "?? new/file.txt (not tracked by git and not ignored)",  # each new file, not its folder
+    ]
 
 
 # ---- scripts/verify_data.py on hand-made projects ---------------------------------------------------
