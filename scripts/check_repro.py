@@ -3,7 +3,7 @@
     $ make check-repro          # or: .venv/bin/python scripts/check_repro.py [--fresh] [--keep]
     check-repro: cloned HEAD 2a30faf into /tmp/check-repro-zomx9e43/tinydigits
     check-repro: environment: reusing /home/me/tinydigits/.venv, which holds exactly the pins of requirements.lock
-    check-repro: dvc repro --force: 6 stages ran in 12.3 s
+    check-repro: dvc repro --force: 7 stages ran in 12.3 s: fetch, sample, normalize, ...
     check-repro: PASS git status --porcelain is empty: every tracked file is byte-identical
     ...
     check-repro: HEAD 2a30faf reproduces byte for byte (14.8 s)
@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -185,8 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         if repro.returncode:
             say(f"FAIL dvc repro --force exited {repro.returncode}:\n{tail(repro)}")
             return 1
-        ran = repro.stdout.count("Running stage")
-        say(f"dvc repro --force: {ran} stages ran in {time.monotonic() - began:.1f} s")
+        ran = re.findall(r"Running stage '([^']+)'", repro.stdout)
+        say(
+            f"dvc repro --force: {len(ran)} stages ran in {time.monotonic() - began:.1f} s: "
+            + ", ".join(ran)
+        )
         failures = 0
         for passing, check in CHECKS:
             problems = check(clone, env)

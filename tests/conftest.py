@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,30 +66,6 @@ def make_repo(dest: Path) -> Path:
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "copy of the project under test"], dest)
     return dest
-
-
-# Loaded through PYTHONPATH by every Python process dvc starts: at the moment a process would move a
-# finished temp file over $KILL_AT_REPLACE, SIGKILL it; over $PAUSE_AT_REPLACE, sleep $PAUSE_SECONDS first.
-STAGE_HOOK = textwrap.dedent("""
-    import os, signal, time
-    _kill, _pause = os.environ.get("KILL_AT_REPLACE"), os.environ.get("PAUSE_AT_REPLACE")
-    if _kill or _pause:
-        _replace = os.replace
-        def replace(src, dst, *args, **kwargs):
-            if _pause and os.fspath(dst).endswith(_pause):
-                time.sleep(float(os.environ.get("PAUSE_SECONDS", "5")))
-            if _kill and os.fspath(dst).endswith(_kill):
-                os.kill(os.getpid(), signal.SIGKILL)
-            return _replace(src, dst, *args, **kwargs)
-        os.replace = replace
-""")
-
-
-def write_stage_hook(folder: Path) -> Path:
-    """A folder holding :data:`STAGE_HOOK` as ``sitecustomize.py``, to put on PYTHONPATH."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sitecustomize.py").write_text(STAGE_HOOK)
-    return folder
 
 
 def restore(repo: Path) -> None:

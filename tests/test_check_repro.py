@@ -12,11 +12,14 @@ import time
 import pytest
 import yaml
 
+from scripts.check_repro import check_git
 from scripts.repro_setup import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
 from tests.conftest import ROOT, VENV_BIN, copy_build, link_venv, run
 
 V1_TRAIN = "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54"
+V1_TEST = "767ea1644a12dac6f3f94f63536de4deace8a0fa1f5c54f80a9419a267c7802d"
+STAGES = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
 
 
 def commit_all(repo, message):
@@ -40,6 +43,24 @@ def check_repro(repo, tmp):
     return result
 
 
+def stages_rebuilt(out):
+    """The stages the gate's `dvc repro --force` ran, as it lists them."""
+    found = re.search(r"check-repro: dvc repro --force: (\d+) stages ran in \S+ s: (.*)", out)
+    assert found, out
+    names = found.group(2).split(", ")
+    assert int(found.group(1)) == len(names)
+    return set(names)
+
+
+def flip_a_zero_pixel(path):
+    """Change one 0.0 pixel to 0.0625 in place: the same size, still a valid file of the same arrays'
+    shapes; returns the new sha256."""
+    data = path.read_bytes()
+    at = data.index(bytes(16))  # a run of 0.0 pixels
+    path.write_bytes(data[:at] + bytes.fromhex("0000803d") + data[at + 4 :])
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @pytest.fixture(scope="module")
 def project(cold_build, tmp_path_factory):
     """A copy of the project at a reproduced commit, with this environment as its .venv."""
@@ -57,19 +78,14 @@ def test_gate_passes_on_a_reproducible_head(project):
     assert "environment: reusing" in result.stdout
     assert result.stdout.count("check-repro: PASS") == 4 and "FAIL" not in result.stdout
     assert "reproduces byte for byte" in result.stdout
+    assert stages_rebuilt(result.stdout) == STAGES  # every stage, not only those DVC finds stale
     assert list(tmp.iterdir()) == []  # the clone is removed
 
 
 @pytest.mark.e2e
 def test_gate_fails_on_a_commit_with_altered_outputs_and_lists_them(project):
     repo, tmp = project
-    train = repo / "datasets/tinydigits/train.pkl"
-    data = train.read_bytes()
-    at = data.index(
-        bytes(16)
-    )  # a run of 0.0 pixels: flip one to 0.0625, same size, still a valid pickle
-    train.write_bytes(data[:at] + bytes.fromhex("0000803d") + data[at + 4 :])
-    tampered = hashlib.sha256(train.read_bytes()).hexdigest()
+    tampered = flip_a_zero_pixel(repo / "datasets/tinydigits/train.pkl")
     lock = repo / "dvc.lock"
     sample = yaml.safe_load(lock.read_text())["stages"]["sample"]["outs"][0]
     sample_md5, size = sample["md5"], sample["size"]
@@ -95,6 +111,79 @@ def test_gate_fails_on_a_commit_with_altered_outputs_and_lists_them(project):
     assert f"split dep datasets/interim/sample.npz: md5 {forged}" in out
     assert "does NOT reproduce: 1 of 4 checks failed" in out
     run(["git", "reset", "-q", "--hard", "HEAD~1"], repo)
+
+
+@pytest.mark.e2e
+def test_gate_fails_on_a_consistent_forgery_and_names_the_file(project):
+    """A published file edited by hand, then `dvc commit -f` and committed: dvc.lock agrees with it,
+    so only rebuilding every stage (`--force`) can find that the code does not make these bytes."""
+    repo, tmp = project
+    forged = flip_a_zero_pixel(repo / "datasets/tinydigits/test.pkl")
+    run(["dvc", "commit", "-f", "-q"], repo)
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0  # consistent
+    commit_all(repo, "test.pkl edited by hand, recorded by dvc commit -f")
+    try:
+        result = check_repro(repo, tmp)
+        out = result.stdout
+        assert result.returncode != 0, out
+        assert stages_rebuilt(out) == STAGES
+        assert "FAIL git status --porcelain is empty" in out
+        assert (
+            f"M datasets/tinydigits/test.pkl: committed 53,044 bytes sha256 {forged[:16]}, "
+            f"rebuilt 53,044 bytes sha256 {V1_TEST[:16]}"
+        ) in out
+        assert "does NOT reproduce" in out
+    finally:
+        run(["git", "reset", "-q", "--hard", "HEAD~1"], repo)
+
+
+# ---- what the gate lists, on a hand-made clone ------------------------------------------------------
+
+
+@pytest.fixture
+def rebuilt_clone(tmp_path):
+    """A git repository standing in for the gate's clone after its rebuild: a text file and a binary
+    file changed, a new file in a new folder, and a lock whose one entry changed."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "notes.txt").write_text("".join(f"line {i}\n" for i in range(20)))
+    (clone / "data.bin").write_bytes(bytes(10))
+    lock = {"stages": {"s": {"cmd": "x", "outs": [{"path": "data.bin", "md5": "a", "size": 10}]}}}
+    (clone / "dvc.lock").write_text(yaml.safe_dump(lock))
+    run(["git", "init", "-q", "-b", "main"], clone)
+    run(["git", "add", "-A"], clone)
+    run(["git", "commit", "-qm", "committed"], clone)
+    (clone / "notes.txt").write_text("".join(f"LINE {i}\n" for i in range(20)))
+    (clone / "data.bin").write_bytes(bytes(9) + b"\1")
+    lock["stages"]["s"]["outs"][0]["md5"] = "b"
+    lock["stages"]["s"]["deps"] = [{"path": "in.txt", "md5": "c", "size": 1}]  # a new entry
+    (clone / "dvc.lock").write_text(yaml.safe_dump(lock))
+    (clone / "new").mkdir()
+    (clone / "new/file.txt").write_text("made by the rebuild")
+    return clone
+
+
+def test_the_gate_lists_every_change_file_by_file(rebuilt_clone):
+    def sha(data):
+        return hashlib.sha256(data).hexdigest()[:16]
+
+    old_bin, new_bin = bytes(10), (rebuilt_clone / "data.bin").read_bytes()
+    old_notes = run(["git", "show", "HEAD:notes.txt"], rebuilt_clone).stdout.encode()
+    new_notes = (rebuilt_clone / "notes.txt").read_bytes()
+    lines = check_git(rebuilt_clone, {})
+    assert lines[0] == (
+        f" M data.bin: committed 10 bytes sha256 {sha(old_bin)}, rebuilt 10 bytes sha256 {sha(new_bin)}"
+    )
+    assert lines[1].startswith(" M dvc.lock: committed ")
+    assert lines[2:] == [
+        "      s dep in.txt: (absent) -> md5 c (1 bytes)",
+        "      s out data.bin: md5 a (10 bytes) -> md5 b (10 bytes)",
+        f" M notes.txt: committed 150 bytes sha256 {sha(old_notes)}, "
+        f"rebuilt 150 bytes sha256 {sha(new_notes)}",
+        *[f"      -line {i}" for i in range(12)],  # the first DIFF_LINES changed lines
+        "      ... 28 more changed lines",
+        "?? new/file.txt (not tracked by git and not ignored)",  # each new file, not its folder
+    ]
 
 
 # ---- scripts/verify_data.py on hand-made projects ---------------------------------------------------

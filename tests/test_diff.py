@@ -68,6 +68,50 @@ def test_a_reordering_adds_and_removes_nothing():
     )
 
 
+def relabelled_by_index(a, b):
+    """The relabel count worked out from the pool indices the splits were built from, not by content:
+    each of ``a`` and ``b`` is {split: (pool indices, positions relabelled)}."""
+
+    def labels(splits):
+        out = {}
+        for index, relabel in splits.values():
+            labels = split(index, relabel)[1]
+            out.update(zip(index.tolist(), labels.tolist(), strict=True))
+        return out
+
+    before, after = labels(a), labels(b)
+    return sum(before[i] != after[i] for i in before.keys() & after.keys())
+
+
+TRAIN, TEST = np.arange(0, 20), np.arange(20, 30)
+
+
+@pytest.mark.parametrize(
+    "b, moved",
+    [
+        # image 23 stays in test, relabelled
+        ({"train": (TRAIN, ()), "test": (TEST, (3,))}, (0, 0)),
+        # image 19 moves train -> test, relabelled there
+        ({"train": (TRAIN[:19], ()), "test": (np.r_[TEST, 19], (10,))}, (1, 0)),
+        # image 20 moves test -> train, relabelled there
+        ({"train": (np.r_[TRAIN, 20], (20,)), "test": (TEST[1:], ())}, (0, 1)),
+        # all three at once, with an image relabelled in train as well
+        (
+            {"train": (np.r_[TRAIN[:19], 20], (0, 19)), "test": (np.r_[TEST[1:], 19], (2, 9))},
+            (1, 1),
+        ),
+    ],
+    ids=["in-test", "moved-train-to-test", "moved-test-to-train", "everywhere"],
+)
+def test_relabels_are_counted_in_both_splits_and_across_them(b, moved):
+    a = {"train": (TRAIN, ()), "test": (TEST, ())}
+    want = relabelled_by_index(a, b)
+    assert want >= 1
+    r = diff.compare({s: split(*a[s]) for s in a}, {s: split(*b[s]) for s in b})
+    assert r["relabelled"] == want
+    assert (r["moved"]["train_to_test"], r["moved"]["test_to_train"]) == moved
+
+
 def write_revision(repo, splits, accuracy):
     folder = repo / "datasets/tinydigits"
     folder.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@
 import hashlib
 import os
 import pickle
+import re
 import subprocess
-import time
 
 import numpy as np
 import psutil  # a dependency of dvc
@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_pickles
-from tests.conftest import V1, VENV_BIN, copy_build, restore, run, write_stage_hook
+from tests.conftest import V1, VENV_BIN, copy_build, restore, run
+from tests.helpers import Pause, wait_for
 
 pytestmark = pytest.mark.e2e
 PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
@@ -57,6 +58,26 @@ def test_cold_repro_gives_published_bytes_and_a_clean_tree(built):
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
     assert "Running stage" in cold.stdout
     assert "Running stage" not in second.stdout  # a second repro runs nothing
+
+
+def test_a_forced_rebuild_without_the_outputs_regenerates_the_published_bytes(built):
+    """The cold run above skips pickle (its deps come out unchanged, and the pickles are checked
+    out): here every stage up to pickle really runs, `--force` bypassing DVC's run cache, with
+    the published files deleted first, so the bytes compared can only be the ones just written."""
+    repo = built[0]
+    for rel in PUBLISHED:
+        (repo / rel).unlink()
+    result = run(["dvc", "repro", "--force", "pickle"], repo)
+    ran = re.findall(r"Running stage '(\w+)'", result.stdout)
+    assert ran == ["fetch", "sample", "normalize", "split", "pickle"], result.stdout
+    oracle = reference_pickles(
+        [100] * 10, [20] * 10, 42
+    )  # an independent rendition of the algorithm
+    for name, size in (("train", 264_255), ("test", 53_044)):  # as REFERENCE.md publishes them
+        data = (repo / f"datasets/tinydigits/{name}.pkl").read_bytes()
+        assert data == oracle[name], name
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (size, V1[name])
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # every output as committed
 
 
 def test_bytecode_beside_the_modules_leaves_every_stage_up_to_date(built):
@@ -177,34 +198,31 @@ def test_two_make_repro_at_once_overlap_and_both_succeed(built):
         (repo / ".venv").symlink_to(VENV_BIN.parent)
     (repo / "datasets/tinydigits/test.pkl").unlink()  # give both runs something to do
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
-    hook = write_stage_hook(repo.parent / "hook")
+    pause = Pause.before_replacing(repo.parent / "pause-make", "tinydigits/test.pkl")
     # -o: never rebuild the (shared, symlinked) environment from here
     cmd = ["make", "-o", ".venv/.installed", "repro"]
     log = repo.parent / "first-make.log"
-    with open(log, "w") as out:  # the first pauses 5 s in the pickle stage, holding the flock
+    with open(log, "w") as out:  # the first stops in the pickle stage, holding the flock
         first = subprocess.Popen(
             cmd,
             cwd=repo,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
-            env=dict(env, PYTHONPATH=str(hook), PAUSE_AT_REPLACE="tinydigits/test.pkl"),
+            env=dict(env, **pause.env()),
         )
-    deadline = time.monotonic() + 300
-    while (
-        "Running stage 'pickle'" not in log.read_text()
-        and first.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    second = subprocess.Popen(
-        cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    waited = False
-    while first.poll() is None and second.poll() is None:
-        waited = waited or blocked_in_flock(second)
-        time.sleep(0.05)
-    assert waited, "the second make repro never waited in flock while the first ran"
+    try:
+        pause.wait(first, log)
+        second = subprocess.Popen(
+            cmd, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        # the two overlap: the second is queued in flock while the first is still in its stage
+        wait_for(
+            lambda: blocked_in_flock(second), "the second make repro to wait in flock", proc=second
+        )
+        assert first.poll() is None, log.read_text()
+    finally:
+        pause.release()
     outputs = [log.read_text(), second.communicate(timeout=600)[0]]
     assert [first.wait(timeout=600), second.returncode] == [0, 0], outputs
     assert "Running stage 'pickle'" not in outputs[1]  # it found the first's work done

@@ -1,7 +1,13 @@
 """Unit tests of the environment check (markers, requirements.lock) and of the v1 digest check."""
 
 import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
@@ -48,6 +54,9 @@ pyyaml==6.0.4 \\
         ),
         ("sys_platform == 'win32' or implementation_name == 'pypy'", False),
         ("'linux' in sys_platform and platform_python_implementation != 'PyPy'", True),
+        ("sys_platform == 'linux' and python_version >= '3.12'", False),  # and: both must hold
+        ("python_full_version ~= '3.11.2'", True),  # compatible release: 3.11.7 is >= 3.11.2
+        ("python_full_version ~= '3.11.8'", False),
     ],
 )
 def test_markers_are_evaluated_as_pep_508_says(marker, expected):
@@ -67,6 +76,21 @@ def test_the_pin_whose_marker_holds_is_the_pin():
         LOCK, dict(LINUX_311, python_version="3.13", python_full_version="3.13.0")
     )
     assert pins["numpy"] == "2.4.6"
+
+
+def test_a_decisive_package_the_lock_does_not_pin_is_a_problem():
+    found = environment.problems(
+        LOCK, LINUX_311, "3.11.7", lambda n: {"numpy": "2.3.5", "scipy": "1.0"}, ("numpy", "scipy")
+    )
+    assert found == ["requirements.lock pins no version of scipy"]
+
+
+def test_an_unreadable_lock_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "requirements.lock"
+    with pytest.raises(
+        EnvironmentMismatch, match=f"cannot read {missing} .*the stages run only in the repository"
+    ):
+        environment.check(missing)
 
 
 def test_problems_name_package_found_and_pinned():
@@ -143,3 +167,91 @@ def test_v1_params_and_other_bytes_are_refused_naming_both_digests():
         ),
     ):
         pickling.check_v1({"train": bad})
+
+
+# ---- the entry point runs the check: `python -m pipeline <stage>`, as dvc.yaml does ----------------
+
+
+def run_stage(python, stage, cwd, pythonpath):
+    """``python -m pipeline <stage>`` in ``cwd`` (an empty project folder), this repository importable."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, [*pythonpath, ROOT])))
+    return subprocess.run(
+        [str(python), "-m", "pipeline", stage],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def files_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def stage_folder(tmp_path):
+    """What a stage needs to run in a folder of its own: params.yaml (paths are relative to the cwd)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
+    return folder
+
+
+@pytest.mark.parametrize("stage", ["fetch", "pickle"])
+def test_a_stage_started_through_the_entry_point_refuses_another_numpy_and_writes_nothing(
+    stage_folder, tmp_path, stage
+):
+    """No pyenv, no network: a ``numpy-1.0.0.dist-info`` folder ahead of site-packages on sys.path is
+    what this interpreter reports as installed, as a stray older NumPy on PYTHONPATH would be."""
+    shadow = tmp_path / "shadow"
+    (shadow / "numpy-1.0.0.dist-info").mkdir(parents=True)
+    (shadow / "numpy-1.0.0.dist-info/METADATA").write_text(
+        "Metadata-Version: 2.1\nName: numpy\nVersion: 1.0.0\n"
+    )
+    before = files_under(stage_folder)
+    result = run_stage(sys.executable, stage, stage_folder, [shadow])
+    pinned = environment.read_lock(
+        environment.LOCK_FILE.read_text(), environment.marker_environment()
+    )[1]["numpy"]
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(
+        f"{stage}: error: wrong environment for this stage: numpy 1.0.0 is installed, "
+        f"requirements.lock pins {pinned}; interpreter {sys.executable} "
+    )
+    assert result.stderr.endswith("Nothing was written.\n") and "Traceback" not in result.stderr
+    assert result.stdout == "" and files_under(stage_folder) == before
+
+
+def test_the_same_stage_runs_through_the_entry_point_without_the_shadow(stage_folder):
+    """The control for the test above: the same command, unshadowed, does write."""
+    result = run_stage(sys.executable, "fetch", stage_folder, [])
+    assert result.returncode == 0, result.stderr
+    assert "datasets/raw/digits.npz" in files_under(stage_folder)
+
+
+OLD_PYTHONS = ["3.6", "3.7", "3.8", "3.9", "3.10"]  # the check's own code must run on these
+
+
+def old_python(version):
+    """An interpreter of that version: pyenv's (not its shims), or the system's."""
+    found = sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    found += [p for p in [Path(f"/usr/bin/python{version}")] if p.exists()]
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("version", OLD_PYTHONS)
+def test_an_old_python_gets_the_one_message_and_writes_nothing(stage_folder, version):
+    python = old_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine (pyenv or PATH)")
+    before = files_under(stage_folder)
+    result = run_stage(python, "fetch", stage_folder, [])
+    assert result.returncode == 1, result.stderr
+    assert re.fullmatch(
+        rf"fetch: error: wrong environment for this stage: Python {re.escape(version)}\.\d+ is not "
+        r"supported: requirements.lock is resolved for (requires-python )?>=3\.11,<3\.15; "
+        r".* Nothing was written.\n",
+        result.stderr,
+    ), result.stderr
+    assert files_under(stage_folder) == before

@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 import pytest
+import yaml
 
 from pipeline import load
 from pipeline.core.errors import DigestError
 from scripts.oracle import reference_pickles
-from tests.conftest import VENV_BIN, assert_restorable, copy_build, restore, run, write_stage_hook
+from tests.conftest import VENV_BIN, assert_restorable, copy_build, restore, run
+from tests.helpers import Pause, write_stage_hook
 
 pytestmark = pytest.mark.e2e
 DATA = "datasets/tinydigits"
@@ -120,42 +121,55 @@ def test_stage_killed_between_two_replaces_leaves_whole_files_and_the_mix_is_fla
     assert_restorable(repo)
 
 
-def test_sigkill_to_a_running_dvc_repro_leaves_whole_files_and_a_rerun_completes(repo):
-    before = snapshot(repo)
+def pickle_outputs(repo):
+    """Every file the pickle stage publishes, as dvc.yaml lists them."""
+    outs = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["pickle"]["outs"]
+    return [next(iter(out)) if isinstance(out, dict) else out for out in outs]
+
+
+def test_sigkill_to_a_running_dvc_repro_inside_the_pickle_writes_leaves_whole_files(repo):
+    outputs = pickle_outputs(repo)
+    assert set(PUBLISHED) <= set(outputs)
+    before = {rel: (repo / rel).read_bytes() for rel in outputs}
     set_train_per_class(repo, 70)
     log = repo.parent / "killed-repro.log"
+    # the stage stops after replacing train.pkl, train.npz and train.parquet, before test.pkl:
+    # its writes take milliseconds, too short a window for a test to hit by polling the folder
+    pause = Pause.before_replacing(repo.parent / "pause-kill", f"{DATA}/test.pkl")
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     with open(log, "w") as out:
         proc = subprocess.Popen(
             ["dvc", "repro", "pickle"],
             cwd=repo,
-            env=env,
+            env=dict(env, **pause.env()),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    deadline = time.monotonic() + 120
-    while (
-        "Running stage 'split'" not in log.read_text()
-        and proc.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, mid-stage
-    proc.wait()
+    try:
+        pause.wait(proc, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, between two writes
+        proc.wait()
     assert proc.returncode == -signal.SIGKILL, log.read_text()
-    after = snapshot(repo)
-    for split in ("train", "test"):  # each file whole: the old bytes or the new ones
-        assert after[f"{DATA}/{split}.pkl"] in (before[f"{DATA}/{split}.pkl"], oracle(70)[split])
+    killed = {rel: (repo / rel).read_bytes() for rel in outputs}
+    for split in ("train", "test"):
         for fmt in ("pkl", "npz"):
-            load(split, repo / DATA, format=fmt, verify=False)
+            load(split, repo / DATA, format=fmt, verify=False)  # every file parses and validates
     assert (
         str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()
     )  # its stale locks are still recorded
 
     rerun = run(["dvc", "repro", "pickle"], repo)  # the dead process's locks do not block it
     assert "Running stage 'pickle'" in rerun.stdout
-    assert snapshot(repo)[f"{DATA}/train.pkl"] == oracle(70)["train"]
+    after = {rel: (repo / rel).read_bytes() for rel in outputs}
+    for rel in outputs:  # each file whole: entirely the old bytes or entirely the new ones
+        assert killed[rel] in (before[rel], after[rel]), rel
+    # and the kill did land inside the writes: train's files already new, test's still old
+    assert killed[f"{DATA}/train.pkl"] == after[f"{DATA}/train.pkl"] == oracle(70)["train"]
+    assert killed[f"{DATA}/train.npz"] == after[f"{DATA}/train.npz"] != before[f"{DATA}/train.npz"]
+    assert killed[f"{DATA}/test.pkl"] == before[f"{DATA}/test.pkl"] != after[f"{DATA}/test.pkl"]
+    assert after[f"{DATA}/test.pkl"] == oracle(70)["test"]
     assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
     assert not list(repo.glob("datasets/*/.*.tmp"))  # the rerun cleared what the kill left
     assert_restorable(repo)
@@ -170,30 +184,24 @@ def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     cmd = ["dvc", "--wait-for-lock", "repro", "pickle"]
     log = repo.parent / "first-repro.log"
-    with open(log, "w") as out:  # the first holds the pickle stage for 5 s before its first replace
+    pause = Pause.before_replacing(repo.parent / "pause-two", f"{DATA}/train.pkl")
+    with open(log, "w") as out:  # the first stops inside the pickle stage until the second has run
         first = subprocess.Popen(
             cmd,
             cwd=repo,
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
-            env=dict(
-                env, PYTHONPATH=str(repo.parent / "hook"), PAUSE_AT_REPLACE=f"{DATA}/train.pkl"
-            ),
+            env=dict(env, **pause.env()),
         )
-    deadline = time.monotonic() + 300
-    while (
-        "Running stage 'pickle'" not in log.read_text()
-        and first.poll() is None
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    assert first.poll() is None, log.read_text()  # still inside the stage when the second starts
-    before = snapshot(repo)
-    second = run(cmd, repo, check=False)
-    assert (
-        first.poll() is None
-    )  # the second ended while the first was still running: they overlapped
+    try:
+        pause.wait(first, log)
+        before = snapshot(repo)
+        second = run(cmd, repo, check=False)
+        # the second ended while the first was still inside its stage: they overlapped
+        assert first.poll() is None, log.read_text()
+    finally:
+        pause.release()
     assert second.returncode == 255, second.stdout + second.stderr
     assert "is busy, it is being blocked by" in second.stderr and "Traceback" not in second.stderr
     assert "Running stage" not in second.stdout and snapshot(repo) == before  # it wrote nothing

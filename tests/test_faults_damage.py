@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import load
 from pipeline.core.errors import DigestError
-from tests.conftest import assert_restorable, copy_build, restore, run, write_stage_hook
+from tests.conftest import assert_restorable, copy_build, restore, run
 
 pytestmark = pytest.mark.e2e
 DATA = "datasets/tinydigits"
@@ -18,7 +18,6 @@ DATA = "datasets/tinydigits"
 def repo(cold_build, tmp_path_factory):
     base = tmp_path_factory.mktemp("faults")
     repo = copy_build(cold_build, base / "repo")
-    write_stage_hook(base / "hook")
     return repo
 
 

@@ -21,7 +21,7 @@ from pipeline.core.errors import (
     DatasetNotFoundError,
 )
 from pipeline.core.storage import npz_bytes
-from pipeline.loader import main
+from pipeline.loader import main, validate
 from tests.conftest import ROOT, good_arrays, lock_text
 
 # ---- the published files -------------------------------------------------------------------
@@ -155,6 +155,16 @@ def test_wrong_contents_are_a_format_error(loose, name):
     (loose / "train.pkl").write_bytes(pickle.dumps(obj, protocol=4))
     with pytest.raises(DatasetFormatError, match=message):
         load("train", loose)
+
+
+@pytest.mark.parametrize("key", ["images", "labels"])
+def test_an_array_subclass_is_refused_by_the_format_check_itself(key):
+    """validate() is also what fingerprint calls on arrays of any origin: a subclass (here a masked
+    array, whose mask a plain ndarray would drop) is not a TinyDigits array."""
+    arrays = dict(zip(("images", "labels"), good_arrays(), strict=True))
+    arrays[key] = np.ma.masked_array(arrays[key])
+    with pytest.raises(DatasetFormatError, match=f"{key} must be a numpy array, got MaskedArray"):
+        validate(arrays)
 
 
 @pytest.mark.parametrize(

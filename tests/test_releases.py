@@ -131,3 +131,39 @@ def test_a_damaged_record_is_one_clear_error(tmp_path):
     with pytest.raises(ReleaseError, match="is not a valid release record"):
         releases.load(path=bad)
     assert releases.load(path=Path(tmp_path / "absent.json")) == []
+
+
+def later_entries():
+    """The record, then a PATCH release 1.0.1 of the same files and params, then 2.0.0 of other files."""
+    patch = {**copy.deepcopy(V1_ENTRY), "version": "1.0.1", "tag": "tinydigits@v1.0.1"}
+    major = {**copy.deepcopy(V1_ENTRY), "version": "2.0.0", "tag": "tinydigits@v2.0.0"}
+    major["files"]["train.pkl"] = {"bytes": 5, "sha256": "0" * 64}
+    return [*ENTRIES, patch, major]
+
+
+def test_the_newest_release_with_these_files_and_params_is_the_one_described():
+    entries = later_entries()
+    assert releases.version_of(entries, DEFAULTS, v1_files()) == "1.0.1"
+    note = releases.card_note(entries, DEFAULTS, v1_files())
+    assert note == (
+        "This card describes **TinyDigits 1.0.1** (git tag `tinydigits@v1.0.1`; see "
+        "[CHANGELOG.md](CHANGELOG.md); the latest release is 2.0.0)."
+    )
+
+
+def test_the_same_files_under_other_params_are_not_that_release():
+    seven = dataclasses.replace(DEFAULTS, seed=7)
+    assert releases.version_of(ENTRIES, seven, v1_files()) == "1.0.0+unreleased"
+    assert "`seed: 42 -> 7`" in releases.card_note(ENTRIES, seven, v1_files())
+
+
+def test_a_missing_file_is_named_in_the_card_note():
+    files = {n: blob for n, blob in v1_files().items() if n != "test.npz"}
+    note = releases.card_note(ENTRIES, DEFAULTS, files)
+    assert "unreleased variant" in note and "files missing: test.npz" in note
+
+
+def test_the_record_is_written_in_one_key_order_whatever_the_entries_order():
+    """So that a release's diff of releases.json shows only the new entry."""
+    reordered = [dict(reversed(list(e.items()))) for e in ENTRIES]
+    assert releases.record_bytes(reordered) == (ROOT / releases.RECORD_FILE).read_bytes()

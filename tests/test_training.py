@@ -66,6 +66,12 @@ def test_reference_reports_convergence(blobs):
     short = training.reference(train, test, tiny(reference_hidden_units=4, reference_max_epochs=2))
     assert short["epochs"] == 2 and short["converged"] is False
     assert 0.0 <= short["test_accuracy"] <= 1.0
+    # the converged case: the loss stops improving well before the cap
+    full = training.reference(
+        train, test, tiny(reference_hidden_units=8, reference_max_epochs=2000)
+    )
+    assert full["converged"] is True and 2 < full["epochs"] < 2000
+    assert 0.0 <= full["test_accuracy"] <= 1.0
 
 
 # ---- the sweep's splits ------------------------------------------------------------------
