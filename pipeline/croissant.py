@@ -19,24 +19,10 @@ import json
 
 import numpy as np
 
+from pipeline import citation
 from pipeline.core import config
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
-SOURCE_URL = "https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits"
-SOURCE_DOI = "https://doi.org/10.24432/C50P49"
-CITATION = """@misc{tinydigits2025,
-  title  = {TinyDigits: Curated Educational Dataset for ML Systems Learning},
-  author = {TinyTorch Project},
-  year   = {2025},
-  note   = {Balanced subset of sklearn digits optimized for edge deployment}
-}
-@misc{alpaydin1998optdigits,
-  title  = {Optical Recognition of Handwritten Digits},
-  author = {Alpaydin, E. and Kaynak, C.},
-  year   = {1998},
-  howpublished = {UCI Machine Learning Repository},
-  doi    = {10.24432/C50P49}
-}"""
 COLLECTION = (
     "E. Alpaydin and C. Kaynak (1998) collected handwritten digits on preprinted forms filled in by 43 people: "
     "30 wrote the UCI training part, 13 others the UCI test part. That test part (1,797 images, 174 to 183 per "
@@ -185,13 +171,13 @@ def metadata(
         "version": version,
         **({"datePublished": published} if published else {}),
         "license": config.DATA_LICENSE_URL,
-        "url": SOURCE_URL,
-        "citeAs": CITATION,
+        "url": citation.SOURCE_URL,
+        "citeAs": citation.BIBTEX,
         "creator": {"@type": "sc:Organization", "name": "TinyTorch Project"},
         "isBasedOn": {
             "@type": "sc:Dataset",
             "name": "Optical Recognition of Handwritten Digits",
-            "url": SOURCE_DOI,
+            "url": citation.SOURCE_DOI,
         },
         "keywords": ["handwritten digits", "image classification", "education", "8x8"],
         "rai:dataCollection": COLLECTION,
