@@ -5,7 +5,9 @@
                  print(next(iter(ds.records('train'))))"
 
 Every figure in it is measured from the published Parquet files (sha256, bytes, rows), so a
-variant built with other params describes itself. No dates: the same files give the same bytes.
+variant built with other params describes itself. Its one date, ``datePublished``, is read from the
+release record (the first release's recorded date), never from the clock: the same files and record
+give the same bytes.
 Record sets ``train`` and ``test`` read ``train.parquet`` and ``test.parquet`` (``contentUrl``
 is relative to this file's folder).
 """
@@ -17,30 +19,24 @@ import json
 
 import numpy as np
 
+from pipeline import citation
 from pipeline.core import config
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
-SOURCE_URL = "https://archive.ics.uci.edu/dataset/80/optical+recognition+of+handwritten+digits"
-SOURCE_DOI = "https://doi.org/10.24432/C50P49"
-CITATION = """@misc{tinydigits2025,
-  title  = {TinyDigits: Curated Educational Dataset for ML Systems Learning},
-  author = {TinyTorch Project},
-  year   = {2025},
-  note   = {Balanced subset of sklearn digits optimized for edge deployment}
-}
-@misc{alpaydin1998optdigits,
-  title  = {Optical Recognition of Handwritten Digits},
-  author = {Alpaydin, E. and Kaynak, C.},
-  year   = {1998},
-  howpublished = {UCI Machine Learning Repository},
-  doi    = {10.24432/C50P49}
-}"""
 COLLECTION = (
-    "E. Alpaydin and C. Kaynak (1998) scanned handwritten digits from preprinted forms filled in by 43 people "
-    "and reduced each with NIST's preprocessing to a 32x32 bitmap, then to 8x8 counts of on-pixels per 4x4 "
-    "block (integers 0..16). The UCI test part (1,797 images by 13 writers, who wrote none of the UCI "
-    "training part) ships with scikit-learn as digits.csv.gz. TinyDigits draws a fixed number of images per "
-    "digit from it with one seeded NumPy RandomState stream (params.yaml) and scales the pixels to k/16."
+    "E. Alpaydin and C. Kaynak (1998) collected handwritten digits on preprinted forms filled in by 43 people: "
+    "30 wrote the UCI training part, 13 others the UCI test part. That test part (1,797 images, 174 to 183 per "
+    "digit) ships with scikit-learn as digits.csv.gz, and it is TinyDigits' only source: TinyDigits collects "
+    "nothing new."
+)
+PREPROCESSING = (
+    "By the source's authors: NIST's preprocessing programs extracted normalised 32x32 bitmaps of the scanned "
+    "forms, then counted the on-pixels of each non-overlapping 4x4 block, giving 8x8 images of integers 0..16. "
+    "By TinyDigits (the pipeline in this repository): for each digit in order, the source images of that digit "
+    "are shuffled with one NumPy RandomState stream seeded from params.yaml, the first train_per_class go to "
+    "train and the next test_per_class to test; each split is then permuted with the same stream, and pixels "
+    "are scaled to float32 k/16, which is exact. No image is edited, filtered, deduplicated (the source has no "
+    "exact duplicates) or relabelled; labels are the source's."
 )
 LIMITATIONS = (
     "Train and test come from the same 13 writers, so test accuracy does not measure generalisation to "
@@ -48,32 +44,47 @@ LIMITATIONS = (
     "to comparing models. With a few hundred test images, accuracy moves in coarse steps; differences of a "
     "point or two are noise. No demographic information about the writers is available."
 )
+BIASES = (
+    "All images come from 13 writers, so their handwriting styles dominate; who they were (age, country, "
+    "handedness) is not recorded, so no demographic balance can be claimed or checked. Classes are balanced "
+    "by construction: the same number of images per digit unless params.yaml sets per-digit counts, which "
+    "the description above states."
+)
+PERSONAL_INFORMATION = (
+    "None. The images are 8x8 digit glyphs with a digit label; the files hold no names, writer identifiers, "
+    "forms or any other information about the people who wrote them."
+)
+# The standard Croissant 1.1 @context, key for key as the pinned mlcroissant writes it for a 1.1
+# document (mlcroissant._src.core.rdf.make_context); mlcroissant warns about any other.
 _CONTEXT = {
     "@language": "en",
     "@vocab": "https://schema.org/",
-    "sc": "https://schema.org/",
-    "cr": "http://mlcommons.org/croissant/",
-    "rai": "http://mlcommons.org/croissant/RAI/",
-    "dct": "http://purl.org/dc/terms/",
+    "arrayShape": "cr:arrayShape",
     "citeAs": "cr:citeAs",
     "column": "cr:column",
     "conformsTo": "dct:conformsTo",
+    "containedIn": "cr:containedIn",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
     "data": {"@id": "cr:data", "@type": "@json"},
     "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "description": {"@container": "@language"},
+    "equivalentProperty": "cr:equivalentProperty",
     "examples": {"@id": "cr:examples", "@type": "@json"},
     "extract": "cr:extract",
     "field": "cr:field",
-    "fileObject": "cr:fileObject",
     "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
     "fileSet": "cr:fileSet",
     "format": "cr:format",
     "includes": "cr:includes",
     "isArray": "cr:isArray",
-    "arrayShape": "cr:arrayShape",
     "isLiveDataset": "cr:isLiveDataset",
     "jsonPath": "cr:jsonPath",
     "key": "cr:key",
     "md5": "cr:md5",
+    "name": {"@container": "@language"},
     "parentField": "cr:parentField",
     "path": "cr:path",
     "recordSet": "cr:recordSet",
@@ -81,6 +92,8 @@ _CONTEXT = {
     "regex": "cr:regex",
     "repeated": "cr:repeated",
     "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
     "separator": "cr:separator",
     "source": "cr:source",
     "subField": "cr:subField",
@@ -128,9 +141,13 @@ def _record_set(split: str, rows: int) -> dict:
     }
 
 
-def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray], version: str) -> dict:
+def metadata(
+    files: dict[str, bytes], labels: dict[str, np.ndarray], version: str, published: str | None
+) -> dict:
     """The Croissant document for ``files`` (split -> bytes of its Parquet file) and ``labels``
-    (split -> (N,) int labels, for the counts); ``version`` from :func:`pipeline.releases.version_of`."""
+    (split -> (N,) int labels, for the counts); ``version`` from :func:`pipeline.releases.version_of`,
+    ``published`` (YYYY-MM-DD, or None when no release is recorded) from
+    :func:`pipeline.releases.date_published`."""
     counts = {s: np.bincount(labels[s], minlength=len(config.DIGITS)) for s in config.SPLITS}
     per_digit = "; ".join(
         f"{s}: {len(labels[s]):,} images, "
@@ -152,18 +169,22 @@ def metadata(files: dict[str, bytes], labels: dict[str, np.ndarray], version: st
             "Pixels are float32 in [0, 1]."
         ),
         "version": version,
+        **({"datePublished": published} if published else {}),
         "license": config.DATA_LICENSE_URL,
-        "url": SOURCE_URL,
-        "citeAs": CITATION,
+        "url": citation.SOURCE_URL,
+        "citeAs": citation.BIBTEX,
         "creator": {"@type": "sc:Organization", "name": "TinyTorch Project"},
         "isBasedOn": {
             "@type": "sc:Dataset",
             "name": "Optical Recognition of Handwritten Digits",
-            "url": SOURCE_DOI,
+            "url": citation.SOURCE_DOI,
         },
         "keywords": ["handwritten digits", "image classification", "education", "8x8"],
         "rai:dataCollection": COLLECTION,
+        "rai:dataPreprocessingProtocol": PREPROCESSING,
         "rai:dataLimitations": LIMITATIONS,
+        "rai:dataBiases": BIASES,
+        "rai:personalSensitiveInformation": PERSONAL_INFORMATION,
         "distribution": [
             {
                 "@type": "cr:FileObject",

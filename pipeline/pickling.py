@@ -94,13 +94,14 @@ def main() -> None:
             images, labels, plan[f"{name}_index"]
         )
     # croissant.json states the release these data files are (or LAST+unreleased): see pipeline.releases
-    version = releases.version_of(
-        releases.load(), p, {path.name: blob for path, blob in files.items()}
-    )
+    # and, as datePublished, the first release's recorded date
+    entries = releases.load()
+    version = releases.version_of(entries, p, {path.name: blob for path, blob in files.items()})
     doc = croissant.metadata(
         {s: files[config.parquet_path(s)] for s in config.SPLITS},
         {s: labels for s, (_, labels) in splits.items()},
         version,
+        releases.date_published(entries),
     )
     files[config.CROISSANT_FILE] = croissant.json_bytes(doc)
     if is_v1(p):  # the published digests are the build's own test, before anything is replaced

@@ -17,6 +17,7 @@ with :func:`pipeline.tags.ensure`, as ``make tags`` does (so a missing older tag
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
 import os
@@ -126,6 +127,18 @@ def sh(cmd: list[str], root: Path) -> str:
     return result.stdout
 
 
+def release_date(root: Path = Path(".")) -> str:
+    """The day of the release, YYYY-MM-DD in UTC: HEAD's committer date, the commit being released.
+
+    Read from git, not the clock: the date is a fact of the commit the entry describes, so a release
+    rerun on the same commit records the same bytes, and a test can fix it with GIT_COMMITTER_DATE."""
+    out = revisions.git(["log", "-1", "--format=%ct", "HEAD"], root)
+    if out.returncode:
+        raise ReleaseError(f"cannot read HEAD's commit date: {out.stderr.decode().strip()}")
+    seconds = int(out.stdout.decode())
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC).date().isoformat()
+
+
 def entry(
     version: str,
     level: str | None,
@@ -139,6 +152,7 @@ def entry(
     return {
         "version": version,
         "tag": revisions.tag_of(version),
+        "date": release_date(root),
         "bump": level,
         "since": since,
         "params": releases.params_dict(params.load(root / config.PARAMS_FILE)),

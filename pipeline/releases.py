@@ -2,13 +2,15 @@
 
 One entry per release, oldest first::
 
-    {"version": "1.0.0", "tag": "tinydigits@v1.0.0", "bump": null, "since": null,
+    {"version": "1.0.0", "tag": "tinydigits@v1.0.0", "date": "2026-11-25", "bump": null, "since": null,
      "params": {...resolved params.yaml...}, "test_accuracy": 0.7985,
      "files": {"train.pkl": {"bytes": 264255, "sha256": "2542..."}, ...},
      "splits": {"train": {"images": 1000, "per_digit": [100, ...], "content_sha256": "..."}, ...},
      "change": {...what pipeline.diff found against the previous release...}, "notes": "..."}
 
-The measured parts (``files``, ``splits``) come from :mod:`pipeline.fingerprint`. The published
+The measured parts (``files``, ``splits``) come from :mod:`pipeline.fingerprint`. ``date`` is the
+day (UTC) of the commit released: ``make release`` reads it from git (HEAD's committer date), never
+from the clock, so the same commit always records the same date. The published
 files are the outputs ``dvc.yaml`` declares under ``datasets/tinydigits/``, except the card, which
 names the release and so changes because of the record (its digest is never recorded). This
 module is what the card needs (the benchmark stage imports it), so it reads no data files.
@@ -157,6 +159,12 @@ def _described(entries: list[dict], current: dict, digests: dict[str, str]) -> d
         if e["params"] == current and {n: f["sha256"] for n, f in e["files"].items()} == digests:
             return e
     return None
+
+
+def date_published(entries: list[dict]) -> str | None:
+    """The day TinyDigits was first published (schema.org's ``datePublished``): the first release's
+    recorded ``date``, YYYY-MM-DD; None when no release is recorded."""
+    return entries[0]["date"] if entries else None
 
 
 def version_of(entries: list[dict], p: params.Params, files: dict[str, bytes]) -> str:

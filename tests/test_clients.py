@@ -8,6 +8,7 @@ builds a variant with a real ``dvc repro`` and checks that the same files descri
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,9 +36,11 @@ import sys, numpy as np, datasets
 ds = datasets.load_dataset(sys.argv[1])
 out = {}
 for s in ("train", "test"):
-    d = ds[s].with_format("numpy")
+    d = ds[s].with_format("numpy")[:]  # every column as one array, as docs/formats.md shows
     out[f"{s}_images"], out[f"{s}_labels"], out[f"{s}_source_index"] = d["image"], d["label"], d["source_index"]
     out[f"{s}_num_bytes"] = np.int64(ds[s].info.splits[s].num_bytes)
+    out[f"{s}_features"] = np.array([repr(f) for f in ds[s].features.values()])
+    out[f"{s}_class_names"] = np.array(ds[s].features["label"].names)
 np.savez(sys.argv[2], **out)
 """
 
@@ -148,7 +151,17 @@ def test_pandas_reads_both_parquet_files():
 def test_hugging_face_datasets_loads_the_folder_offline(tmp_path):
     got = hugging_face(DATA, tmp_path)
     assert [len(got[s]["labels"]) for s in SPLITS] == [1000, 200]
-    assert got["train"]["images"].dtype == np.float32 and got["train"]["labels"].dtype == np.int64
+    # typed by the card's features, with no cast by the user
+    for split, n in zip(SPLITS, (1000, 200), strict=True):
+        images, labels = got[split]["images"], got[split]["labels"]
+        assert (images.shape, images.dtype) == ((n, 8, 8), np.float32), split
+        assert (labels.shape, labels.dtype) == ((n,), np.int64), split
+        assert list(got[split]["features"]) == [
+            "Array2D(shape=(8, 8), dtype='float32')",
+            f"ClassLabel(names={[str(d) for d in range(10)]})",
+            "Value('int64')",
+        ]
+        assert list(got[split]["class_names"]) == [str(d) for d in range(10)]
     assert_equal_to_npz(got, npz(DATA))
     splits = {s["name"]: s for s in card_header(DATA)["dataset_info"]["splits"]}
     for split in SPLITS:  # the header's num_bytes is what datasets measures
@@ -209,3 +222,32 @@ def test_a_variant_describes_itself_and_every_client_loads_it(cold_build, tmp_pa
     run(["git", "commit", "-qm", "variant"], repo)
     run(["dvc", "repro", "--force", "pickle"], repo)
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
+
+
+# ---- docs/formats.md's snippets, run as written --------------------------------------------------
+# Each ```python block runs in a process of its own from the repository's root (offline), followed
+# by a check that the ``images`` and ``labels`` it names are what its comments promise.
+FORMATS_SNIPPETS = re.findall(
+    r"```python\n(.*?)```", (ROOT / "docs" / "formats.md").read_text(encoding="utf-8"), re.S
+)
+_PROMISE = """
+import numpy as _np
+assert isinstance(images, _np.ndarray) and images.dtype == _np.float32, type(images)
+assert images.shape[1:] == (8, 8) and len(images) == 1000, images.shape
+assert isinstance(labels, _np.ndarray) and labels.dtype == _np.int64 and labels.shape == (1000,)
+"""
+
+
+def test_formats_page_has_its_three_python_snippets():
+    clients = ("pandas as pd", "from datasets import", "mlcroissant as mlc")
+    assert [tuple(client in c for client in clients) for c in FORMATS_SNIPPETS] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+
+
+@pytest.mark.parametrize("code", FORMATS_SNIPPETS, ids=["pandas", "datasets", "mlcroissant"])
+def test_formats_page_snippet_runs_as_written(code, tmp_path):
+    env = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    run([sys.executable, "-c", code + _PROMISE], ROOT, env=env)

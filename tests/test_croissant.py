@@ -2,18 +2,24 @@
 
 import hashlib
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from pipeline import croissant
+from pipeline import croissant, releases
 from pipeline.core import config
+from tests.conftest import ROOT, run
+
+DATE = "2026-11-25"
 
 FILES = {"train": b"train parquet bytes", "test": b"test"}
 LABELS = {"train": np.repeat(np.arange(10), 5), "test": np.repeat(np.arange(10), [2] * 9 + [1])}
 
 
 def test_distribution_states_each_files_sha256_and_size():
-    doc = croissant.metadata(FILES, LABELS, "1.0.0")
+    doc = croissant.metadata(FILES, LABELS, "1.0.0", DATE)
     files = {d["contentUrl"]: d for d in doc["distribution"]}
     assert set(files) == {"train.parquet", "test.parquet"}
     for split, blob in FILES.items():
@@ -22,7 +28,7 @@ def test_distribution_states_each_files_sha256_and_size():
 
 
 def test_record_sets_have_the_three_fields_and_the_counts():
-    doc = croissant.metadata(FILES, LABELS, "1.0.0")
+    doc = croissant.metadata(FILES, LABELS, "1.0.0", DATE)
     assert [r["name"] for r in doc["recordSet"]] == ["train", "test"]
     for record_set in doc["recordSet"]:
         assert [f["name"] for f in record_set["field"]] == ["image", "label", "source_index"]
@@ -40,27 +46,79 @@ def test_record_sets_have_the_three_fields_and_the_counts():
 
 
 def test_licence_version_citation_and_responsible_ai_fields():
-    doc = croissant.metadata(FILES, LABELS, "1.0.0")
+    doc = croissant.metadata(FILES, LABELS, "1.0.0", DATE)
     assert (
         doc["license"] == config.DATA_LICENSE_URL == "https://creativecommons.org/licenses/by/4.0/"
     )
     assert doc["version"] == "1.0.0"
     assert "Alpaydin" in doc["citeAs"] and "10.24432/C50P49" in doc["citeAs"]
     assert (
-        "13 writers" in doc["rai:dataCollection"]
+        "13 others" in doc["rai:dataCollection"]
         and "same 13 writers" in doc["rai:dataLimitations"]
+        and "13 writers" in doc["rai:dataBiases"]
+        and "RandomState" in doc["rai:dataPreprocessingProtocol"]
+        and doc["rai:personalSensitiveInformation"].startswith("None.")
     )
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
 
 
-def test_same_files_give_the_same_bytes_without_dates():
-    blob = croissant.json_bytes(croissant.metadata(FILES, LABELS, "1.0.0"))
+def test_same_files_give_the_same_bytes_and_the_only_date_is_the_recorded_one():
+    blob = croissant.json_bytes(croissant.metadata(FILES, LABELS, "1.0.0", DATE))
     assert blob == croissant.json_bytes(
-        croissant.metadata(dict(FILES), {k: v.copy() for k, v in LABELS.items()}, "1.0.0")
+        croissant.metadata(dict(FILES), {k: v.copy() for k, v in LABELS.items()}, "1.0.0", DATE)
     )
     assert blob.endswith(b"}\n") and json.loads(blob)["name"] == "TinyDigits"
-    assert b"date" not in blob.lower()
+    assert json.loads(blob)["datePublished"] == DATE and blob.lower().count(b"date") == 1
+    assert b"datePublished" not in croissant.json_bytes(
+        croissant.metadata(FILES, LABELS, "0.0.0+unreleased", None)
+    )
     assert (
-        croissant.json_bytes(croissant.metadata({**FILES, "test": b"other"}, LABELS, "1.0.0"))
+        croissant.json_bytes(croissant.metadata({**FILES, "test": b"other"}, LABELS, "1.0.0", DATE))
         != blob
     )
+
+
+def test_date_published_is_the_first_releases_recorded_date():
+    entries = releases.load(path=ROOT / releases.RECORD_FILE)
+    assert releases.date_published(entries) == entries[0]["date"] == "2026-11-25"
+    assert releases.date_published([*entries, {**entries[0], "date": "2030-01-01"}]) == DATE
+    assert releases.date_published([]) is None
+
+
+def test_context_is_the_standard_croissant_1_1_context():
+    from mlcroissant._src.core.context import Context, CroissantVersion
+    from mlcroissant._src.core.rdf import make_context
+
+    assert croissant._CONTEXT == make_context(Context(conforms_to=CroissantVersion.V_1_1))
+
+
+# ---- the real validator ---------------------------------------------------------------------------
+
+
+def validate(jsonld: Path, cwd: Path) -> list[str]:
+    """``mlcroissant validate --jsonld`` as a user runs it: every line it prints but its final "Done."
+    (absl logs each warning and error as a line of its own)."""
+    cli = Path(sys.executable).parent / "mlcroissant"
+    result = run([str(cli), "validate", "--jsonld", str(jsonld)], cwd, check=False)
+    lines = (result.stdout + result.stderr).splitlines()
+    assert result.returncode == 0 and lines and lines[-1].endswith("Done."), lines
+    return lines[:-1]
+
+
+def test_mlcroissant_validates_the_published_file_without_a_warning(tmp_path):
+    assert validate(ROOT / config.CROISSANT_FILE, tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "change, warning",
+    [
+        (lambda doc: doc.pop("datePublished"), "datePublished"),
+        (lambda doc: doc["@context"].pop("samplingRate"), "@context` is not standard"),
+    ],
+    ids=["no datePublished", "older @context"],
+)
+def test_the_validation_catches_a_warning(change, warning, tmp_path):
+    doc = json.loads((ROOT / config.CROISSANT_FILE).read_text(encoding="utf-8"))
+    change(doc)
+    (tmp_path / "croissant.json").write_bytes(croissant.json_bytes(doc))
+    assert any(warning in line for line in validate(tmp_path / "croissant.json", tmp_path))

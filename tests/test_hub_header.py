@@ -46,3 +46,12 @@ def test_hub_header_points_at_the_parquet_files_with_measured_counts():
     ]
     assert [s["num_bytes"] for s in info["splits"]] == [9876, 543]
     assert info["download_size"] == 1555 and info["dataset_size"] == 10_419
+
+
+def test_hub_header_types_image_and_label_for_the_datasets_client():
+    import datasets
+
+    features = datasets.Features._from_yaml_list(hub_header.FEATURES)
+    assert features["image"] == datasets.Array2D(shape=(8, 8), dtype="float32")
+    assert features["label"] == datasets.ClassLabel(names=[str(d) for d in range(10)])
+    assert features["source_index"] == datasets.Value("int64")

@@ -175,6 +175,15 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
         assert f"{name} {len(blob)} bytes sha256 {hashlib.sha256(blob).hexdigest()}" in message
     entries = json.loads((repo / "datasets/tinydigits/releases.json").read_text())["releases"]
     assert [(e["version"], e["bump"]) for e in entries] == [("1.0.0", None), ("2.0.0", "MAJOR")]
+    # dated by the commit released (HEAD before the release commit), in UTC
+    assert (
+        entries[1]["date"]
+        == run(
+            ["git", "log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%d", "HEAD^"],
+            repo,
+            env={"TZ": "UTC"},
+        ).stdout.strip()
+    )
     assert (
         entries[1]["splits"]["train"]["per_digit"] == [90] * 10
         and entries[1]["notes"] == "Ninety train images per digit."

@@ -1,4 +1,5 @@
-"""pipeline/releases.py: the release record's 1.0.0 entry, the bump rule, the card's note (all in memory)."""
+"""pipeline/releases.py: the release record's 1.0.0 entry, the bump rule, the card's note (all in memory),
+and the date a release records (from a throwaway git commit)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from pipeline import releases
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
-from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY
+from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY, run
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
 
@@ -167,3 +168,13 @@ def test_the_record_is_written_in_one_key_order_whatever_the_entries_order():
     """So that a release's diff of releases.json shows only the new entry."""
     reordered = [dict(reversed(list(e.items()))) for e in ENTRIES]
     assert releases.record_bytes(reordered) == (ROOT / releases.RECORD_FILE).read_bytes()
+
+
+def test_a_release_is_dated_by_heads_commit_in_utc_not_by_the_clock(tmp_path):
+    from pipeline import release
+
+    run(["git", "init", "-q", "-b", "main"], tmp_path)
+    # 23:30 in New York is the next day in UTC
+    when = {"GIT_COMMITTER_DATE": "2001-02-03T23:30:00-05:00"}
+    run(["git", "commit", "-q", "--allow-empty", "-m", "released"], tmp_path, env=when)
+    assert release.release_date(tmp_path) == "2001-02-04"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import parquet
+from pipeline import citation, parquet
 from pipeline.benchmark import hub_header, tables
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
@@ -192,6 +192,8 @@ def render(template: str, f: Facts) -> str:
         "take_test": tables.span(test),
         "test_step": f"{1 / len(f.test_labels):.3g}",
         "release_note": f.release_note,
+        "citation": citation.BIBTEX,
+        "source_credit": citation.SOURCE_CREDIT,
     }
     try:
         return string.Template(template).substitute(values)

@@ -12,10 +12,20 @@ import yaml
 
 from pipeline.core import config
 
-# The Parquet columns as Hugging Face features: plain nested lists of float32, no extension type.
+# The Parquet columns as Hugging Face features, typed: ``image`` an 8x8 float32 ``Array2D`` and
+# ``label`` a ``ClassLabel`` named "0".."9", so ``with_format("numpy")`` gives (N, 8, 8) float32 and
+# (N,) int64, and the Hub's viewer shows digits with their class names. This is metadata only:
+# ``datasets`` casts the file's plain nested lists to these types when it reads them, so the
+# Parquet bytes stay plain Arrow (docs/formats.md) and every other reader sees the same columns.
 FEATURES = [
-    {"name": "image", "list": {"list": "float32"}},
-    {"name": "label", "dtype": "int64"},
+    {
+        "name": "image",
+        "dtype": {"array2_d": {"shape": list(config.IMAGE_SHAPE), "dtype": "float32"}},
+    },
+    {
+        "name": "label",
+        "dtype": {"class_label": {"names": {str(d): str(d) for d in config.DIGITS}}},
+    },
     {"name": "source_index", "dtype": "int64"},
 ]
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
