@@ -11,6 +11,7 @@ import pytest
 from pipeline import releases
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
+from pipeline.release import next_version
 from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
@@ -170,3 +171,10 @@ def test_the_record_is_written_in_one_key_order_whatever_the_entries_order():
     """So that a release's diff of releases.json shows only the new entry."""
     reordered = [dict(reversed(list(e.items()))) for e in ENTRIES]
     assert releases.record_bytes(reordered) == (ROOT / releases.RECORD_FILE).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "level, expected", [("MAJOR", "2.0.0"), ("MINOR", "1.3.0"), ("PATCH", "1.2.4")]
+)
+def test_the_version_a_refusal_suggests_resets_the_lower_parts(level, expected):
+    assert next_version("1.2.3", level) == expected
