@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
 from scripts.oracle import reference_pickles
 from tests.conftest import VENV_BIN, copy_build, make_repo, run
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -122,12 +122,12 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
     with open(repo.parent / "queue-start.log", "w") as log:
         run(["dvc", "queue", "start", "-j", "2"], repo, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
+
+        def finished():
             status = run(["dvc", "queue", "status"], repo).stdout
-            if not any(word in status for word in ("Queued", "Running")):
-                break
-            time.sleep(1)
+            return None if any(word in status for word in ("Queued", "Running")) else status
+
+        status = wait_for(finished, "the queue to run every experiment", timeout=600, interval=1)
         print(status)
         assert status.count("Success") == len(counts) and "Failed" not in status
     finally:

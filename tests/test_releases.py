@@ -12,6 +12,7 @@ import pytest
 from pipeline import releases
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
+from pipeline.release import next_version
 from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY, run
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
@@ -178,3 +179,10 @@ def test_a_release_is_dated_by_heads_commit_in_utc_not_by_the_clock(tmp_path):
     when = {"GIT_COMMITTER_DATE": "2001-02-03T23:30:00-05:00"}
     run(["git", "commit", "-q", "--allow-empty", "-m", "released"], tmp_path, env=when)
     assert release.release_date(tmp_path) == "2001-02-04"
+
+
+@pytest.mark.parametrize(
+    "level, expected", [("MAJOR", "2.0.0"), ("MINOR", "1.3.0"), ("PATCH", "1.2.4")]
+)
+def test_the_version_a_refusal_suggests_resets_the_lower_parts(level, expected):
+    assert next_version("1.2.3", level) == expected
