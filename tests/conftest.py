@@ -70,14 +70,17 @@ def make_repo(dest: Path) -> Path:
 
 
 # Loaded through PYTHONPATH by every Python process dvc starts: at the moment a process would move a
-# finished temp file over $KILL_AT_REPLACE, SIGKILL it; over $PAUSE_AT_REPLACE, sleep $PAUSE_SECONDS first.
-STAGE_HOOK = textwrap.dedent("""
-    import os, signal, time
+# finished temp file over $KILL_AT_REPLACE, SIGKILL it; over $PAUSE_AT_REPLACE, sleep $PAUSE_SECONDS first
+# (after printing PAUSED_AT_REPLACE and the file to stderr, an event a test can wait for).
+PAUSED_AT_REPLACE = "hook: pausing before replacing"
+STAGE_HOOK = textwrap.dedent(f"""
+    import os, signal, sys, time
     _kill, _pause = os.environ.get("KILL_AT_REPLACE"), os.environ.get("PAUSE_AT_REPLACE")
     if _kill or _pause:
         _replace = os.replace
         def replace(src, dst, *args, **kwargs):
             if _pause and os.fspath(dst).endswith(_pause):
+                print("{PAUSED_AT_REPLACE}", os.fspath(dst), file=sys.stderr, flush=True)
                 time.sleep(float(os.environ.get("PAUSE_SECONDS", "5")))
             if _kill and os.fspath(dst).endswith(_kill):
                 os.kill(os.getpid(), signal.SIGKILL)
