@@ -1,10 +1,12 @@
 # TinyDigits. `make` (or `make help`) lists the targets.
 PYTHON ?= python3
 VENV := .venv
-BIN := $(CURDIR)/$(VENV)/bin
+# Relative, so that a clone in a folder whose path has spaces (`My Courses/`) works: make splits
+# command words at spaces. PATH, an environment variable, takes the absolute path as it is.
+BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Stages run `python -m pipeline.<stage>`: put the venv's python first on PATH for dvc.
-export PATH := $(BIN):$(PATH)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 DVC := $(BIN)/dvc --wait-for-lock
 # `dvc --wait-for-lock` waits for the repository lock but not for the per-file locks a running
 # stage holds, so a second `make repro` started meanwhile would fail; flock queues them instead.

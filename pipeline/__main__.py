@@ -13,6 +13,7 @@ import sys
 
 from pipeline.core import environment
 from pipeline.core.errors import EnvironmentMismatch
+from pipeline.core.runner import Interrupted, catch_ctrl_c, interrupted, run
 
 STAGES = {
     "fetch": "fetch",
@@ -31,13 +32,15 @@ def main(argv):
         return 2
     stage = argv[0]
     try:
+        catch_ctrl_c()
         environment.check()
+        # Ctrl-C while NumPy and the stage load ends here in one line too (the runner takes over after)
+        module = importlib.import_module("pipeline." + STAGES[stage])
     except EnvironmentMismatch as err:
         print("%s: error: %s" % (stage, err), file=sys.stderr)
         return 1
-    module = importlib.import_module("pipeline." + STAGES[stage])
-    from pipeline.core.runner import run
-
+    except (Interrupted, KeyboardInterrupt):
+        return interrupted(stage)
     run(stage, module.main, checked=True)
     return 0
 

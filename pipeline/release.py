@@ -228,4 +228,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    run("release", main)
+    run(
+        "release",
+        main,
+        hint="interrupted; nothing was released (the tree is back at the commit it started from)",
+    )

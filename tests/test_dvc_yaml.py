@@ -141,3 +141,11 @@ def test_the_import_scan_sees_deferred_imports(tmp_path):
     assert (
         imported_modules(PIPELINE / "__init__.py") == set()
     )  # its lazy `load` is not a stage's import
+
+
+def test_the_first_stage_tracks_params_yaml_whole_so_a_new_top_level_key_reruns_it():
+    # a typo beside the real keys (`sed: 7`) changes no tracked key; fetch reruns and refuses it
+    assert "params.yaml" in DVC_YAML["fetch"]["deps"]
+    assert all(
+        "params.yaml" not in stage["deps"] for name, stage in DVC_YAML.items() if name != "fetch"
+    )

@@ -14,15 +14,18 @@ with 1 worker, or a single task, everything runs in this process.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from pipeline.core.errors import ParamsError
+from pipeline.core.runner import EXIT_INTERRUPTED
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,17 @@ def worker_count() -> int:
     return int(value)
 
 
-def _one_blas_thread() -> None:
+def _quit(signum, frame) -> None:
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _start_worker() -> None:
+    # Ctrl-C reaches every process in the terminal's group: a worker leaves at once and silently
+    # (no traceback, no half-trained result); the stage's own process reports it (core.runner).
+    # A fork worker starts with Ctrl-C held (_ctrl_c_held): one pressed meanwhile arrives now.
+    signal.signal(signal.SIGINT, _quit)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # for the worker's lifetime: the same sums in every run
@@ -67,9 +80,15 @@ def warm_workers(modules: Sequence[str]) -> multiprocessing.context.BaseContext 
         return None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(modules))
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
-    forkserver.ensure_running()
+    # The forkserver imports ``modules`` before it starts ignoring Ctrl-C, so Ctrl-C then would print
+    # its traceback: start it with Ctrl-C held (a signal mask survives exec; its workers inherit it
+    # and set their own handler, _start_worker), and take any Ctrl-C here once it has started. The
+    # resource tracker first: starting, it holds Ctrl-C itself, then releases it, ours included.
+    resource_tracker.ensure_running()
+    with _ctrl_c_held():
+        forkserver.ensure_running()
     return context
 
 
@@ -98,13 +117,35 @@ def run_tasks(
     )
     results: list[Any] = [None] * len(tasks)
     with ProcessPoolExecutor(
-        max_workers=n, mp_context=context or _context(), initializer=_one_blas_thread
+        max_workers=n, mp_context=context or _context(), initializer=_start_worker
     ) as pool:
-        futures = {i: pool.submit(fn, *tasks[i]) for i in order}
-        for i, future in futures.items():
-            results[i] = future.result()
+        with _ctrl_c_held():
+            futures = {i: pool.submit(fn, *tasks[i]) for i in order}
+        try:
+            for i, future in futures.items():
+                results[i] = future.result()
+        except BaseException:
+            # interrupted, or a task failed: start no other task, and wait for the workers to end
+            # (wait=False would let this process exit while a worker still unpickles its start-up
+            # state, which then fails with a traceback)
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     log.debug("%d tasks on %d workers", len(tasks), n)
     return results
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Hold Ctrl-C while the pool starts its workers, and take it once they are started: cut short,
+    a starting worker prints a traceback (its parent gone, or the pool's thread never started)."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def timed_call(fn: Callable[..., Any], *args) -> tuple[Any, float]:
