@@ -13,7 +13,6 @@ import sys
 
 from pipeline.core import environment
 from pipeline.core.errors import EnvironmentMismatch
-from pipeline.core.runner import Interrupted, catch_ctrl_c, interrupted, run
 
 STAGES = {
     "fetch": "fetch",
@@ -31,14 +30,22 @@ def main(argv):
         print("usage: python -m pipeline {%s}" % ",".join(STAGES), file=sys.stderr)
         return 2
     stage = argv[0]
+    # The check first: the runner below uses syntax that the oldest Pythons it refuses cannot parse.
     try:
-        catch_ctrl_c()
         environment.check()
-        # Ctrl-C while NumPy and the stage load ends here in one line too (the runner takes over after)
-        module = importlib.import_module("pipeline." + STAGES[stage])
     except EnvironmentMismatch as err:
         print("%s: error: %s" % (stage, err), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        from pipeline.core.runner import interrupted
+
+        return interrupted(stage)
+    from pipeline.core.runner import Interrupted, catch_ctrl_c, interrupted, run
+
+    try:
+        catch_ctrl_c()
+        # Ctrl-C while NumPy and the stage load ends here in one line too (the runner takes over after)
+        module = importlib.import_module("pipeline." + STAGES[stage])
     except (Interrupted, KeyboardInterrupt):
         return interrupted(stage)
     run(stage, module.main, checked=True)
