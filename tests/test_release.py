@@ -75,15 +75,15 @@ def project(cold_build, tmp_path_factory):
     [
         ("", "VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got ''"),
         ("2.0", "VERSION must be a semantic version"),
-        ("1.0.0", "VERSION 1.0.0 is not greater than the last release, 1.0.0"),
+        ("1.1.0", "VERSION 1.1.0 is not greater than the last release, 1.1.0"),
         ("0.9.9", "not greater than the last release"),
-        # The project as it stands holds train/test.parquet, which came after 1.0.0: a MINOR change.
+        # The project as it stands has the files of 1.1.0 and one more line of docs: a PATCH change.
         (
             "2.0.0",
-            "VERSION 2.0.0 is a MAJOR bump but the change since 1.0.0 is MINOR (new file(s) test.parquet, "
-            "train.parquet beside unchanged ones); release it as 1.1.0",
+            "VERSION 2.0.0 is a MAJOR bump but the change since 1.1.0 is PATCH (every published file "
+            "is byte-identical (card, metadata or code changed)); release it as 1.1.1",
         ),
-        ("1.0.1", "is a PATCH bump but the change since 1.0.0 is MINOR"),
+        ("1.2.0", "is a MINOR bump but the change since 1.1.0 is PATCH"),
     ],
 )
 def test_refuses_a_bad_version(project, version, message):
@@ -92,11 +92,11 @@ def test_refuses_a_bad_version(project, version, message):
 
 def test_refuses_an_existing_tag(project):
     _, repo, _ = project
-    git(repo, "tag", "tinydigits@v1.0.1")
+    git(repo, "tag", "tinydigits@v1.1.1")
     try:
-        assert_refused(repo, "1.0.1", "tag tinydigits@v1.0.1 already exists")
+        assert_refused(repo, "1.1.1", "tag tinydigits@v1.1.1 already exists")
     finally:
-        git(repo, "tag", "-d", "tinydigits@v1.0.1")
+        git(repo, "tag", "-d", "tinydigits@v1.1.1")
 
 
 def test_refuses_a_dirty_tree(project):
@@ -104,7 +104,7 @@ def test_refuses_a_dirty_tree(project):
     (repo / "notes.txt").write_text("draft")
     try:
         assert_refused(
-            repo, "1.0.1", "the working tree is not clean (notes.txt); commit or stash first"
+            repo, "1.1.1", "the working tree is not clean (notes.txt); commit or stash first"
         )
     finally:
         (repo / "notes.txt").unlink()
@@ -118,10 +118,10 @@ def test_refuses_when_check_repro_fails(project):
     params.write_text(params.read_text().replace("seed: 42", "seed: -1"))
     git(repo, "commit", "-qam", "a params.yaml no stage accepts")
     try:
-        # 1.1.0 is the bump the change calls for (Parquet files beside v1's), so only the gate can refuse it
+        # 1.1.1 is the bump the change calls for (no published file changed), so only the gate can refuse it
         assert_refused(
             repo,
-            "1.1.0",
+            "1.1.1",
             "make check-repro fails, so HEAD is not a reproducible release",
             slow=True,
         )
@@ -131,7 +131,7 @@ def test_refuses_when_check_repro_fails(project):
 
 @pytest.fixture(scope="module")
 def released(project):
-    """The issue's scenario: train_per_class 90, `make repro`, commit; 1.0.1 refused; 2.0.0 released."""
+    """The issue's scenario: train_per_class 90, `make repro`, commit; 1.1.1 refused; 2.0.0 released."""
     base, repo, v1 = project
     raw = yaml.safe_load((repo / "params.yaml").read_text())
     raw["sample"]["train_per_class"] = 90
@@ -142,8 +142,8 @@ def released(project):
     card = (repo / "datasets/tinydigits/README.md").read_text()
     assert_refused(
         repo,
-        "1.0.1",
-        "VERSION 1.0.1 is a PATCH bump but the change since 1.0.0 is MAJOR "
+        "1.1.1",
+        "VERSION 1.1.1 is a PATCH bump but the change since 1.1.0 is MAJOR "
         "(train: images or labels changed (1,000 -> 900 images); test: images or labels changed",
     )
     # The clone lost 1.0.0's tag (tags do not travel with a branch): the release makes it again.
@@ -174,10 +174,14 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
         blob = (repo / "datasets/tinydigits" / name).read_bytes()
         assert f"{name} {len(blob)} bytes sha256 {hashlib.sha256(blob).hexdigest()}" in message
     entries = json.loads((repo / "datasets/tinydigits/releases.json").read_text())["releases"]
-    assert [(e["version"], e["bump"]) for e in entries] == [("1.0.0", None), ("2.0.0", "MAJOR")]
+    assert [(e["version"], e["bump"]) for e in entries] == [
+        ("1.0.0", None),
+        ("1.1.0", "MINOR"),
+        ("2.0.0", "MAJOR"),
+    ]
     # dated by the commit released (HEAD before the release commit), in UTC
     assert (
-        entries[1]["date"]
+        entries[-1]["date"]
         == run(
             ["git", "log", "-1", "--format=%cd", "--date=format-local:%Y-%m-%d", "HEAD^"],
             repo,
@@ -185,8 +189,8 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
         ).stdout.strip()
     )
     assert (
-        entries[1]["splits"]["train"]["per_digit"] == [90] * 10
-        and entries[1]["notes"] == "Ninety train images per digit."
+        entries[-1]["splits"]["train"]["per_digit"] == [90] * 10
+        and entries[-1]["notes"] == "Ninety train images per digit."
     )
     assert (
         "This card describes **TinyDigits 2.0.0**"
