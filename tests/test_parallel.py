@@ -165,3 +165,34 @@ def test_the_sweep_file_does_not_depend_on_the_blas_kernel():
     if raw_a == raw_b:
         pytest.skip("both kernels gave the same per-seed losses here, so this machine cannot tell")
     assert file_a == file_b
+
+
+STAGE_KILLED_BY_ITS_OWN_TASK = """
+import os, signal, sys
+from pipeline.benchmark.parallel import run_tasks, warm_workers
+context = warm_workers(["os"]) if sys.argv[1] == "forkserver" else None
+# one task kills the stage (as if it had ended at Ctrl-C before its workers saw the signal), the
+# other does nothing: then both workers sit idle, holding both ends of their task queue
+run_tasks(os.kill, [(os.getpid(), signal.SIGKILL), (os.getpid(), 0)], workers=2, context=context)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork and forkserver workers (POSIX)")
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_workers_leave_once_their_stage_has_gone(start):
+    # every process of the run holds the output pipe: communicate() returns once all have ended
+    stage = subprocess.Popen(
+        [sys.executable, "-c", STAGE_KILLED_BY_ITS_OWN_TASK, start],
+        cwd=ROOT,
+        env=dict(os.environ, **{WORKERS_ENV: "2"}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = stage.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(stage.pid, 9)
+        pytest.fail("a worker outlived its stage")
+    assert stage.returncode == -9 and "Traceback" not in output, output

@@ -19,9 +19,11 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import Connection
 from typing import Any
 
 from pipeline.core.errors import ParamsError
@@ -52,16 +54,31 @@ def _quit(signum, frame) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _start_worker() -> None:
+def _start_worker(lifeline: tuple[Connection, Connection]) -> None:
     # Ctrl-C reaches every process in the terminal's group: a worker leaves at once and silently
     # (no traceback, no half-trained result); the stage's own process reports it (core.runner).
     # A fork worker starts with Ctrl-C held (_ctrl_c_held): one pressed meanwhile arrives now.
     signal.signal(signal.SIGINT, _quit)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    alive, stage_end = lifeline
+    stage_end.close()  # a forked worker's copy: only the stage's own may keep the line open
+    threading.Thread(target=_leave_with, args=(alive,), daemon=True).start()
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)  # for the worker's lifetime: the same sums in every run
+
+
+def _leave_with(alive: Connection) -> None:
+    """End this worker once the stage has gone: nothing is ever sent down ``alive``, so it reads
+    end-of-file when the stage's end closes, as it does when the stage exits, however it exits.
+    A worker that a forkserver forks just after Ctrl-C never sees the signal, and would otherwise
+    wait for tasks forever: it holds both ends of its task queue, and the forkserver's lifeline."""
+    try:
+        alive.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -116,8 +133,10 @@ def run_tasks(
         sorted(range(len(tasks)), key=lambda i: -cost[i]) if cost is not None else range(len(tasks))
     )
     results: list[Any] = [None] * len(tasks)
+    context = context or _context()
+    lifeline = context.Pipe(duplex=False)  # (the workers' end, the stage's end)
     with ProcessPoolExecutor(
-        max_workers=n, mp_context=context or _context(), initializer=_start_worker
+        max_workers=n, mp_context=context, initializer=_start_worker, initargs=(lifeline,)
     ) as pool:
         with _ctrl_c_held():
             futures = {i: pool.submit(fn, *tasks[i]) for i in order}
@@ -130,6 +149,8 @@ def run_tasks(
             # state, which then fails with a traceback)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    for end in lifeline:
+        end.close()
     log.debug("%d tasks on %d workers", len(tasks), n)
     return results
 
