@@ -5,7 +5,7 @@ VENV := .venv
 # command words at spaces. PATH, an environment variable, takes the absolute path as it is.
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Stages run `python -m pipeline.<stage>`: put the venv's python first on PATH for dvc.
+# Stages run `python -m pipeline <stage>`: put the venv's python first on PATH for dvc.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DVC := $(BIN)/dvc --wait-for-lock
 # `dvc --wait-for-lock` waits for the repository lock but not for the per-file locks a running
@@ -82,7 +82,7 @@ numpy1: .tools/numpy1/.installed
 
 ## repro: set up, then rebuild every stale stage with `dvc repro` (defaults give TinyDigits v1)
 repro: $(STAMP)
-	@$(BIN)/python -m pipeline.core.params   # the whole params.yaml, including keys no stage tracks
+	@$(BIN)/python -m pipeline params   # the whole params.yaml, including keys no stage tracks
 	$(SERIAL) $(DVC) repro
 
 ## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs) on every core
@@ -132,13 +132,13 @@ pull: $(STAMP)
 
 ## release: record, commit and tag the committed dataset as VERSION: make release VERSION=2.0.0 [NOTES="why"] (docs/releases.md)
 release: $(STAMP)
-	$(BIN)/python -m pipeline.release "$(VERSION)" --notes "$(NOTES)"
+	$(BIN)/python -m pipeline release "$(VERSION)" --notes "$(NOTES)"
 
 ## tags: tag every release in releases.json at the commit that recorded it, after checking its files (idempotent)
 tags: $(STAMP)
-	@$(BIN)/python -m pipeline.tags
+	@$(BIN)/python -m pipeline tags
 
 ## review: Markdown data review of the working tree against BASE (make review BASE=main), PNG in reports/local/
 BASE ?= main
 review: $(STAMP)
-	@$(BIN)/python -m pipeline.diff "$(BASE)" --markdown --png reports/local/review.png
+	@$(BIN)/python -m pipeline review "$(BASE)"

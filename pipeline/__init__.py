@@ -8,9 +8,9 @@ __all__ = ["load"]
 
 
 def __getattr__(name):
-    # Lazy so that ``python -m pipeline.fetch`` does not pay for the loader's imports.
+    # Lazy so that ``python -m pipeline fetch`` does not pay for the loader's imports.
     if name == "load":
-        from pipeline.loader import load
+        from pipeline.loader.reader import load
 
         return load
     raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

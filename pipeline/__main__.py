@@ -1,11 +1,13 @@
-"""Run one stage, after checking the environment: ``python -m pipeline <stage>`` (what ``dvc.yaml`` runs).
+"""The one entry point: ``python -m pipeline COMMAND [ARGS]``. ``--help`` lists the commands.
 
-    $ python -m pipeline fetch
+    $ python -m pipeline fetch                  # a stage, as dvc.yaml runs it
     fetch: source .../sklearn/datasets/data/digits.csv.gz sha256 09f66e6d... ok
+    $ python -m pipeline diff tinydigits@v1.0.0 tinydigits@v1.1.0
 
-The check (:mod:`pipeline.core.environment`) needs only the standard library and runs before any
-stage module, and so NumPy, is imported: a wrong or missing package gets one message naming
-it, and nothing is written.
+The environment check (:mod:`pipeline.core.environment`) needs only the standard library and runs
+before any command's module, and so NumPy, is imported: a wrong or missing package gets one
+message naming it, and nothing is written. Then the command runs through
+:func:`pipeline.core.runner.run`: a known error is one line and exit 1, Ctrl-C one line and exit 130.
 """
 
 import importlib
@@ -14,42 +16,76 @@ import sys
 from pipeline.core import environment
 from pipeline.core.errors import EnvironmentMismatch
 
+# name: (module whose main() runs it, what it does). The stages take no arguments.
 STAGES = {
-    "fetch": "fetch",
-    "sample": "sample",
-    "normalize": "normalize",
-    "split": "split",
-    "pickle": "pickling",
-    "benchmark_sweep": "benchmark.sweep",
-    "benchmark": "benchmark.stage",
+    "fetch": ("pipeline.fetch", "check the source file and write its arrays"),
+    "sample": ("pipeline.sample", "draw the per-digit train and test images"),
+    "normalize": ("pipeline.normalize", "scale pixels to float32 k/16"),
+    "split": ("pipeline.split", "order each split and check it"),
+    "pickle": ("pipeline.pickling", "write the published files"),
+    "benchmark_sweep": ("pipeline.benchmark.sweep", "train the baseline at every sweep count"),
+    "benchmark": ("pipeline.benchmark.stage", "gate the accuracy; write the card and reports"),
 }
+TOOLS = {
+    "params": ("pipeline.core.params", "check the whole params.yaml and print the counts"),
+    "load": ("pipeline.loader.reader", "load every published split and check it [DIR]"),
+    "diff": ("pipeline.release.diff", "compare two revisions image by image [A [B]] (--help)"),
+    "review": ("pipeline.release.review", "the pull-request data review against BASE (Markdown)"),
+    "release": ("pipeline.release.cut", "record, commit and tag a release VERSION (--help)"),
+    "tags": ("pipeline.release.tags", "tag every recorded release at its recording commit"),
+}
+COMMANDS = {**STAGES, **TOOLS}
+
+
+def usage() -> str:
+    lines = ["usage: python -m pipeline COMMAND [ARGS]", "", "stages (dvc.yaml runs them):"]
+    lines += [f"  {name:<16}{text}" for name, (_, text) in STAGES.items()]
+    lines += ["", "tools:"]
+    lines += [f"  {name:<16}{text}" for name, (_, text) in TOOLS.items()]
+    return "\n".join(lines)
 
 
 def main(argv):
-    if len(argv) != 1 or argv[0] not in STAGES:
-        print("usage: python -m pipeline {%s}" % ",".join(STAGES), file=sys.stderr)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage(), file=sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    name, args = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(
+            "python -m pipeline: error: unknown command %r; one of: %s"
+            % (name, ", ".join(COMMANDS)),
+            file=sys.stderr,
+        )
         return 2
-    stage = argv[0]
+    if name in STAGES and args:
+        print(
+            "%s: error: a stage takes no arguments (it reads params.yaml), got %s"
+            % (name, " ".join(args)),
+            file=sys.stderr,
+        )
+        return 2
     # The check first: the runner below uses syntax that the oldest Pythons it refuses cannot parse.
     try:
         environment.check()
     except EnvironmentMismatch as err:
-        print("%s: error: %s" % (stage, err), file=sys.stderr)
+        print("%s: error: %s" % (name, err), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         from pipeline.core.runner import interrupted
 
-        return interrupted(stage)
-    from pipeline.core.runner import Interrupted, catch_ctrl_c, interrupted, run
+        return interrupted(name)
+    from pipeline.core.runner import INTERRUPTED, Interrupted, catch_ctrl_c, interrupted, run
 
     try:
         catch_ctrl_c()
-        # Ctrl-C while NumPy and the stage load ends here in one line too (the runner takes over after)
-        module = importlib.import_module("pipeline." + STAGES[stage])
+        # Ctrl-C while NumPy and the module load ends here in one line too (the runner takes over after)
+        module = importlib.import_module(COMMANDS[name][0])
     except (Interrupted, KeyboardInterrupt):
-        return interrupted(stage)
-    run(stage, module.main, checked=True)
-    return 0
+        return interrupted(name)
+    hint = getattr(module, "INTERRUPTED_HINT", INTERRUPTED)
+    if name in STAGES:
+        return run(name, module.main, hint=hint)
+    return run(name, lambda: module.main(args), hint=hint)
 
 
 if __name__ == "__main__":

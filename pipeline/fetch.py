@@ -1,6 +1,6 @@
 """Stage ``fetch``: snapshot scikit-learn's bundled digits, verified by digest, offline.
 
-    $ python -m pipeline.fetch
+    $ python -m pipeline fetch
     fetch: source .../sklearn/datasets/data/digits.csv.gz sha256 09f66e6d... ok
     fetch: wrote datasets/raw/digits.npz: 1,797 images, 64 pixels each
 
@@ -21,7 +21,6 @@ import numpy as np
 
 from pipeline.core import config, params
 from pipeline.core.errors import SourceError
-from pipeline.core.runner import run
 from pipeline.core.storage import write_npz
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,3 @@ def main() -> None:
     log.info(
         "wrote %s: %s images, %d pixels each", config.RAW_FILE, f"{len(labels):,}", pixels.shape[1]
     )
-
-
-if __name__ == "__main__":
-    run("fetch", main)

@@ -1,7 +1,7 @@
 """Stage ``pickle``: write the published files: ``train.pkl``/``test.pkl``, their ``.npz`` and
 ``.parquet`` twins, and ``croissant.json``.
 
-    $ python -m pipeline.pickling
+    $ python -m pipeline pickle
     pickle: datasets/tinydigits/train.pkl 264,255 bytes sha256 254293630e54...
     ...
     pickle: datasets/tinydigits/croissant.json ... bytes sha256 ...
@@ -10,7 +10,7 @@ Each ``.pkl`` is pickle protocol 4 of ``{'images': float32 (N, 8, 8), 'labels': 
 the TinyDigits v1 format; each ``.npz`` holds the same two arrays and loads with
 ``numpy.load(path, allow_pickle=False)``. Each ``.parquet`` holds them row by row, in the same
 order, with each image's row in the source (``source_index``, from the sample plan); see
-:mod:`pipeline.parquet`. ``croissant.json`` describes the Parquet files (:mod:`pipeline.croissant`).
+:mod:`pipeline.formats.parquet`. ``croissant.json`` describes the Parquet files (:mod:`pipeline.formats.croissant`).
 Each write is atomic: a killed run never leaves a partial file. With TinyDigits v1's params (seed 42,
 100 train and 20 test images per digit) the pickles must be the published v1 bytes
 (``config.V1_SHA256``); if not, the stage stops naming both digests and replaces nothing.
@@ -24,11 +24,11 @@ import pickle
 
 import numpy as np
 
-from pipeline import croissant, parquet, releases
 from pipeline.core import config, params
 from pipeline.core.errors import ContractError, ReproducibilityError
-from pipeline.core.runner import run
 from pipeline.core.storage import atomic_write_bytes, npz_bytes, read_npz
+from pipeline.formats import croissant, parquet
+from pipeline.release import record
 
 log = logging.getLogger(__name__)
 # What this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py).
@@ -50,8 +50,8 @@ def pickle_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
         raise ContractError(
             f"labels must be int64 ({len(images)},), got {labels.dtype} {labels.shape}"
         )
-    record = {"images": np.ascontiguousarray(images), "labels": np.ascontiguousarray(labels)}
-    return pickle.dumps(record, protocol=config.PICKLE_PROTOCOL)
+    arrays = {"images": np.ascontiguousarray(images), "labels": np.ascontiguousarray(labels)}
+    return pickle.dumps(arrays, protocol=config.PICKLE_PROTOCOL)
 
 
 def is_v1(p: params.Params) -> bool:
@@ -93,15 +93,15 @@ def main() -> None:
         files[config.parquet_path(name)] = parquet.parquet_bytes(
             images, labels, plan[f"{name}_index"]
         )
-    # croissant.json states the release these data files are (or LAST+unreleased): see pipeline.releases
+    # croissant.json states the release these data files are (or LAST+unreleased): see pipeline.release.record
     # and, as datePublished, the first release's recorded date
-    entries = releases.load()
-    version = releases.version_of(entries, p, {path.name: blob for path, blob in files.items()})
+    entries = record.load()
+    version = record.version_of(entries, p, {path.name: blob for path, blob in files.items()})
     doc = croissant.metadata(
         {s: files[config.parquet_path(s)] for s in config.SPLITS},
         {s: labels for s, (_, labels) in splits.items()},
         version,
-        releases.date_published(entries),
+        record.date_published(entries),
     )
     files[config.CROISSANT_FILE] = croissant.json_bytes(doc)
     if is_v1(p):  # the published digests are the build's own test, before anything is replaced
@@ -111,7 +111,3 @@ def main() -> None:
         log.info(
             "%s %s bytes sha256 %s", path, f"{len(blob):,}", hashlib.sha256(blob).hexdigest()[:12]
         )
-
-
-if __name__ == "__main__":
-    run("pickle", main)

@@ -1,6 +1,6 @@
 """Stage ``split``: gather train and test images in the order the sample plan drew.
 
-    $ python -m pipeline.split
+    $ python -m pipeline split
     split: train (1,000, 8, 8) float32, test (200, 8, 8) float32; disjoint, shuffled
 
 Checks the full splits contract before writing: per-class counts as params say, no image in
@@ -11,27 +11,17 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
-
+from pipeline.algorithm import gather
 from pipeline.core import config, params
-from pipeline.core.runner import run
 from pipeline.core.storage import read_npz, write_npz
 
 log = logging.getLogger(__name__)
 OUTS = (config.SPLITS_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
 
 
-def gather(
-    images: np.ndarray, labels: np.ndarray, index: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 8, 8) and labels (N,) at ``index`` (M,) -> (M, 8, 8) float32, (M,) int64."""
-    return np.ascontiguousarray(images[index]), labels[index].astype(np.int64)
-
-
 def main() -> None:
-    from pipeline import (
-        schemas,
-    )  # deferred: pandas + pandera, ~3 s; other stages import this module
+    # deferred, so that importing this module costs nothing: pandas + pandera take ~1 s
+    from pipeline import schemas
 
     p = params.load()
     # inputs were validated by the stages that wrote them; DVC's hashes pin those bytes
@@ -55,7 +45,3 @@ def main() -> None:
         "%s; disjoint, shuffled",
         ", ".join(f"{name} {images.shape} {images.dtype}" for name, (images, _) in splits.items()),
     )
-
-
-if __name__ == "__main__":
-    run("split", main)

@@ -36,15 +36,15 @@ from scripts.bench_runs import (  # noqa: E402
 
 ONE_PROCESS = """
 import sys
-from pipeline import fetch, normalize, pickling, sample, split
+from pipeline import algorithm, fetch, pickling
 from pipeline.core import config, params
 from pipeline.core.storage import atomic_write_bytes
 p = params.load()
 pixels, labels = fetch.parse_csv(fetch.source_path().read_bytes())
-images = normalize.normalize(pixels)
-train, test = sample.draw(labels, p.sample.train_counts, p.sample.test_counts, p.seed)
+images = algorithm.normalize(pixels)
+train, test = algorithm.draw(labels, p.sample.train_counts, p.sample.test_counts, p.seed)
 for name, index in (("train", train), ("test", test)):
-    atomic_write_bytes(f"{sys.argv[1]}/{name}.pkl", pickling.pickle_bytes(*split.gather(images, labels, index)))
+    atomic_write_bytes(f"{sys.argv[1]}/{name}.pkl", pickling.pickle_bytes(*algorithm.gather(images, labels, index)))
 """
 
 # The original one-shot script's work (load_digits, the global stream, protocol-4 pickles), as

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMED = (
-    "import time; t = time.perf_counter(); from pipeline import environment; environment.check(); "
+    "import time; t = time.perf_counter(); from pipeline.core import environment; environment.check(); "
     "print(time.perf_counter() - t)"
 )
 
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     with_check, without = [], []
     for _ in range(args.runs):  # alternating, so both see the same machine load
-        with_check.append(wall("from pipeline import environment; environment.check()"))
-        without.append(wall("from pipeline import errors"))
+        with_check.append(wall("from pipeline.core import environment; environment.check()"))
+        without.append(wall("from pipeline.core import errors"))
     a, b = 1000 * statistics.median(with_check), 1000 * statistics.median(without)
     print(
         f"bench-env: interpreter start-up with the check {a:.0f} ms, without {b:.0f} ms (medians of "

@@ -14,7 +14,7 @@ import tracemalloc
 
 import numpy as np
 
-from pipeline import fetch, normalize, pickling, sample, schemas, split
+from pipeline import algorithm, fetch, normalize, pickling, schemas
 from pipeline.core import config
 
 
@@ -58,15 +58,15 @@ def scale(k: int) -> None:
     def validate_raw():
         schemas.validate(schemas.to_frame(pixels, labels), raw_schema, stage="bench")
 
-    images = normalize.normalize(pixels)
+    images = algorithm.normalize(pixels)
 
     def validate_norm():
         schemas.validate(schemas.to_frame(images, labels), schemas.NORMALIZED, stage="bench")
 
-    train, test = sample.draw(labels, train_counts, test_counts, 42)
+    train, test = algorithm.draw(labels, train_counts, test_counts, 42)
     parts = {
-        "train": split.gather(images, labels, train),
-        "test": split.gather(images, labels, test),
+        "train": algorithm.gather(images, labels, train),
+        "test": algorithm.gather(images, labels, test),
     }
 
     def validate_splits():
@@ -78,10 +78,10 @@ def scale(k: int) -> None:
         ("pandera: raw", validate_raw),
         ("normalize", normalize.normalize, pixels),
         ("pandera: normalized", validate_norm),
-        ("sample.draw", sample.draw, labels, train_counts, test_counts, 42),
+        ("algorithm.draw", algorithm.draw, labels, train_counts, test_counts, 42),
         (
             "split.gather train+test",
-            lambda: [split.gather(images, labels, i) for i in (train, test)],
+            lambda: [algorithm.gather(images, labels, i) for i in (train, test)],
         ),
         ("pandera: splits", validate_splits),
         ("pickle_bytes train+test", lambda: [pickling.pickle_bytes(*p) for p in parts.values()]),

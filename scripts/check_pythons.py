@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pipeline.core.environment import LOCK_FILE, python_supported  # noqa: E402  (the repository's own module)
+from pipeline.core.environment import REQUIREMENTS_FILE, python_supported  # noqa: E402  (the repository's own module)
 
 CANDIDATES = [f"3.{minor}" for minor in range(8, 20)]
 
@@ -43,7 +43,7 @@ def say(message: str) -> None:
     print(f"check-pythons: {message}", flush=True)
 
 
-def supported(lock: Path = LOCK_FILE) -> tuple[str, list[str]]:
+def supported(lock: Path = REQUIREMENTS_FILE) -> tuple[str, list[str]]:
     requires = re.search(r"^#\s*requires-python:\s*(\S+)", lock.read_text(), re.M).group(1)
     return requires, [minor for minor in CANDIDATES if python_supported(requires, minor + ".0")]
 

@@ -147,7 +147,7 @@ CHECKS = [  # (what passing means, check)
     ),
     (
         "pipeline.load verifies train and test against dvc.lock; each .pkl holds the same arrays as its .npz",
-        check_command(["python", "-m", "pipeline.loader"]),
+        check_command(["python", "-m", "pipeline", "load"]),
     ),
 ]
 

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import fetch, releases
+from pipeline import fetch
 from pipeline.core import config, params
-from pipeline.integrity import recorded_digest
+from pipeline.loader.integrity import recorded_digest
+from pipeline.release import record
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # the environment running pytest also runs dvc
@@ -156,7 +157,7 @@ V1 = {
     "test": "767ea1644a12dac6f3f94f63536de4deace8a0fa1f5c54f80a9419a267c7802d",
 }
 # The committed release record (datasets/tinydigits/releases.json), oldest first, and its 1.0.0 entry.
-ENTRIES = releases.load(path=ROOT / releases.RECORD_FILE)
+ENTRIES = record.load(path=ROOT / record.RECORD_FILE)
 V1_ENTRY = ENTRIES[0]
 RAW_PARAMS = yaml.safe_load((ROOT / config.PARAMS_FILE).read_text())  # params.yaml as committed
 BENCHMARK_DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
@@ -215,7 +216,7 @@ def lock_text(root, names=FILES) -> str:
         "schema: '2.0'",
         "stages:",
         "  pickle:",
-        "    cmd: python -m pipeline.pickling",
+        "    cmd: python -m pipeline pickle",
         "    outs:",
     ]
     for name in names:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from pipeline import parquet
-from pipeline.benchmark import card, hub_header, reports, tables
+from pipeline.benchmark import card, reports, tables
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
+from pipeline.formats import hub_header, parquet
 from tests.conftest import ROOT
 
 TEMPLATE = (ROOT / reports.CARD_TEMPLATE).read_text(encoding="utf-8")

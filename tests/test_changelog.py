@@ -1,17 +1,17 @@
-"""pipeline/changelog.py: the changelog and the release tag's message, rendered from the record."""
+"""pipeline/release/changelog.py: the changelog and the release tag's message, rendered from the record."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 
-from pipeline import changelog, releases
 from pipeline.core import config
+from pipeline.release import changelog, record
 from tests.conftest import ENTRIES, ROOT, V1_ENTRY
 
 
 def test_the_changelog_and_the_tag_message_come_from_the_record():
-    assert (ROOT / releases.CHANGELOG_FILE).read_text() == changelog.render(ENTRIES)
+    assert (ROOT / record.CHANGELOG_FILE).read_text() == changelog.render(ENTRIES)
     second = {
         **copy.deepcopy(V1_ENTRY),
         "version": "1.0.1",

@@ -1,13 +1,13 @@
 """One citation: README, the dataset card, croissant.json and CITATION.cff cite TinyDigits and credit
-its UCI source the same way (pipeline/citation.py says it once)."""
+its UCI source the same way (pipeline/formats/citation.py says it once)."""
 
 import json
 import re
 
 import yaml
 
-from pipeline import citation
 from pipeline.core import config
+from pipeline.formats import citation
 from tests.conftest import ROOT
 
 CFF = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))

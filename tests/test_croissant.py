@@ -1,4 +1,4 @@
-"""pipeline.croissant: croissant.json, built from the files, the same bytes every run."""
+"""pipeline.formats.croissant: croissant.json, built from the files, the same bytes every run."""
 
 import hashlib
 import json
@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import croissant, releases
 from pipeline.core import config
+from pipeline.formats import croissant
+from pipeline.release import record
 from tests.conftest import ROOT, run
 
 DATE = "2026-11-25"
@@ -79,10 +80,10 @@ def test_same_files_give_the_same_bytes_and_the_only_date_is_the_recorded_one():
 
 
 def test_date_published_is_the_first_releases_recorded_date():
-    entries = releases.load(path=ROOT / releases.RECORD_FILE)
-    assert releases.date_published(entries) == entries[0]["date"] == "2026-11-25"
-    assert releases.date_published([*entries, {**entries[0], "date": "2030-01-01"}]) == DATE
-    assert releases.date_published([]) is None
+    entries = record.load(path=ROOT / record.RECORD_FILE)
+    assert record.date_published(entries) == entries[0]["date"] == "2026-11-25"
+    assert record.date_published([*entries, {**entries[0], "date": "2030-01-01"}]) == DATE
+    assert record.date_published([]) is None
 
 
 def test_context_is_the_standard_croissant_1_1_context():

@@ -1,4 +1,4 @@
-"""`python -m pipeline.diff`: image-level comparison of two revisions, on hand-built git revisions."""
+"""`python -m pipeline diff`: image-level comparison of two revisions, on hand-built git revisions."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from pipeline import diff
 from pipeline.core.storage import npz_bytes
+from pipeline.release import diff
 from tests.conftest import ROOT, run
 
 POOL = (
@@ -148,7 +148,10 @@ def revs(tmp_path_factory):
 
 def pdiff(repo, *args):
     return run(
-        ["python", "-m", "pipeline.diff", *args], repo, check=False, env={"PYTHONPATH": str(ROOT)}
+        ["python", "-m", "pipeline", "diff", *args],
+        repo,
+        check=False,
+        env={"PYTHONPATH": str(ROOT)},
     )
 
 
@@ -254,7 +257,7 @@ def test_markdown_review_and_its_png(revs, tmp_path):
 
 
 def test_review_groups_are_what_changed_by_content():
-    from pipeline import review
+    from pipeline.release import review
 
     got = {title: (len(labels), labels.tolist()) for title, _, labels in review.groups(A, B)}
     assert {t: n for t, (n, _) in got.items()} == {

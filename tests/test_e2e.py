@@ -150,7 +150,7 @@ def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(buil
         images, labels = z["images"].copy(), z["labels"]
     images[images > 0] = 0.03  # off the 1/16 grid everywhere a stroke is
     np.savez(normalized, images=images, labels=labels)
-    result = run(["python", "-m", "pipeline.split"], repo, check=False)
+    result = run(["python", "-m", "pipeline", "split"], repo, check=False)
     assert result.returncode == 1
     assert (
         "split: error: stage 'split': splits data (1,200 rows) violates the contract:"

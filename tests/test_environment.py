@@ -132,7 +132,7 @@ def test_only_the_locked_pythons_are_supported(version, ok):
 def test_this_venv_is_the_pinned_environment_and_the_lock_pins_every_decisive_package():
     environment.check()  # raises if not
     _, pins = environment.read_lock(
-        environment.LOCK_FILE.read_text(), environment.marker_environment()
+        environment.REQUIREMENTS_FILE.read_text(), environment.marker_environment()
     )
     assert all(environment.canonical(n) in pins for n in environment.DECISIVE)
 
@@ -140,7 +140,7 @@ def test_this_venv_is_the_pinned_environment_and_the_lock_pins_every_decisive_pa
 def test_the_lock_records_pyprojects_python_range():
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert (
-        environment.LOCK_FILE.read_text()
+        environment.REQUIREMENTS_FILE.read_text()
         .splitlines()[0]
         .startswith(f"# requires-python: {requires} ")
     )
@@ -212,7 +212,7 @@ def test_a_stage_started_through_the_entry_point_refuses_another_numpy_and_write
     before = files_under(stage_folder)
     result = run_stage(sys.executable, stage, stage_folder, [shadow])
     pinned = environment.read_lock(
-        environment.LOCK_FILE.read_text(), environment.marker_environment()
+        environment.REQUIREMENTS_FILE.read_text(), environment.marker_environment()
     )[1]["numpy"]
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(

@@ -117,7 +117,7 @@ def test_old_numpy_first_on_path_is_refused_and_the_published_files_are_untouche
     result = repro_with(built, numpy_126, "-f", "-s", "pickle")
     assert result.returncode != 0
     numpy_pin = environment.read_lock(
-        environment.LOCK_FILE.read_text(), environment.marker_environment()
+        environment.REQUIREMENTS_FILE.read_text(), environment.marker_environment()
     )[1]["numpy"]
     assert (
         "pickle: error: wrong environment for this stage: numpy 1.26.4 is installed, "

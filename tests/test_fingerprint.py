@@ -1,10 +1,10 @@
-"""pipeline/fingerprint.py: which files a release publishes, and the order-free content digest."""
+"""pipeline/release/fingerprint.py: which files a release publishes, and the order-free content digest."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline import fingerprint
+from pipeline.release import fingerprint
 from tests.conftest import ROOT, V1_ENTRY
 
 

@@ -1,9 +1,9 @@
-"""pipeline.benchmark.hub_header: the card's Hugging Face header, from the measured files."""
+"""pipeline.formats.hub_header: the card's Hugging Face header, from the measured files."""
 
 import pytest
 import yaml
 
-from pipeline.benchmark import hub_header
+from pipeline.formats import hub_header
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""pipeline.integrity: the dvc.lock digest check and Git LFS pointers, as pipeline.load meets them."""
+"""pipeline.loader.integrity: the dvc.lock digest check and Git LFS pointers, as pipeline.load meets them."""
 
 import hashlib
 import pickle
@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import load
 from pipeline.core.errors import DigestError, LfsPointerError
-from pipeline.integrity import parse_pointer
+from pipeline.loader.integrity import parse_pointer
 from tests.conftest import PUBLISHED, lock_text
 
 # ---- no dvc.lock, or no record in it -------------------------------------------------------

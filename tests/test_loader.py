@@ -1,8 +1,8 @@
-"""pipeline.loader: loading the published files, damaged files, and validation of the arrays.
+"""pipeline.loader.reader: loading the published files, damaged files, and validation of the arrays.
 
 Every bad file here is built in memory; none of them may load silently. Restricted unpickling,
 malicious pickles and NumPy 1.x/2 pickle compatibility are in test_loader_pickles.py; the digest
-check and Git LFS pointers (pipeline.integrity) are in test_integrity.py.
+check and Git LFS pointers (pipeline.loader.integrity) are in test_integrity.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pipeline.core.errors import (
     DatasetNotFoundError,
 )
 from pipeline.core.storage import npz_bytes
-from pipeline.loader import main, validate
+from pipeline.loader.reader import main, validate
 from tests.conftest import ROOT, good_arrays, lock_text
 
 # ---- the published files -------------------------------------------------------------------
@@ -44,8 +44,8 @@ def test_default_root_is_the_repository_dataset(monkeypatch):
 
 
 def test_command_line_checks_every_split_and_both_formats(project, caplog):
-    with caplog.at_level(logging.INFO, logger="pipeline.loader"):
-        main(project)
+    with caplog.at_level(logging.INFO, logger="pipeline.loader.reader"):
+        main([str(project)])
     assert (
         "train: 1,000 images; train.pkl md5" in caplog.text and "as dvc.lock records" in caplog.text
     )
@@ -59,7 +59,7 @@ def test_command_line_fails_when_the_twins_disagree(project):
         lock_text(project.parents[1])
     )  # digests fine, content not
     with pytest.raises(DatasetError, match="test.pkl and test.npz .* hold different arrays"):
-        main(project)
+        main([str(project)])
 
 
 # ---- damaged files ---------------------------------------------------------------------------

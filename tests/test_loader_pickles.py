@@ -1,4 +1,4 @@
-"""pipeline.loader's restricted unpickler: malicious pickles and NumPy 1.x/2 pickle compatibility."""
+"""pipeline.loader.reader's restricted unpickler: malicious pickles and NumPy 1.x/2 pickle compatibility."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from pipeline import load
 from pipeline.core.errors import DatasetFormatError, DigestError, UnsafePickleError
-from pipeline.loader import ALLOWED_GLOBALS, unpickle
+from pipeline.loader.reader import ALLOWED_GLOBALS, unpickle
 from tests.conftest import PUBLISHED, ROOT, good_arrays, run
 
 

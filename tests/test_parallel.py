@@ -45,7 +45,7 @@ def bits(runs) -> list[bytes]:
 
 def test_seeds_on_one_worker_and_on_several_are_bit_identical(source):
     pixels, labels = source
-    from pipeline.normalize import normalize
+    from pipeline.algorithm import normalize
 
     train, test = training.sweep_split(normalize(pixels), labels, 30, (10,) * 10, 3)
     one = training.train_seeds(train, test, SMALL, workers=1)
@@ -58,7 +58,7 @@ def test_seeds_from_warmed_workers_are_the_bits_of_one_worker(source, monkeypatc
     """The benchmark stage's workers fork from a process that imported scikit-learn first
     (a forkserver): the same bits as one worker in this process."""
     pixels, labels = source
-    from pipeline.normalize import normalize
+    from pipeline.algorithm import normalize
 
     monkeypatch.setenv(WORKERS_ENV, "2")
     context = warm_workers(training.WORKER_IMPORTS)

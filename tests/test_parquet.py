@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import parquet
 from pipeline.core.errors import ContractError
+from pipeline.formats import parquet
 
 
 @pytest.fixture

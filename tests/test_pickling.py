@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from pipeline import normalize, pickling, sample, split
+from pipeline import algorithm, pickling
 from pipeline.core.errors import ContractError
 from scripts.oracle import reference_pickles
 from tests.conftest import V1
@@ -15,11 +15,11 @@ from tests.conftest import V1
 def build(source, train_counts, test_counts, seed):
     """The pipeline's pure functions chained in memory: source -> {split: (images, labels)}."""
     pixels, labels = source
-    images = normalize.normalize(pixels)
-    train, test = sample.draw(labels, train_counts, test_counts, seed)
+    images = algorithm.normalize(pixels)
+    train, test = algorithm.draw(labels, train_counts, test_counts, seed)
     return {
-        "train": split.gather(images, labels, train),
-        "test": split.gather(images, labels, test),
+        "train": algorithm.gather(images, labels, train),
+        "test": algorithm.gather(images, labels, test),
     }
 
 
@@ -46,7 +46,7 @@ def test_default_params_give_the_published_v1_bytes(source):
 
 
 def test_pickle_bytes_is_the_published_format(tiny_pixels, tiny_labels):
-    images = normalize.normalize(tiny_pixels)
+    images = algorithm.normalize(tiny_pixels)
     blob = pickling.pickle_bytes(images, tiny_labels)
     assert blob[:2] == b"\x80\x04"  # protocol 4
     record = pickle.loads(blob)
@@ -57,7 +57,7 @@ def test_pickle_bytes_is_the_published_format(tiny_pixels, tiny_labels):
 def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(
     tiny_pixels, tiny_labels
 ):
-    images = normalize.normalize(tiny_pixels)
+    images = algorithm.normalize(tiny_pixels)
     with pytest.raises(
         ContractError, match=r"images must be float32 \(N, 8, 8\), got float64 \(30, 8, 8\)"
     ):

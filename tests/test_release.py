@@ -234,7 +234,7 @@ def oracle_numbers():
 def test_diff_from_the_v1_commit_to_the_release_matches_the_oracle(released):
     repo, _, v1, _, _ = released
     r = json.loads(
-        run(["python", "-m", "pipeline.diff", v1, "tinydigits@v2.0.0", "--json"], repo).stdout
+        run(["python", "-m", "pipeline", "diff", v1, "tinydigits@v2.0.0", "--json"], repo).stdout
     )
     got = {s: {k: r[s][k] for k in ("added", "removed", "kept")} for s in ("train", "test")}
     assert {**got, "moved": r["moved"]} == oracle_numbers()

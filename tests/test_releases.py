@@ -1,4 +1,4 @@
-"""pipeline/releases.py: the release record's 1.0.0 entry, the bump rule, the card's note (all in memory),
+"""pipeline/release/record.py: the release record's 1.0.0 entry, the bump rule, the card's note (all in memory),
 and the date a release records (from a throwaway git commit)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import releases
 from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
-from pipeline.release import next_version
+from pipeline.release import record
+from pipeline.release.cut import next_version
 from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY, run
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
@@ -42,16 +42,15 @@ def test_release_1_0_0_records_the_published_v1_files():
 @pytest.mark.parametrize("text", ["2.0", "v2.0.0", "2.0.0-rc1", "02.0.0", ""])
 def test_a_version_must_be_major_minor_patch(text):
     with pytest.raises(ReleaseError, match="VERSION must be a semantic version MAJOR.MINOR.PATCH"):
-        releases.parse_version(text)
+        record.parse_version(text)
 
 
 def test_bump_level_is_the_first_part_that_grew():
-    assert releases.bump_level("1.0.0", "2.0.0") == "MAJOR"
-    assert releases.bump_level("1.2.3", "1.3.0") == "MINOR"
-    assert releases.bump_level("1.2.3", "1.2.10") == "PATCH"
+    assert record.bump_level("1.0.0", "2.0.0") == "MAJOR"
+    assert record.bump_level("1.2.3", "1.3.0") == "MINOR"
+    assert record.bump_level("1.2.3", "1.2.10") == "PATCH"
     assert (
-        releases.bump_level("1.2.3", "1.2.3") is None
-        and releases.bump_level("1.2.3", "1.1.9") is None
+        record.bump_level("1.2.3", "1.2.3") is None and record.bump_level("1.2.3", "1.1.9") is None
     )
 
 
@@ -71,9 +70,9 @@ def changed(**edits):
 
 def test_bump_rule():
     same = changed()
-    assert releases.required_bump(V1_ENTRY, same)[0] == "PATCH"
+    assert record.required_bump(V1_ENTRY, same)[0] == "PATCH"
     new_file = changed(a=(("files", "train.parquet"), {"bytes": 1, "sha256": "0" * 64}))
-    assert releases.required_bump(V1_ENTRY, new_file) == (
+    assert record.required_bump(V1_ENTRY, new_file) == (
         "MINOR",
         ["new file(s) train.parquet beside unchanged ones"],
     )
@@ -82,13 +81,13 @@ def test_bump_rule():
         b=(("splits", "train", "images"), 900),
         c=(("files", "train.pkl", "sha256"), "1" * 64),
     )
-    level, reasons = releases.required_bump(V1_ENTRY, fewer)
+    level, reasons = record.required_bump(V1_ENTRY, fewer)
     assert level == "MAJOR" and reasons == ["train: images or labels changed (1,000 -> 900 images)"]
     reordered = changed(a=(("files", "test.npz", "sha256"), "2" * 64))
-    level, reasons = releases.required_bump(V1_ENTRY, reordered)
+    level, reasons = record.required_bump(V1_ENTRY, reordered)
     assert level == "MAJOR" and "same images and labels but other bytes" in reasons[0]
     dropped = changed(a=(("files", "test.pkl"), None))
-    assert releases.required_bump(V1_ENTRY, dropped) == (
+    assert record.required_bump(V1_ENTRY, dropped) == (
         "MAJOR",
         ["test.pkl is no longer published"],
     )
@@ -103,7 +102,7 @@ def v1_files():
 
 
 def test_card_note_names_the_release_the_files_are():
-    note = releases.card_note(V1_ONLY, DEFAULTS, v1_files())
+    note = record.card_note(V1_ONLY, DEFAULTS, v1_files())
     assert note.startswith("This card describes **TinyDigits 1.0.0** (git tag `tinydigits@v1.0.0`")
 
 
@@ -112,28 +111,28 @@ def test_card_note_says_how_an_unreleased_variant_differs():
         DEFAULTS, sample=dataclasses.replace(DEFAULTS.sample, train_counts=(90,) * 10)
     )
     files = {**v1_files(), "train.pkl": b"other"}
-    note = releases.card_note(V1_ONLY, ninety, files)
+    note = record.card_note(V1_ONLY, ninety, files)
     assert "**unreleased variant**" in note and "`sample.train_per_class: 100 -> 90`" in note
-    same_params = releases.card_note(V1_ONLY, DEFAULTS, files)
+    same_params = record.card_note(V1_ONLY, DEFAULTS, files)
     assert "unreleased variant" in same_params and ": other bytes in train.pkl." in same_params
-    assert "No TinyDigits release is recorded yet" in releases.card_note([], DEFAULTS, files)
+    assert "No TinyDigits release is recorded yet" in record.card_note([], DEFAULTS, files)
 
 
 def test_new_files_beside_a_release_are_named_and_not_claimed_as_that_release():
     files = {**v1_files(), "train.parquet": b"new"}
-    note = releases.card_note(V1_ONLY, DEFAULTS, files)
+    note = record.card_note(V1_ONLY, DEFAULTS, files)
     assert "unreleased variant" in note and "files not in that release: train.parquet" in note
-    assert releases.version_of(V1_ONLY, DEFAULTS, files) == "1.0.0+unreleased"
-    assert releases.version_of(V1_ONLY, DEFAULTS, v1_files()) == "1.0.0"
-    assert releases.version_of([], DEFAULTS, v1_files()) == "0.0.0+unreleased"
+    assert record.version_of(V1_ONLY, DEFAULTS, files) == "1.0.0+unreleased"
+    assert record.version_of(V1_ONLY, DEFAULTS, v1_files()) == "1.0.0"
+    assert record.version_of([], DEFAULTS, v1_files()) == "0.0.0+unreleased"
 
 
 def test_a_damaged_record_is_one_clear_error(tmp_path):
     bad = tmp_path / "releases.json"
     bad.write_text('{"releases": [{"version": "one"}]}')
     with pytest.raises(ReleaseError, match="is not a valid release record"):
-        releases.load(path=bad)
-    assert releases.load(path=Path(tmp_path / "absent.json")) == []
+        record.load(path=bad)
+    assert record.load(path=Path(tmp_path / "absent.json")) == []
 
 
 def later_entries():
@@ -146,8 +145,8 @@ def later_entries():
 
 def test_the_newest_release_with_these_files_and_params_is_the_one_described():
     entries = later_entries()
-    assert releases.version_of(entries, DEFAULTS, v1_files()) == "1.0.1"
-    note = releases.card_note(entries, DEFAULTS, v1_files())
+    assert record.version_of(entries, DEFAULTS, v1_files()) == "1.0.1"
+    note = record.card_note(entries, DEFAULTS, v1_files())
     assert note == (
         "This card describes **TinyDigits 1.0.1** (git tag `tinydigits@v1.0.1`; see "
         "[CHANGELOG.md](CHANGELOG.md); the latest release is 2.0.0)."
@@ -156,30 +155,30 @@ def test_the_newest_release_with_these_files_and_params_is_the_one_described():
 
 def test_the_same_files_under_other_params_are_not_that_release():
     seven = dataclasses.replace(DEFAULTS, seed=7)
-    assert releases.version_of(V1_ONLY, seven, v1_files()) == "1.0.0+unreleased"
-    assert "`seed: 42 -> 7`" in releases.card_note(V1_ONLY, seven, v1_files())
+    assert record.version_of(V1_ONLY, seven, v1_files()) == "1.0.0+unreleased"
+    assert "`seed: 42 -> 7`" in record.card_note(V1_ONLY, seven, v1_files())
 
 
 def test_a_missing_file_is_named_in_the_card_note():
     files = {n: blob for n, blob in v1_files().items() if n != "test.npz"}
-    note = releases.card_note(V1_ONLY, DEFAULTS, files)
+    note = record.card_note(V1_ONLY, DEFAULTS, files)
     assert "unreleased variant" in note and "files missing: test.npz" in note
 
 
 def test_the_record_is_written_in_one_key_order_whatever_the_entries_order():
-    """So that a release's diff of releases.json shows only the new entry."""
+    """So that a release's diff of record.json shows only the new entry."""
     reordered = [dict(reversed(list(e.items()))) for e in ENTRIES]
-    assert releases.record_bytes(reordered) == (ROOT / releases.RECORD_FILE).read_bytes()
+    assert record.record_bytes(reordered) == (ROOT / record.RECORD_FILE).read_bytes()
 
 
 def test_a_release_is_dated_by_heads_commit_in_utc_not_by_the_clock(tmp_path):
-    from pipeline import release
+    from pipeline.release import cut
 
     run(["git", "init", "-q", "-b", "main"], tmp_path)
     # 23:30 in New York is the next day in UTC
     when = {"GIT_COMMITTER_DATE": "2001-02-03T23:30:00-05:00"}
     run(["git", "commit", "-q", "--allow-empty", "-m", "released"], tmp_path, env=when)
-    assert release.release_date(tmp_path) == "2001-02-04"
+    assert cut.release_date(tmp_path) == "2001-02-04"
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from pipeline import normalize, split
+from pipeline import algorithm
 
 
 def test_gather_keeps_order_and_types(tiny_pixels, tiny_labels):
-    images = normalize.normalize(tiny_pixels)
-    got_images, got_labels = split.gather(
+    images = algorithm.normalize(tiny_pixels)
+    got_images, got_labels = algorithm.gather(
         images, tiny_labels.astype(np.int32), np.array([4, 0, 17])
     )
     assert np.array_equal(got_images, images[[4, 0, 17]]) and got_images.flags.c_contiguous

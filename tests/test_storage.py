@@ -7,13 +7,13 @@ from io import BytesIO
 import numpy as np
 import pytest
 
-from pipeline import normalize
+from pipeline import algorithm
 from pipeline.core import storage
 from pipeline.core.errors import PipelineError
 
 
 def test_npz_twin_holds_the_same_arrays_without_pickles(tiny_pixels, tiny_labels, tmp_path):
-    images = normalize.normalize(tiny_pixels)
+    images = algorithm.normalize(tiny_pixels)
     storage.write_npz(tmp_path / "t.npz", images=images, labels=tiny_labels)
     with np.load(tmp_path / "t.npz", allow_pickle=False) as z:
         assert np.array_equal(z["images"], images) and np.array_equal(z["labels"], tiny_labels)

@@ -2,11 +2,11 @@
 
 import dataclasses
 
+from pipeline.algorithm import normalize
 from pipeline.benchmark import stage as benchmark
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark import training
 from pipeline.core import params
-from pipeline.normalize import normalize
 from tests.conftest import tiny, with_
 
 

@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from pipeline import changelog, tags
 from pipeline.core.errors import ReleaseError
+from pipeline.release import changelog, tags
 from tests.conftest import ROOT, link_venv, run
 
 DATA = "datasets/tinydigits"
@@ -137,7 +137,7 @@ def test_a_tag_elsewhere_or_lightweight_is_refused(history):
 
 def test_the_command_prints_created_tags_on_stdout_and_refusals_as_one_line(history):
     repo, _ = history
-    cmd = ["python", "-m", "pipeline.tags"]
+    cmd = ["python", "-m", "pipeline", "tags"]
     env = {"PYTHONPATH": str(ROOT)}
     first = run(cmd, repo, env=env)
     assert first.stdout.split() == ["tinydigits@v1.0.0", "tinydigits@v1.1.0"]
@@ -267,7 +267,7 @@ def test_the_releases_page_blocks_run_as_written_in_order(hosted, tmp_path):
 def test_diff_between_the_two_releases_runs_in_the_fresh_clone(hosted):
     clone = hosted[0]
     out = run(
-        ["python", "-m", "pipeline.diff", "tinydigits@v1.0.0", "tinydigits@v1.1.0"], clone
+        ["python", "-m", "pipeline", "diff", "tinydigits@v1.0.0", "tinydigits@v1.1.0"], clone
     ).stdout
     assert "train: 1,000 -> 1,000 images: 0 added, 0 removed, 1,000 kept" in out
     assert re.search(r"train\.parquet\s+absent\s+-> 66,743 bytes", out), out

@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
+from pipeline.algorithm import normalize
 from pipeline.benchmark import training
 from pipeline.core import config
-from pipeline.normalize import normalize
 from scripts.oracle import reference_splits
 from tests.conftest import ROOT, tiny
 

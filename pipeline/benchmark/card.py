@@ -1,6 +1,6 @@
 """The dataset card, ``datasets/tinydigits/README.md``: prose from a template, figures from the data.
 
-The template (``pipeline/card_template.md``) holds ``$name`` placeholders, filled with
+The template (``pipeline/benchmark/card_template.md``) holds ``$name`` placeholders, filled with
 :class:`string.Template`; a missing or unknown name fails the stage. Everything filled in is
 deterministic: counts and digests read from the files, accuracies from the benchmark, and
 verdicts from fixed rules (:data:`TOLERANCE`, :data:`MIN_RISE`). No wall-clock time goes in:
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import citation, parquet
-from pipeline.benchmark import hub_header, tables
+from pipeline.benchmark import tables
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
+from pipeline.formats import citation, hub_header, parquet
 
 TOLERANCE = (
     0.05  # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
@@ -42,7 +42,7 @@ class Facts:
     ref: dict
     sweep: dict[int, dict[str, float]]
     release_note: str = (
-        ""  # which release this is, or how this variant differs (pipeline.releases.card_note)
+        ""  # which release this is, or how this variant differs (pipeline.release.record.card_note)
     )
 
 

@@ -15,21 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import releases
 from pipeline.benchmark import card, plots
 from pipeline.core import config, params
 from pipeline.core.storage import atomic_write_bytes, read_npz
+from pipeline.release import record
 
 log = logging.getLogger(__name__)
 
-REPORTS_DIR = Path("reports")
-METRICS_FILE = REPORTS_DIR / "metrics.json"
+REPORTS_DIR, METRICS_FILE = config.REPORTS_DIR, config.METRICS_FILE
 PLOT_FILES = {
     name: REPORTS_DIR / "plots" / f"{name}.csv"
     for name in ("learning_curve", "sweep", "confusion", "per_class")
 }
 FIGURE_FILES = {name: REPORTS_DIR / "figures" / f"{name}.png" for name in ("samples", "confusion")}
-LOCAL_FILE = REPORTS_DIR / "local" / "benchmark.json"
+LOCAL_FILE = config.BENCHMARK_TIMES_FILE
 CARD_FILE = config.CARD_FILE
 OUTS = (
     METRICS_FILE,
@@ -37,7 +36,7 @@ OUTS = (
     *FIGURE_FILES.values(),
     CARD_FILE,
 )  # every tracked file build() gives
-CARD_TEMPLATE = Path("pipeline/card_template.md")
+CARD_TEMPLATE = Path("pipeline/benchmark/card_template.md")
 DECIMALS = config.REPORT_DECIMALS
 
 
@@ -126,8 +125,8 @@ def build(
         curve=curves.mean(axis=0),
         ref=ref,
         sweep=sweep,
-        release_note=releases.card_note(
-            releases.load(),
+        release_note=record.card_note(
+            record.load(),
             p,
             {Path(k).name: v for k, v in files.items() if Path(k) not in config.METADATA_FILES},
         ),
@@ -204,14 +203,14 @@ def log_figures(
         how,
         LOCAL_FILE,
     )
-    record = {
+    timing = {
         **times,
         "baseline_per_fit_s": per_fit,
         "baseline_from_sweep_point": reused,
         "cpus": os.cpu_count(),
         "blas_threads": 1,
     }
-    atomic_write_bytes(LOCAL_FILE, json_bytes(record))
+    atomic_write_bytes(LOCAL_FILE, json_bytes(timing))
 
 
 def _sweep_fit_seconds(k: int) -> float | None:

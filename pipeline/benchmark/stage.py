@@ -1,6 +1,6 @@
 """Stage ``benchmark``: measure the dataset's promise, a real learning curve to ~80% in seconds.
 
-    $ python -m pipeline.benchmark
+    $ python -m pipeline benchmark
     benchmark: wrote reports/metrics.json, reports/plots/learning_curve.csv, ..., datasets/tinydigits/README.md
     benchmark: baseline 64-32-10 SGD, 20 epochs, 10 seeds: test accuracy 0.7985 (min 0.7400, max 0.8500, std 0.0315)
     benchmark: reference 64-64-10 Adam, 351 epochs (converged): test accuracy 0.9750
@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from pipeline.algorithm import normalize
 from pipeline.benchmark import reports
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark.parallel import warm_workers
@@ -39,7 +40,6 @@ from pipeline.benchmark.training import (
 )
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
-from pipeline.core.runner import run
 
 log = logging.getLogger(__name__)
 OUTS = reports.OUTS  # what this stage writes: dvc.yaml's outs and metrics (tests/test_dvc_yaml.py)
@@ -61,7 +61,6 @@ def published_point(
     counts = set(p.sample.train_counts)
     if len(counts) != 1 or (k := counts.pop()) not in measured:
         return None
-    from pipeline.normalize import normalize
 
     drawn = sweep_split(normalize(pixels), labels, k, p.sample.test_counts, p.seed)
     return k if same_split(drawn, (train, test)) else None
@@ -124,7 +123,3 @@ def main() -> None:
     times["total_s"] = time.perf_counter() - start
     reports.log_figures(p.benchmark, base, measured.reference, sweeps, times, reused)
     gate(sweeps[GATE_PER_CLASS]["mean"], p.benchmark)
-
-
-if __name__ == "__main__":
-    run("benchmark", main)

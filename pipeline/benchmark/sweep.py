@@ -1,6 +1,6 @@
 """Stage ``benchmark_sweep``: the benchmark's work that does not depend on the train counts.
 
-    $ python -m pipeline.benchmark.sweep
+    $ python -m pipeline benchmark_sweep
     benchmark_sweep: 8 points x 10 seeds and the reference, on 2 workers: 3.1 s (0.176 s per fit at 100 per digit)
     benchmark_sweep: wrote datasets/interim/sweep.npz
 
@@ -28,17 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.algorithm import normalize
 from pipeline.benchmark.parallel import run_tasks, timed_call, worker_count
 from pipeline.benchmark.training import Run, flat, mean_loss, reference, sweep_split, train_run
 from pipeline.core import config, params
 from pipeline.core.config import GATE_PER_CLASS
-from pipeline.core.runner import run
 from pipeline.core.storage import atomic_write_bytes, read_npz, write_npz
 
 log = logging.getLogger(__name__)
 OUTS = (config.SWEEP_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
 
-LOCAL_FILE = Path("reports/local/benchmark_sweep.json")  # wall times: machine-specific, git-ignored
+LOCAL_FILE = config.SWEEP_TIMES_FILE  # wall times: machine-specific, git-ignored
 _NAMES = (
     "per_class",
     "curve",
@@ -80,7 +80,6 @@ def measure(
     ``pixels`` (1797, 64) uint8 and ``labels`` (1797,): the raw snapshot. Returns the :class:`Sweep`
     and the mean seconds per fit at each point (machine-specific, for the log only).
     """
-    from pipeline.normalize import normalize
 
     images = normalize(pixels)  # once, for every point
     splits = {k: sweep_split(images, labels, k, test_counts, seed) for k in points(b)}
@@ -182,7 +181,3 @@ def main() -> None:
     }
     atomic_write_bytes(LOCAL_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     log.info("wrote %s", config.SWEEP_FILE)
-
-
-if __name__ == "__main__":
-    run("benchmark_sweep", main)

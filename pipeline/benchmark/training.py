@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.algorithm import draw, gather
 from pipeline.benchmark.parallel import run_tasks
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
@@ -177,11 +178,8 @@ def sweep_split(images: np.ndarray, labels: np.ndarray, per_class: int, test_cou
 
     ``images`` (1797, 8, 8) float32 as ``normalize`` gives them, ``labels`` (1797,) ->
     ((images (10k, 8, 8), labels (10k,)), (images (sum(test_counts), 8, 8), labels)),
-    via ``sample.draw`` and ``split.gather``.
+    via :func:`pipeline.algorithm.draw` and :func:`~pipeline.algorithm.gather`.
     """
-    from pipeline.sample import draw
-    from pipeline.split import gather
-
     train_index, test_index = draw(labels, (per_class,) * len(config.DIGITS), test_counts, seed)
     return gather(images, labels, train_index), gather(images, labels, test_index)
 

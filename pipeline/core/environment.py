@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pipeline.core.errors import EnvironmentMismatch
 
-LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
+REQUIREMENTS_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
 # The packages whose versions decide the bytes of some output (array layout and pickling,
 # the random stream, the benchmark's training, the report and figure files, params parsing).
 # Extend here when a stage starts depending on another one (say pyarrow for parquet files).
@@ -216,7 +216,7 @@ def problems(lock_text, env, python_version, installed=installed_versions, decis
     return found
 
 
-def check(lock_file=LOCK_FILE):
+def check(lock_file=REQUIREMENTS_FILE):
     """Raise :class:`EnvironmentMismatch` with one message unless this is the pinned environment."""
     try:
         text = Path(lock_file).read_text(encoding="utf-8")

@@ -3,7 +3,7 @@
 Every stage validates the whole file, so a typo anywhere fails the next ``dvc repro``
 with one message that names the key and what would be valid::
 
-    $ python -m pipeline.core.params
+    $ python -m pipeline params
     seed=42 train=100 per class (1,000) test=20 per class (200)
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 from pipeline.core.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FILE
 from pipeline.core.errors import ParamsError
 from pipeline.core.fields import check_unique_keys, integer, mapping, number, overrides
-from pipeline.core.runner import run
 
 SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
 
@@ -184,13 +183,14 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
     return parse(raw)
 
 
-if __name__ == "__main__":
-
-    def _show() -> None:
-        p = load()
-        print(
-            f"seed={p.seed} train={list(p.sample.train_counts)} ({sum(p.sample.train_counts):,}) "
-            f"test={list(p.sample.test_counts)} ({sum(p.sample.test_counts):,})"
+def main(argv: list[str]) -> None:
+    """``python -m pipeline params``: check the whole file and print the counts it gives."""
+    if argv:
+        raise ParamsError(
+            f"params takes no arguments (it reads {PARAMS_FILE}), got {' '.join(argv)}"
         )
-
-    run("params", _show)
+    p = load()
+    print(
+        f"seed={p.seed} train={list(p.sample.train_counts)} ({sum(p.sample.train_counts):,}) "
+        f"test={list(p.sample.test_counts)} ({sum(p.sample.test_counts):,})"
+    )

@@ -1,5 +1,5 @@
-"""The edge every stage shares: the environment check, logging set-up, known errors as one line,
-and Ctrl-C as one line."""
+"""The edge every command shares (``python -m pipeline`` runs them all through :func:`run`):
+logging set-up, known errors as one line, and Ctrl-C as one line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import signal
 import sys
 from collections.abc import Callable
 
-from pipeline.core import environment
 from pipeline.core.errors import PipelineError
 
 log = logging.getLogger("pipeline")
@@ -48,26 +47,20 @@ def interrupted(stage: str, hint: str = INTERRUPTED) -> int:
     return EXIT_INTERRUPTED
 
 
-def run(
-    stage: str, main: Callable[[], None], *, checked: bool = False, hint: str = INTERRUPTED
-) -> None:
-    """Run a stage's ``main``; a :class:`PipelineError` ends it with exit 1 and one message, Ctrl-C
-    with exit 130 and one line (``stage: hint``).
-
-    The environment is checked first unless the caller (``python -m pipeline``) already did.
-    """
-    logging.basicConfig(level=logging.INFO, format=f"{stage}: %(message)s", stream=sys.stderr)
+def run(command: str, main: Callable[[], int | None], *, hint: str = INTERRUPTED) -> int:
+    """Run a command's ``main`` (``python -m pipeline`` has checked the environment); its exit
+    status: what ``main`` returns, or 0. A :class:`PipelineError` ends it with exit 1 and one
+    message, Ctrl-C with exit 130 and one line (``command: hint``)."""
+    logging.basicConfig(level=logging.INFO, format=f"{command}: %(message)s", stream=sys.stderr)
     try:
         catch_ctrl_c()
-        if not checked:
-            environment.check()
-        main()
+        return main() or 0
     except PipelineError as err:
         log.error("error: %s", err)
-        sys.exit(1)
+        return 1
     except BaseException as err:
         # after Ctrl-C, whatever the interrupted code raised while unwinding (a pool cut short
         # while starting raises RuntimeError) is the interruption, not an error of its own
         if isinstance(err, (Interrupted, KeyboardInterrupt)) or _pressed:
-            sys.exit(interrupted(stage, hint))
+            return interrupted(command, hint)
         raise

@@ -6,9 +6,9 @@
     ((1000, 8, 8), dtype('float32'), (1000,), dtype('int64'))
     >>> images, labels = load("test", format="npz")      # the .npz twin, no pickle at all
 
-    $ python -m pipeline.loader
-    loader: train: 1,000 images; train.pkl md5 6c43ffa69131 as dvc.lock records; train.npz holds the same arrays
-    loader: test: 200 images; test.pkl md5 2d7166647fe8 as dvc.lock records; test.npz holds the same arrays
+    $ python -m pipeline load
+    load: train: 1,000 images; train.pkl md5 6c43ffa69131 as dvc.lock records; train.npz holds the same arrays
+    load: test: 200 images; test.pkl md5 2d7166647fe8 as dvc.lock records; test.npz holds the same arrays
 
 The file is read once; its md5 and size are checked against the ``dvc.lock`` of the project
 it sits in (DVC 3 records md5, not sha256) and the same bytes are then parsed. Without a
@@ -36,8 +36,7 @@ from pipeline.core.errors import (
     DatasetNotFoundError,
     UnsafePickleError,
 )
-from pipeline.core.runner import run
-from pipeline.integrity import check_digest, check_not_lfs_pointer
+from pipeline.loader.integrity import check_digest, check_not_lfs_pointer
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +187,12 @@ def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.n
 # ---- command line: check both files of every split ----------------------------------------
 
 
-def main(root: Path | str = DATASET_DIR) -> None:
+def main(argv: list[str]) -> None:
+    """``python -m pipeline load [DIR]``: load both splits from both formats in DIR (default: the
+    published folder) and check that they hold the same arrays."""
+    if len(argv) > 1:
+        raise DatasetError(f"load takes one folder (default: {DATASET_DIR}), got {' '.join(argv)}")
+    root = Path(argv[0]) if argv else DATASET_DIR
     for split in SPLITS:
         images, labels, note = _load(split, root, "pkl", None)
         twin_images, twin_labels, _ = _load(split, root, "npz", None)
@@ -204,9 +208,3 @@ def main(root: Path | str = DATASET_DIR) -> None:
             note,
             split,
         )
-
-
-if __name__ == "__main__":
-    import sys
-
-    run("loader", lambda: main(*sys.argv[1:2]))

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline import loader
 from pipeline.core import config
 from pipeline.core.errors import ReleaseError
+from pipeline.loader import reader
 
 
 def published_names(dvc_yaml: str) -> list[str]:
@@ -43,12 +43,12 @@ def image_hash(image: np.ndarray) -> str:
 def split_arrays(files: dict[str, bytes], split: str) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, 8, 8), labels (N,)) of a split from its ``.npz`` (else its ``.pkl``), safely."""
     if f"{split}.npz" in files:
-        return loader.validate(
-            loader.parse_npz(files[f"{split}.npz"], f"{split}.npz"), f"{split}.npz"
+        return reader.validate(
+            reader.parse_npz(files[f"{split}.npz"], f"{split}.npz"), f"{split}.npz"
         )
     if f"{split}.pkl" in files:
-        return loader.validate(
-            loader.unpickle(files[f"{split}.pkl"], f"{split}.pkl"), f"{split}.pkl"
+        return reader.validate(
+            reader.unpickle(files[f"{split}.pkl"], f"{split}.pkl"), f"{split}.pkl"
         )
     raise ReleaseError(
         f"neither {split}.npz nor {split}.pkl is among the published files {sorted(files)}"

@@ -7,14 +7,14 @@ changelog can always be rebuilt from the record.
 from __future__ import annotations
 
 from pipeline.core import config
-from pipeline.releases import param_changes
+from pipeline.release.record import param_changes
 
 HEADER = """# TinyDigits releases
 
 Every release of the dataset, newest first, written by `make release` from the measured facts in
 [`releases.json`](releases.json). Pin a release by its git tag, e.g.
 `dvc get <repo> datasets/tinydigits/train.npz --rev tinydigits@v1.0.0`; compare two with
-`python -m pipeline.diff A B`. Versions follow the rule in `docs/releases.md`: MAJOR when a
+`python -m pipeline diff A B`. Versions follow the rule in `docs/releases.md`: MAJOR when a
 published file's bytes change (images added, removed, moved or relabelled, or reordered), MINOR
 when new files appear beside unchanged ones, PATCH when every published file is byte-identical.
 """

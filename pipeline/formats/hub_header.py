@@ -39,7 +39,7 @@ def size_category(n: int) -> str:
 def header(rows: dict[str, int], parquet_bytes: dict[str, int], arrow_bytes: dict[str, int]) -> str:
     """The YAML block, ``---`` lines included; ``rows``, ``parquet_bytes`` and ``arrow_bytes`` map each
     split to its number of images, the size of its Parquet file and of its table in memory
-    (:func:`pipeline.parquet.arrow_nbytes`)."""
+    (:func:`pipeline.formats.parquet.arrow_nbytes`)."""
     splits = [
         {"name": s, "num_bytes": arrow_bytes[s], "num_examples": rows[s]} for s in config.SPLITS
     ]

@@ -6,9 +6,9 @@ One entry per release, oldest first::
      "params": {...resolved params.yaml...}, "test_accuracy": 0.7985,
      "files": {"train.pkl": {"bytes": 264255, "sha256": "2542..."}, ...},
      "splits": {"train": {"images": 1000, "per_digit": [100, ...], "content_sha256": "..."}, ...},
-     "change": {...what pipeline.diff found against the previous release...}, "notes": "..."}
+     "change": {...what pipeline.release.diff found against the previous release...}, "notes": "..."}
 
-The measured parts (``files``, ``splits``) come from :mod:`pipeline.fingerprint`. ``date`` is the
+The measured parts (``files``, ``splits``) come from :mod:`pipeline.release.fingerprint`. ``date`` is the
 day (UTC) of the commit released: ``make release`` reads it from git (HEAD's committer date), never
 from the clock, so the same commit always records the same date. The published
 files are the outputs ``dvc.yaml`` declares under ``datasets/tinydigits/``, except the card, which

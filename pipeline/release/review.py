@@ -1,10 +1,10 @@
 """A data review of a change, for a pull request: ``make review BASE=REV``.
 
-    $ make review BASE=tinydigits@v1.0.0      # or: python -m pipeline.diff BASE --markdown --png PATH
+    $ make review BASE=tinydigits@v1.0.0      # or: python -m pipeline review tinydigits@v1.0.0
     ### TinyDigits data review
     ...                                         # Markdown on stdout; the PNG in reports/local/
 
-The Markdown (:func:`markdown`) is the :func:`pipeline.diff.report` of two revisions, plus the params
+The Markdown (:func:`markdown`) is the :func:`pipeline.release.diff.report` of two revisions, plus the params
 and metrics that changed, read from ``params.yaml`` and ``reports/metrics.json`` at both
 revisions as written (no DVC needed). The PNG (:func:`figure`) shows the images that were
 added, removed or moved between splits, each labelled with its digit, grouped by split.
@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline import fingerprint, revisions
 from pipeline.core import config
+from pipeline.core.errors import PipelineError
+from pipeline.release import fingerprint, revisions
 
-METRICS_FILE = Path("reports/metrics.json")
-PNG_FILE = Path("reports/local/review.png")  # git-ignored, like every machine-local report
 SHOWN_PER_GROUP = 40  # images drawn per group; a group's title gives its full count
 
 
@@ -63,7 +62,7 @@ def _file_cell(d: dict | None) -> str:
 
 
 def markdown(r: dict, params: list, metrics: list) -> str:
-    """The review in GitHub Markdown; ``r`` as :func:`pipeline.diff.report` gives it."""
+    """The review in GitHub Markdown; ``r`` as :func:`pipeline.release.diff.report` gives it."""
     lines = [
         "### TinyDigits data review",
         "",
@@ -127,7 +126,7 @@ def markdown(r: dict, params: list, metrics: list) -> str:
 def groups(a: dict, b: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(title, images (N, 8, 8), labels (N,)) for each non-empty group of changed images: per split,
     added and removed (moved images excluded), then moved train -> test and test -> train.
-    ``a`` and ``b`` are {split: (images, labels)}, as :class:`pipeline.diff.Snapshot` holds them."""
+    ``a`` and ``b`` are {split: (images, labels)}, as :class:`pipeline.release.diff.Snapshot` holds them."""
 
     def keyed(splits, s):
         images, labels = splits[s]
@@ -193,3 +192,14 @@ def figure(drawn: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> bytes
     fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+def main(argv: list[str]) -> None:
+    """``python -m pipeline review [BASE]``: ``diff BASE --markdown --png`` into ``reports/local/``."""
+    from pipeline.release import diff
+
+    if len(argv) > 1:
+        raise PipelineError(
+            f"review takes one revision, BASE (default: main), got {' '.join(argv)}"
+        )
+    diff.main([*(argv or ["main"]), "--markdown", "--png", str(config.REVIEW_PNG)])

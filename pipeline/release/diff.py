@@ -1,18 +1,18 @@
 """Compare the published TinyDigits files of two git revisions, image by image.
 
-    $ python -m pipeline.diff tinydigits@v1.0.0 tinydigits@v2.0.0
-    $ python -m pipeline.diff                     # the last release -> the working tree
-    $ python -m pipeline.diff A B --json          # {"train": {"added", "removed", "kept", ...},
+    $ python -m pipeline diff tinydigits@v1.0.0 tinydigits@v2.0.0
+    $ python -m pipeline diff                     # the last release -> the working tree
+    $ python -m pipeline diff A B --json          # {"train": {"added", "removed", "kept", ...},
                                                   #  "test": ..., "moved": ...}
-    $ python -m pipeline.diff A --markdown --png reports/local/review.png   # make review BASE=A
+    $ python -m pipeline diff A --markdown --png reports/local/review.png   # make review BASE=A
 
 Images are compared by content (sha256 of their float32 bytes; the source has no duplicate
 images), so a reordering is "0 added, 0 removed" while its file digests still change. Files are
 read with ``git show REV:path`` (the published files are git-tracked), so no DVC checkout is
 needed. A defaults to the last release in ``releases.json`` (its tag, or the commit that recorded
 it when the tag is not in the clone), B to the working tree. A release tag missing from the clone
-names the commit that recorded the release (:func:`pipeline.revisions.resolve`). ``--markdown``
-adds the params and metrics that changed (:mod:`pipeline.review`), for a pull request's summary.
+names the commit that recorded the release (:func:`pipeline.release.revisions.resolve`). ``--markdown``
+adds the params and metrics that changed (:mod:`pipeline.release.review`), for a pull request's summary.
 """
 
 from __future__ import annotations
@@ -20,18 +20,19 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline import fingerprint, releases, review, revisions
 from pipeline.core import config
-from pipeline.core.errors import PipelineError, ReleaseError
+from pipeline.core.errors import ReleaseError
 from pipeline.core.storage import atomic_write_bytes
+from pipeline.release import fingerprint, record, review, revisions
 
-METRICS_FILE = review.METRICS_FILE.as_posix()
+log = logging.getLogger(__name__)
+METRICS_FILE = config.METRICS_FILE.as_posix()
 
 
 @dataclass(frozen=True)
@@ -183,17 +184,17 @@ def _cell(x) -> str:
 
 def default_base(root: Path = Path(".")) -> tuple[str, str]:
     """(revision, description) of the last release, from the record."""
-    entries = releases.load(path=root / releases.RECORD_FILE)
+    entries = record.load(path=root / record.RECORD_FILE)
     if not entries:
-        raise ReleaseError(f"no release is recorded in {releases.RECORD_FILE}; name revision A")
+        raise ReleaseError(f"no release is recorded in {record.RECORD_FILE}; name revision A")
     version = entries[-1]["version"]
-    rev, how = revisions.release_revision(version, releases.RECORD_FILE, root)
+    rev, how = revisions.release_revision(version, record.RECORD_FILE, root)
     return rev, f"release {version} ({how})"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.diff", description=__doc__.split("\n")[0]
+        prog="python -m pipeline diff", description=__doc__.split("\n")[0]
     )
     parser.add_argument("a", nargs="?", help="git revision or tag (default: the last release)")
     parser.add_argument("b", nargs="?", help="git revision or tag (default: the working tree)")
@@ -206,34 +207,25 @@ def main(argv: list[str] | None = None) -> int:
         "--png", type=Path, help="also write a PNG of the images added, removed and moved"
     )
     args = parser.parse_args(argv)
-    try:
-        if args.a is None:
-            rev, label = default_base()
-            a = snapshot(rev, label=label)
-        else:
-            rev, a = args.a, snapshot(args.a)
-        b = snapshot(args.b)
-        r = report(a, b)
-        if args.markdown:
-            out = review.markdown(
-                r,
-                review.changes(rev, args.b, config.PARAMS_FILE),
-                review.changes(rev, args.b, review.METRICS_FILE),
-            )
-        else:
-            out = json.dumps(r, indent=2) if args.json else text(r)
-        if args.png:
-            title = f"TinyDigits: images added, removed and moved, A = {a.label} -> B = {b.label}"
-            png = review.figure(review.groups(a.splits, b.splits), title)
-            args.png.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(args.png, png)
-            print(f"pipeline.diff: wrote {args.png}", file=sys.stderr)
-    except PipelineError as err:
-        print(f"pipeline.diff: error: {err}", file=sys.stderr)
-        return 1
+    if args.a is None:
+        rev, label = default_base()
+        a = snapshot(rev, label=label)
+    else:
+        rev, a = args.a, snapshot(args.a)
+    b = snapshot(args.b)
+    r = report(a, b)
+    if args.markdown:
+        out = review.markdown(
+            r,
+            review.changes(rev, args.b, config.PARAMS_FILE),
+            review.changes(rev, args.b, config.METRICS_FILE),
+        )
+    else:
+        out = json.dumps(r, indent=2) if args.json else text(r)
+    if args.png:
+        title = f"TinyDigits: images added, removed and moved, A = {a.label} -> B = {b.label}"
+        png = review.figure(review.groups(a.splits, b.splits), title)
+        args.png.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(args.png, png)
+        log.info("wrote %s", args.png)
     print(out.rstrip("\n"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

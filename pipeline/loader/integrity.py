@@ -19,11 +19,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core import config
 from pipeline.core.errors import DatasetError, DigestError, LfsPointerError
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = "dvc.lock"
+LOCK_FILE = config.DVC_LOCK_FILE
 MAX_POINTER_BYTES = 1024
 # The spec's version URL, and the one its pre-release ("hawser") clients wrote.
 _VERSIONS = (

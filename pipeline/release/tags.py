@@ -1,6 +1,6 @@
 """``make tags``: give every recorded release its annotated git tag, derived from the record.
 
-    $ make tags                                      # or: python -m pipeline.tags
+    $ make tags                                      # or: python -m pipeline tags
     tags: tinydigits@v1.0.0 created at 1047769, the commit that recorded 1.0.0 (4 files match the record)
     tags: tinydigits@v1.1.0 already at 3c2d1e0, the commit that recorded 1.1.0
     tinydigits@v1.0.0
@@ -11,7 +11,7 @@ every release is checked: each file its entry records must be at that commit wit
 size and sha256, and an existing tag must be annotated and point at that commit. Any disagreement
 is refused, one line per problem naming the release, the file and both digests, and no tag is made.
 
-A tag's message lists the release's files (:func:`pipeline.changelog.tag_message`) and its tagger is
+A tag's message lists the release's files (:func:`pipeline.release.changelog.tag_message`) and its tagger is
 the recording commit's committer, name, e-mail and date: every clone that runs ``make tags``
 makes byte-identical tag objects, so CI's tags and a maintainer's never disagree. Created tags are
 printed on stdout, one per line (what the workflow pushes); the rest goes to stderr.
@@ -27,10 +27,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import changelog, releases, revisions
 from pipeline.core import config
 from pipeline.core.errors import ReleaseError
-from pipeline.core.runner import run
+from pipeline.release import changelog, record, revisions
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +69,10 @@ def problems_at(entry: dict, commit: str, root: Path) -> list[str]:
 def plan(root: Path = Path(".")) -> list[Tag]:
     """Every release in HEAD's record with its commit; raises :class:`ReleaseError` listing every
     problem (a file that disagrees with the record, a tag elsewhere or not annotated)."""
-    record = revisions.git(["show", f"HEAD:{config.RECORD_FILE.as_posix()}"], root)
-    if record.returncode:
+    shown = revisions.git(["show", f"HEAD:{config.RECORD_FILE.as_posix()}"], root)
+    if shown.returncode:
         raise ReleaseError(f"HEAD has no {config.RECORD_FILE}: there is no release to tag")
-    entries = releases.load(record.stdout.decode(), path=config.RECORD_FILE)
+    entries = record.load(shown.stdout.decode(), path=config.RECORD_FILE)
     found, tags = [], []
     for entry in entries:
         version, name = entry["version"], revisions.tag_of(entry["version"])
@@ -142,15 +141,11 @@ def ensure(root: Path = Path(".")) -> list[Tag]:
     return created
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.tags", description=__doc__.split("\n")[0]
+        prog="python -m pipeline tags", description=__doc__.split("\n")[0]
     )
     parser.parse_args(argv)
     for tag in ensure():
         print(tag.name)
     sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    run("tags", main)

@@ -1,17 +1,17 @@
 """``make release VERSION=X.Y.Z``: record the committed dataset as a release, commit, tag.
 
-    $ make release VERSION=2.0.0 [NOTES="why"]     # or: python -m pipeline.release 2.0.0 [--notes ...]
+    $ make release VERSION=2.0.0 [NOTES="why"]     # or: python -m pipeline release 2.0.0 [--notes ...]
     release: 2.0.0 is a MAJOR release: train: images or labels changed (1,000 -> 900 images)
     release: make check-repro: HEAD 1a2b3c4 reproduces byte for byte
     release: committed 5d6e7f8 and tagged tinydigits@v2.0.0; ...
 
 It refuses (exit 1; ``make`` then exits 2) with one message, writing nothing and tagging nothing, unless: VERSION is
 MAJOR.MINOR.PATCH and greater than the last release; its tag does not exist; the working tree is
-clean; the bump matches the change (:func:`pipeline.releases.required_bump`); and, last because
+clean; the bump matches the change (:func:`pipeline.release.record.required_bump`); and, last because
 it is slow, ``make check-repro`` passes. Then it appends the entry to ``releases.json``, rewrites
 ``CHANGELOG.md`` from the record, runs ``dvc repro`` (the card names the release, so the
 benchmark stage rewrites it), checks that no published file changed, commits, and tags the commit
-with :func:`pipeline.tags.ensure`, as ``make tags`` does (so a missing older tag is made too).
+with :func:`pipeline.release.tags.ensure`, as ``make tags`` does (so a missing older tag is made too).
 """
 
 from __future__ import annotations
@@ -25,18 +25,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline import changelog, diff, fingerprint, releases, revisions, tags
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError, ReleaseError
-from pipeline.core.runner import run
 from pipeline.core.storage import atomic_write_bytes
+from pipeline.release import changelog, diff, fingerprint, record, revisions, tags
 
 log = logging.getLogger(__name__)
+INTERRUPTED_HINT = (
+    "interrupted; nothing was released (the tree is back at the commit it started from)"
+)
 CHECK_REPRO = Path("scripts/check_repro.py")
 
 
 def next_version(version: str, level: str) -> str:
-    major, minor, patch = releases.parse_version(version)
+    major, minor, patch = record.parse_version(version)
     return {
         "MAJOR": f"{major + 1}.0.0",
         "MINOR": f"{major}.{minor + 1}.0",
@@ -56,14 +58,14 @@ def current_files(root: Path = Path(".")) -> dict[str, bytes]:
 
 def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[str], dict]:
     """The cheap checks, in order; (entries, bump level, reasons, measured facts) when all pass."""
-    releases.parse_version(version)
-    entries = releases.load(path=root / releases.RECORD_FILE)
+    record.parse_version(version)
+    entries = record.load(path=root / record.RECORD_FILE)
     if not entries:
         raise ReleaseError(
-            f"{releases.RECORD_FILE} records no release; the first (1.0.0) is recorded by hand"
+            f"{record.RECORD_FILE} records no release; the first (1.0.0) is recorded by hand"
         )
     last = entries[-1]["version"]
-    level = releases.bump_level(last, version)
+    level = record.bump_level(last, version)
     if level is None:
         raise ReleaseError(f"VERSION {version} is not greater than the last release, {last}")
     tag = revisions.tag_of(version)
@@ -79,7 +81,7 @@ def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[st
         )
     unchanged_since(last, root)
     now = fingerprint.measure(current_files(root))
-    required, reasons = releases.required_bump(entries[-1], now)
+    required, reasons = record.required_bump(entries[-1], now)
     if level != required:
         raise ReleaseError(
             f"VERSION {version} is a {level} bump but the change since {last} is {required} "
@@ -91,7 +93,7 @@ def plan(version: str, root: Path = Path(".")) -> tuple[list[dict], str, list[st
 def unchanged_since(last: str, root: Path) -> None:
     """Refuse when HEAD's tree is the last release's (skipped when that revision is not in the clone)."""
     try:
-        rev, how = revisions.release_revision(last, releases.RECORD_FILE, root)
+        rev, how = revisions.release_revision(last, record.RECORD_FILE, root)
     except PipelineError:
         return
     if revisions.git(["diff", "--quiet", rev, "HEAD", "--"], root).returncode == 0:
@@ -155,7 +157,7 @@ def entry(
         "date": release_date(root),
         "bump": level,
         "since": since,
-        "params": releases.params_dict(params.load(root / config.PARAMS_FILE)),
+        "params": record.params_dict(params.load(root / config.PARAMS_FILE)),
         "test_accuracy": accuracy,
         **now,
         "change": change,
@@ -166,7 +168,7 @@ def entry(
 def measured_change(since: str, root: Path) -> dict | None:
     """The image-level comparison with the last release, or None when its revision is not in this clone."""
     try:
-        rev, how = revisions.release_revision(since, releases.RECORD_FILE, root)
+        rev, how = revisions.release_revision(since, record.RECORD_FILE, root)
         change = diff.compare(diff.snapshot(rev, root).splits, diff.snapshot(None, root).splits)
     except PipelineError as err:
         log.warning("no image-level comparison with %s in the changelog: %s", since, err)
@@ -179,7 +181,7 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
     entries, level, reasons, now = plan(version, root)
     log.info("%s is a %s release: %s", version, level, "; ".join(reasons))
     check_repro(root)
-    accuracy = json.loads((root / diff.METRICS_FILE).read_text())["test_accuracy"]
+    accuracy = json.loads((root / config.METRICS_FILE).read_text())["test_accuracy"]
     since = entries[-1]["version"]
     entries = [
         *entries,
@@ -187,8 +189,8 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
     ]
     tag, head = revisions.tag_of(version), revisions.resolve("HEAD", root)
     try:
-        atomic_write_bytes(root / releases.RECORD_FILE, releases.record_bytes(entries))
-        atomic_write_bytes(root / releases.CHANGELOG_FILE, changelog.render(entries).encode())
+        atomic_write_bytes(root / record.RECORD_FILE, record.record_bytes(entries))
+        atomic_write_bytes(root / record.CHANGELOG_FILE, changelog.render(entries).encode())
         sh(
             [sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], root
         )  # the card names the release
@@ -217,19 +219,11 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
     return tag
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.release", description=__doc__.split("\n")[0]
+        prog="python -m pipeline release", description=__doc__.split("\n")[0]
     )
     parser.add_argument("version", help="MAJOR.MINOR.PATCH, greater than the last release")
     parser.add_argument("--notes", default="", help="one paragraph for the changelog")
     args = parser.parse_args(argv)
     release(args.version, args.notes)
-
-
-if __name__ == "__main__":
-    run(
-        "release",
-        main,
-        hint="interrupted; nothing was released (the tree is back at the commit it started from)",
-    )

@@ -3,7 +3,7 @@ so no DVC checkout is needed). ``rev=None`` means the working tree.
 
 A release's revision is the commit that recorded it: the first commit, oldest first, whose
 ``releases.json`` holds its version. Its tag ``tinydigits@vX.Y.Z`` follows that commit
-(``make tags``, :mod:`pipeline.tags`); where the tag is not in a clone (tags do not travel with
+(``make tags``, :mod:`pipeline.release.tags`); where the tag is not in a clone (tags do not travel with
 a branch), :func:`resolve` finds the same commit from the record. Every failure is a
 :class:`RevisionError` with one line saying what is absent.
 """

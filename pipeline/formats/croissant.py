@@ -19,8 +19,8 @@ import json
 
 import numpy as np
 
-from pipeline import citation
 from pipeline.core import config
+from pipeline.formats import citation
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 COLLECTION = (
@@ -145,9 +145,9 @@ def metadata(
     files: dict[str, bytes], labels: dict[str, np.ndarray], version: str, published: str | None
 ) -> dict:
     """The Croissant document for ``files`` (split -> bytes of its Parquet file) and ``labels``
-    (split -> (N,) int labels, for the counts); ``version`` from :func:`pipeline.releases.version_of`,
+    (split -> (N,) int labels, for the counts); ``version`` from :func:`pipeline.release.record.version_of`,
     ``published`` (YYYY-MM-DD, or None when no release is recorded) from
-    :func:`pipeline.releases.date_published`."""
+    :func:`pipeline.release.record.date_published`."""
     counts = {s: np.bincount(labels[s], minlength=len(config.DIGITS)) for s in config.SPLITS}
     per_digit = "; ".join(
         f"{s}: {len(labels[s]):,} images, "
