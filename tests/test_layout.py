@@ -1,0 +1,79 @@
+"""The floor plan holds: few modules at pipeline/'s top level, one entry point that lists and runs
+every command, and a pyproject.toml that packages every room."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+import tomllib
+
+from pipeline.__main__ import COMMANDS, STAGES, TOOLS
+from tests.conftest import ROOT
+
+PIPELINE = ROOT / "pipeline"
+
+
+def test_the_top_level_holds_the_entry_the_stages_the_contract_and_the_algorithm():
+    top = sorted(p.name for p in PIPELINE.glob("*.py"))
+    assert top == [
+        "__init__.py",
+        "__main__.py",
+        "algorithm.py",
+        "fetch.py",
+        "normalize.py",
+        "pickling.py",
+        "sample.py",
+        "schemas.py",
+        "split.py",
+    ]
+    assert {m for m, _ in STAGES.values() if m.count(".") == 1} == {
+        f"pipeline.{p[:-3]}"
+        for p in top
+        if p[:-3] in {"fetch", "sample", "normalize", "split", "pickling"}
+    }
+
+
+def test_only_the_entry_point_has_a_main_block():
+    blocks = [
+        p.relative_to(ROOT).as_posix()
+        for p in PIPELINE.rglob("*.py")
+        if "__pycache__" not in p.parts and 'if __name__ == "__main__"' in p.read_text()
+    ]
+    assert blocks == ["pipeline/__main__.py"]
+    assert not list(PIPELINE.rglob("__main__.py"))[1:], (
+        "a package other than pipeline/ has a __main__.py"
+    )
+
+
+def test_every_command_is_listed_by_help_and_has_a_main():
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ")}
+    assert listed == set(COMMANDS) and not set(STAGES) & set(TOOLS)
+    for name, (module, _) in COMMANDS.items():
+        main = importlib.import_module(module).main
+        takes = len(inspect.signature(main).parameters)
+        assert takes == (0 if name in STAGES else 1), f"{module}.main: stages take none, tools argv"
+
+
+def test_an_unknown_command_names_the_valid_ones():
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "fecth"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "unknown command 'fecth'; one of: fetch, sample" in out.stderr
+
+
+def test_pyproject_packages_every_package_and_the_card_template():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {
+        p.parent.relative_to(ROOT).as_posix().replace("/", ".")
+        for p in PIPELINE.rglob("__init__.py")
+    }
+    assert sorted(setuptools["packages"]) == sorted(packages)
+    for package, names in setuptools["package-data"].items():
+        for name in names:
+            assert (ROOT / package.replace(".", "/") / name).is_file(), f"{package}: {name}"
