@@ -148,3 +148,14 @@ def test_the_first_stage_tracks_params_yaml_whole_so_a_new_top_level_key_reruns_
     assert all(
         "params.yaml" not in stage["deps"] for name, stage in DVC_YAML.items() if name != "fetch"
     )
+
+
+@pytest.mark.parametrize("stage", ["benchmark_sweep", "benchmark"])
+def test_the_benchmark_depends_on_the_algorithm_not_on_the_stages_io_or_the_contract(stage):
+    """An edit to a data stage's reading or writing (its main()), or to a contract message, must not
+    rerun the 80-fit sweep or the benchmark: they use pipeline/algorithm.py's pure functions."""
+    stage_modules = {
+        f"pipeline/{m.split('.')[1]}.py" for m, _ in STAGES.values() if m.count(".") == 1
+    }
+    assert "pipeline/algorithm.py" in entry_modules(stage)
+    assert not (stage_modules | {"pipeline/schemas.py"}) & entry_modules(stage)
