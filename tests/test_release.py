@@ -1,8 +1,8 @@
-"""End to end: `make release` refuses what it must, releases 2.0.0, and a downstream project pins
+"""End to end: `make release` refuses what it must, releases the next MAJOR version, and a downstream project pins
 versions with `dvc get`, `dvc import` + `dvc update`, `dvc.api` and `dvc artifacts get`.
 
 One module-scoped project copy serves every test, in file order: the refusals run on the v1 state,
-then train_per_class goes to 90 (the issue's scenario) and 2.0.0 is released; the consumer tests
+then train_per_class goes to 90 (the issue's scenario) and the next MAJOR version is released; the consumer tests
 read from a bare mirror of it, standing in for the hosted repository (no network).
 """
 
@@ -16,10 +16,23 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_splits
-from tests.conftest import copy_build, link_venv, run
+from tests.conftest import ROOT, copy_build, link_venv, run
 
 pytestmark = pytest.mark.e2e
 TRAIN = "datasets/tinydigits/train.npz"
+# The releases recorded today: the refusals are phrased against the last of them, so that cutting a
+# release never breaks this file. RECORDED: [(version, bump), ...]; LAST and its PATCH successor.
+RECORDED = [
+    (e["version"], e["bump"])
+    for e in json.loads((ROOT / "datasets/tinydigits/releases.json").read_text())["releases"]
+]
+LAST = RECORDED[-1][0]
+_major, _minor, _patch = map(int, LAST.split("."))
+PATCH, MINOR, MAJOR = (
+    f"{_major}.{_minor}.{_patch + 1}",
+    f"{_major}.{_minor + 1}.0",
+    f"{_major + 1}.0.0",
+)
 
 
 def git(repo, *args):
@@ -75,15 +88,15 @@ def project(cold_build, tmp_path_factory):
     [
         ("", "VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got ''"),
         ("2.0", "VERSION must be a semantic version"),
-        ("1.1.0", "VERSION 1.1.0 is not greater than the last release, 1.1.0"),
+        (LAST, f"VERSION {LAST} is not greater than the last release, {LAST}"),
         ("0.9.9", "not greater than the last release"),
-        # The project as it stands has the files of 1.1.0 and one more line of docs: a PATCH change.
+        # The project as it stands has the files of the last release and one more line of docs: PATCH.
         (
-            "2.0.0",
-            "VERSION 2.0.0 is a MAJOR bump but the change since 1.1.0 is PATCH (every published file "
-            "is byte-identical (card, metadata or code changed)); release it as 1.1.1",
+            MAJOR,
+            f"VERSION {MAJOR} is a MAJOR bump but the change since {LAST} is PATCH (every published "
+            f"file is byte-identical (card, metadata or code changed)); release it as {PATCH}",
         ),
-        ("1.2.0", "is a MINOR bump but the change since 1.1.0 is PATCH"),
+        (MINOR, f"is a MINOR bump but the change since {LAST} is PATCH"),
     ],
 )
 def test_refuses_a_bad_version(project, version, message):
@@ -92,11 +105,11 @@ def test_refuses_a_bad_version(project, version, message):
 
 def test_refuses_an_existing_tag(project):
     _, repo, _ = project
-    git(repo, "tag", "tinydigits@v1.1.1")
+    git(repo, "tag", f"tinydigits@v{PATCH}")
     try:
-        assert_refused(repo, "1.1.1", "tag tinydigits@v1.1.1 already exists")
+        assert_refused(repo, PATCH, f"tag tinydigits@v{PATCH} already exists")
     finally:
-        git(repo, "tag", "-d", "tinydigits@v1.1.1")
+        git(repo, "tag", "-d", f"tinydigits@v{PATCH}")
 
 
 def test_refuses_a_dirty_tree(project):
@@ -104,7 +117,7 @@ def test_refuses_a_dirty_tree(project):
     (repo / "notes.txt").write_text("draft")
     try:
         assert_refused(
-            repo, "1.1.1", "the working tree is not clean (notes.txt); commit or stash first"
+            repo, PATCH, "the working tree is not clean (notes.txt); commit or stash first"
         )
     finally:
         (repo / "notes.txt").unlink()
@@ -118,10 +131,10 @@ def test_refuses_when_check_repro_fails(project):
     params.write_text(params.read_text().replace("seed: 42", "seed: -1"))
     git(repo, "commit", "-qam", "a params.yaml no stage accepts")
     try:
-        # 1.1.1 is the bump the change calls for (no published file changed), so only the gate can refuse it
+        # PATCH is the bump the change calls for (no published file changed): only the gate can refuse it
         assert_refused(
             repo,
-            "1.1.1",
+            PATCH,
             "make check-repro fails, so HEAD is not a reproducible release",
             slow=True,
         )
@@ -131,7 +144,7 @@ def test_refuses_when_check_repro_fails(project):
 
 @pytest.fixture(scope="module")
 def released(project):
-    """The issue's scenario: train_per_class 90, `make repro`, commit; 1.1.1 refused; 2.0.0 released."""
+    """The issue's scenario: train_per_class 90, `make repro`, commit; a PATCH refused; MAJOR released."""
     base, repo, v1 = project
     raw = yaml.safe_load((repo / "params.yaml").read_text())
     raw["sample"]["train_per_class"] = 90
@@ -142,13 +155,13 @@ def released(project):
     card = (repo / "datasets/tinydigits/README.md").read_text()
     assert_refused(
         repo,
-        "1.1.1",
-        "VERSION 1.1.1 is a PATCH bump but the change since 1.1.0 is MAJOR "
+        PATCH,
+        f"VERSION {PATCH} is a PATCH bump but the change since {LAST} is MAJOR "
         "(train: images or labels changed (1,000 -> 900 images); test: images or labels changed",
     )
     # The clone lost 1.0.0's tag (tags do not travel with a branch): the release makes it again.
     git(repo, "tag", "-d", "tinydigits@v1.0.0")
-    result = make_release(repo, "2.0.0", notes="Ninety train images per digit.")
+    result = make_release(repo, MAJOR, notes="Ninety train images per digit.")
     assert result.returncode == 0, result.stdout + result.stderr
     hosted = base / "hosted.git"
     run(["git", "clone", "-q", "--mirror", str(repo), str(hosted)], base)
@@ -163,10 +176,10 @@ def test_before_release_the_card_says_it_is_an_unreleased_variant(released):
 
 def test_release_commits_tags_and_leaves_a_clean_tree(released):
     repo, _, v1, _, result = released
-    tag = "tinydigits@v2.0.0"
+    tag = f"tinydigits@v{MAJOR}"
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "rev-parse", "tinydigits@v1.0.0^{commit}") == v1  # remade where it belongs
-    assert "tagged tinydigits@v1.0.0, tinydigits@v2.0.0" in result.stderr
+    assert f"tagged tinydigits@v1.0.0, tinydigits@v{MAJOR}" in result.stderr
     assert git(repo, "cat-file", "-t", tag) == "tag"  # annotated
     assert git(repo, "rev-parse", f"{tag}^{{commit}}") == git(repo, "rev-parse", "HEAD")
     message = git(repo, "tag", "-l", "--format=%(contents)", tag)
@@ -175,9 +188,8 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
         assert f"{name} {len(blob)} bytes sha256 {hashlib.sha256(blob).hexdigest()}" in message
     entries = json.loads((repo / "datasets/tinydigits/releases.json").read_text())["releases"]
     assert [(e["version"], e["bump"]) for e in entries] == [
-        ("1.0.0", None),
-        ("1.1.0", "MINOR"),
-        ("2.0.0", "MAJOR"),
+        *RECORDED,
+        (MAJOR, "MAJOR"),
     ]
     # dated by the commit released (HEAD before the release commit), in UTC
     assert (
@@ -193,19 +205,21 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
         and entries[-1]["notes"] == "Ninety train images per digit."
     )
     assert (
-        "This card describes **TinyDigits 2.0.0**"
+        f"This card describes **TinyDigits {MAJOR}**"
         in (repo / "datasets/tinydigits/README.md").read_text()
     )
     changelog = (repo / "datasets/tinydigits/CHANGELOG.md").read_text()
     assert (
-        changelog.index("## 2.0.0") < changelog.index("## 1.0.0")
+        changelog.index(f"## {MAJOR}") < changelog.index("## 1.0.0")
         and "- train: 0 added, 100 removed, 900 kept" in changelog
     )
 
 
 def test_refuses_a_release_of_nothing_new(released):
     assert_refused(
-        released[0], "2.0.1", "nothing changed since release 2.0.0 (tag tinydigits@v2.0.0"
+        released[0],
+        f"{_major + 1}.0.1",
+        f"nothing changed since release {MAJOR} (tag tinydigits@v{MAJOR}",
     )
 
 
@@ -234,7 +248,7 @@ def oracle_numbers():
 def test_diff_from_the_v1_commit_to_the_release_matches_the_oracle(released):
     repo, _, v1, _, _ = released
     r = json.loads(
-        run(["python", "-m", "pipeline", "diff", v1, "tinydigits@v2.0.0", "--json"], repo).stdout
+        run(["python", "-m", "pipeline", "diff", v1, f"tinydigits@v{MAJOR}", "--json"], repo).stdout
     )
     got = {s: {k: r[s][k] for k in ("added", "removed", "kept")} for s in ("train", "test")}
     assert {**got, "moved": r["moved"]} == oracle_numbers()
@@ -287,7 +301,7 @@ def tagged(released, version, path=TRAIN):
     return run(["git", "show", f"tinydigits@v{version}:{path}"], released[0], text=False).stdout
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.0.0"])
+@pytest.mark.parametrize("version", ["1.0.0", MAJOR])
 def test_dvc_get_gives_the_tagged_bytes(released, course, version):
     out = course / f"get-{version}.npz"
     run(
@@ -316,9 +330,9 @@ def test_dvc_import_then_update_to_a_newer_tag(released, course):
     )
     assert (course / "data/train.npz").read_bytes() == tagged(released, "1.0.0")
     assert "rev: tinydigits@v1.0.0" in (course / "data/train.npz.dvc").read_text()
-    run(["dvc", "update", "--rev", "tinydigits@v2.0.0", "data/train.npz.dvc"], course)
-    assert (course / "data/train.npz").read_bytes() == tagged(released, "2.0.0")
-    assert "rev: tinydigits@v2.0.0" in (course / "data/train.npz.dvc").read_text()
+    run(["dvc", "update", "--rev", f"tinydigits@v{MAJOR}", "data/train.npz.dvc"], course)
+    assert (course / "data/train.npz").read_bytes() == tagged(released, MAJOR)
+    assert f"rev: tinydigits@v{MAJOR}" in (course / "data/train.npz.dvc").read_text()
     with np.load(course / "data/train.npz") as z:
         assert z["images"].shape == (900, 8, 8)
 
@@ -328,8 +342,8 @@ def test_dvc_api_reads_a_release(released):
 
     import dvc.api
 
-    blob = dvc.api.read(TRAIN, repo=str(released[1]), rev="tinydigits@v2.0.0", mode="rb")
-    assert blob == tagged(released, "2.0.0")
+    blob = dvc.api.read(TRAIN, repo=str(released[1]), rev=f"tinydigits@v{MAJOR}", mode="rb")
+    assert blob == tagged(released, MAJOR)
     with dvc.api.open(
         "datasets/tinydigits/test.npz", repo=str(released[1]), rev="tinydigits@v1.0.0", mode="rb"
     ) as f:
@@ -346,4 +360,4 @@ def test_dvc_artifacts_get_fetches_the_dataset_folder(released, course):
     run(
         ["dvc", "artifacts", "get", str(released[1]), "tinydigits", "-o", "latest"], course
     )  # the highest version
-    assert (course / "latest/train.npz").read_bytes() == tagged(released, "2.0.0")
+    assert (course / "latest/train.npz").read_bytes() == tagged(released, MAJOR)
