@@ -33,8 +33,9 @@ DECISIVE = (
     "pandera",
     "matplotlib",
     "pyyaml",
+    # the Parquet footer names the version that wrote it
     "pyarrow",
-)  # pyarrow: the Parquet footer names the version that wrote it
+)
 FIX = (
     "run `make repro` (it installs the pins into .venv and runs dvc with them), "
     "or `. .venv/bin/activate` before running dvc or a stage by hand"
