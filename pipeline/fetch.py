@@ -80,9 +80,8 @@ def main() -> None:
     log.info("source %s sha256 %s ok", "/".join(path.parts[-4:]), digest[:12])
     pixels, labels = parse_csv(data)
 
-    from pipeline import (
-        schemas,
-    )  # deferred: pandas + pandera, ~3 s; other stages import this module
+    # deferred, so that importing this module stays cheap: pandas + pandera load only to check
+    from pipeline import schemas
 
     schemas.validate(schemas.to_frame(pixels, labels), schemas.RAW, stage="fetch")
 

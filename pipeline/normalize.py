@@ -17,7 +17,7 @@ OUTS = (config.NORMALIZED_FILE,)  # what this stage writes: dvc.yaml's outs (tes
 
 
 def main() -> None:
-    # deferred, so that importing this module costs nothing: pandas + pandera take ~1 s
+    # deferred, so that importing this module stays cheap: pandas + pandera load only to check
     from pipeline import schemas
 
     params.load()

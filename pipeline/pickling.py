@@ -81,9 +81,8 @@ def main() -> None:
     )
     # validated against the full contract by the split stage; DVC's hashes pin those bytes
     splits = {s: (data[f"{s}_images"], data[f"{s}_labels"]) for s in config.SPLITS}
-    plan = read_npz(
-        config.SAMPLE_FILE, tuple(f"{s}_index" for s in config.SPLITS)
-    )  # what split gathered
+    # what split gathered
+    plan = read_npz(config.SAMPLE_FILE, tuple(f"{s}_index" for s in config.SPLITS))
     # Build every file's bytes first, then write each atomically: an error while building writes
     # nothing. A kill between two writes leaves whole files of two runs; dvc status flags it.
     files = {}

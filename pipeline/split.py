@@ -20,7 +20,7 @@ OUTS = (config.SPLITS_FILE,)  # what this stage writes: dvc.yaml's outs (tests/t
 
 
 def main() -> None:
-    # deferred, so that importing this module costs nothing: pandas + pandera take ~1 s
+    # deferred, so that importing this module stays cheap: pandas + pandera load only to check
     from pipeline import schemas
 
     p = params.load()

@@ -206,9 +206,8 @@ def main() -> None:
                     f"{median(runs):.2f} s",
                 )
             for stage, module in STAGES.items():
-                if (
-                    f"python -m pipeline {stage}" in dvc_yaml
-                ):  # through the environment check, as dvc runs it
+                # through the environment check, as dvc runs it
+                if f"python -m pipeline {stage}" in dvc_yaml:
                     cmd = [py, "-m", "pipeline", stage]
                 elif f"pipeline.{module}" in dvc_yaml:  # older commits (--before)
                     cmd = [py, "-m", f"pipeline.{module}"]

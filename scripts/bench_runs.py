@@ -14,10 +14,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
+# the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
 LOOP = (
     90,
     80,
-)  # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
+)
 OUT = ROOT / "reports" / "local" / "bench.md"
 RETURN = (100, 90)  # then back to values seen before: DVC restores what its run cache holds
 
@@ -79,9 +80,8 @@ def loop_run(repo: Path, dvc: list[str]) -> dict[str, tuple[float, dict[str, flo
     sample and split): 90, 80 (new values), then 100, 90 (seen before). Timed repro per value."""
     set_train_per_class(repo, 100)
     sh(dvc + ["repro"], repo)
-    shutil.rmtree(
-        repo / ".dvc" / "cache" / "runs", ignore_errors=True
-    )  # this run's loop starts unseen
+    # this run's loop starts unseen
+    shutil.rmtree(repo / ".dvc" / "cache" / "runs", ignore_errors=True)
     for stage in ("sample", "split"):
         sh(dvc + ["repro", "--force", "--single-item", stage], repo)  # 100 is "seen before"
     out = {}

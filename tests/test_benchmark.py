@@ -56,15 +56,15 @@ def test_gate_fails_dvc_repro_after_writing_its_reports(cold_build, tmp_path):
     ) in result.stderr
     assert "Traceback" not in result.stderr
     metrics = json.loads((repo / reports.METRICS_FILE).read_text())
+    # written before failing
     assert sorted(metrics["test_accuracy_per_seed"]) == [
         "seed_0",
         "seed_1",
-    ]  # written before failing
+    ]
     assert metrics["test_accuracy"] < 0.99
     locked = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["benchmark"]["params"][
         "params.yaml"
     ]
-    assert (
-        locked["benchmark"]["min_accuracy"] == DEFAULTS.min_accuracy
-    )  # no lock for the failed run
+    # no lock for the failed run
+    assert locked["benchmark"]["min_accuracy"] == DEFAULTS.min_accuracy
     assert "benchmark" in run(["dvc", "status", "benchmark"], repo).stdout

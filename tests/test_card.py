@@ -118,9 +118,8 @@ def test_imbalanced_and_unconverged_runs_are_described_as_such():
 
 
 def test_the_reference_says_where_it_trained_when_that_is_not_the_published_split():
-    assert "the v1 size, as for the gate" not in card.render(
-        TEMPLATE, facts()
-    )  # 100 per digit: the same split
+    # 100 per digit: the same split
+    assert "the v1 size, as for the gate" not in card.render(TEMPLATE, facts())
     fifty = params.parse(
         {
             **yaml.safe_load((ROOT / config.PARAMS_FILE).read_text()),
@@ -165,13 +164,11 @@ def test_committed_card_agrees_with_committed_metrics_and_files():
 )
 def test_tracked_outputs_hold_no_times_dates_paths_or_versions(path):
     text = (ROOT / path).read_text(encoding="utf-8")
-    assert not re.search(
-        r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}:\d{2}\b", text
-    )  # dates, clock times
+    # dates, clock times
+    assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b|\b\d{1,2}:\d{2}:\d{2}\b", text)
     assert str(ROOT) not in text and not re.search(r"(?<![\w.])/(home|tmp|Users|root)/", text)
-    assert not re.search(
-        r"\b\d+\.\d+ ?(s|sec|seconds)\b|\b\d+ ?ms\b", text
-    )  # no measured durations
+    # no measured durations
+    assert not re.search(r"\b\d+\.\d+ ?(s|sec|seconds)\b|\b\d+ ?ms\b", text)
     import sklearn
 
     assert sklearn.__version__ not in text

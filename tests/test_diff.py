@@ -12,9 +12,8 @@ from pipeline.core.storage import npz_bytes
 from pipeline.release import diff
 from tests.conftest import ROOT, run
 
-POOL = (
-    np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16
-)  # 40 distinct images
+# 40 distinct images
+POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16
 LABELS = np.arange(40, dtype=np.int64) % 10
 
 

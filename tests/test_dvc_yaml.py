@@ -17,10 +17,11 @@ from pipeline.__main__ import STAGES
 from tests.conftest import ROOT
 
 PIPELINE = ROOT / "pipeline"
+# `python -m pipeline <stage>` runs these first
 ENTRY = (
     "pipeline/__init__.py",
     "pipeline/__main__.py",
-)  # `python -m pipeline <stage>` runs these first
+)
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
@@ -137,9 +138,8 @@ def test_the_import_scan_sees_deferred_imports(tmp_path):
     assert {"pipeline/core/__init__.py", "pipeline/core/config.py"} <= imported_modules(
         PIPELINE / "fetch.py"
     )
-    assert (
-        imported_modules(PIPELINE / "__init__.py") == set()
-    )  # its lazy `load` is not a stage's import
+    # its lazy `load` is not a stage's import
+    assert imported_modules(PIPELINE / "__init__.py") == set()
 
 
 def test_the_first_stage_tracks_params_yaml_whole_so_a_new_top_level_key_reruns_it():

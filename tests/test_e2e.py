@@ -70,9 +70,8 @@ def test_a_forced_rebuild_without_the_outputs_regenerates_the_published_bytes(bu
     result = run(["dvc", "repro", "--force", "pickle"], repo)
     ran = re.findall(r"Running stage '(\w+)'", result.stdout)
     assert ran == ["fetch", "sample", "normalize", "split", "pickle"], result.stdout
-    oracle = reference_pickles(
-        [100] * 10, [20] * 10, 42
-    )  # an independent rendition of the algorithm
+    # an independent rendition of the algorithm
+    oracle = reference_pickles([100] * 10, [20] * 10, 42)
     for name, size in (("train", 264_255), ("test", 53_044)):  # as REFERENCE.md publishes them
         data = (repo / f"datasets/tinydigits/{name}.pkl").read_bytes()
         assert data == oracle[name], name
@@ -168,9 +167,8 @@ def test_changed_counts_and_seed_give_the_oracle_bytes(built):
         repo, seed=7, train_per_class=30, test_per_class=5, train_counts={8: 12}, test_counts={0: 0}
     )
     result = run(["dvc", "repro", "pickle"], repo)
-    assert (
-        "Stage 'normalize' didn't change" in result.stdout
-    )  # only what depends on the counts reran
+    # only what depends on the counts reran
+    assert "Stage 'normalize' didn't change" in result.stdout
     train = [30] * 8 + [12, 30]
     test = [0] + [5] * 9
     want = reference_pickles(train, test, 7)
@@ -249,17 +247,14 @@ def test_a_train_count_change_leaves_the_sweep_alone_and_a_return_restores_from_
     repo, _, _ = built
     set_params(repo, train_per_class=90)
     changed = run(["dvc", "repro"], repo)
-    assert (
-        "Stage 'benchmark_sweep' didn't change" in changed.stdout
-    )  # it never reads the train counts
+    # it never reads the train counts
+    assert "Stage 'benchmark_sweep' didn't change" in changed.stdout
     assert "Running stage 'benchmark'" in changed.stdout
-    assert (
-        '"per_class": 100' in (repo / "reports/metrics.json").read_text()
-    )  # the gate still measured at v1's size
+    # the gate still measured at v1's size
+    assert '"per_class": 100' in (repo / "reports/metrics.json").read_text()
     run(["git", "checkout", "params.yaml"], repo)
     back = run(["dvc", "repro"], repo)
     assert "Stage 'sample' is cached - skipping run" in back.stdout  # restored, not rerun
     assert "Stage 'split' is cached - skipping run" in back.stdout
-    assert (
-        run(["git", "status", "--porcelain"], repo).stdout == ""
-    )  # v1 bytes, reports and card again
+    # v1 bytes, reports and card again
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""

@@ -133,9 +133,8 @@ def test_other_v1_bytes_are_refused_before_anything_is_replaced(built):
     splits = built / "datasets/interim/splits.npz"
     with np.load(splits, allow_pickle=False) as z:
         arrays = {k: z[k].copy() for k in z.files}
-    arrays["train_images"][[0, 1]] = arrays["train_images"][
-        [1, 0]
-    ]  # another order: still valid, not v1
+    # another order: still valid, not v1
+    arrays["train_images"][[0, 1]] = arrays["train_images"][[1, 0]]
     arrays["train_labels"][[0, 1]] = arrays["train_labels"][[1, 0]]
     np.savez(splits, **arrays)
     result = run(["python", "-m", "pipeline", "pickle"], built, check=False)
@@ -155,9 +154,8 @@ def test_a_pin_change_makes_every_stage_stale_and_repro_rebuilds_the_same_bytes(
     before = digests(built, PUBLISHED)
     lock = built / "requirements.lock"
     text = lock.read_text()
-    pin = re.search(
-        r"^pytest==([\d.]+)", text, re.M
-    )  # a pin that decides no output byte: the check passes
+    # a pin that decides no output byte: the check passes
+    pin = re.search(r"^pytest==([\d.]+)", text, re.M)
     lock.write_text(text.replace(pin.group(0), "pytest==0.0.1"))
     assert run(["dvc", "status", "-q", "pickle"], built, check=False).returncode != 0
     result = run(["dvc", "repro", "pickle"], built)
@@ -173,6 +171,5 @@ def test_a_pin_change_makes_every_stage_stale_and_repro_rebuilds_the_same_bytes(
     removed = [
         line for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")
     ]
-    assert removed and all(
-        "md5:" in line or "size:" in line for line in removed
-    )  # only the lock's entries
+    # only the lock's entries
+    assert removed and all("md5:" in line or "size:" in line for line in removed)

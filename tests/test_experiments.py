@@ -78,9 +78,8 @@ def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
     assert "Ran experiment(s): fifty-ten" in result.stdout
     want = reference_pickles([50] * 10, [10] * 10, 42)
     for split in ("train", "test"):
-        assert (repo / f"datasets/tinydigits/{split}.pkl").read_bytes() == want[
-            split
-        ]  # applied to the workspace
+        # applied to the workspace
+        assert (repo / f"datasets/tinydigits/{split}.pkl").read_bytes() == want[split]
 
     exp = experiments(repo)["fifty-ten"]
     assert (
@@ -113,9 +112,8 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
             repo,
         )
         assert f"Queued experiment 'per-class-{n}'" in queued.stdout
-    assert (
-        run(["git", "status", "--porcelain"], repo).stdout == ""
-    )  # queueing leaves the workspace alone
+    # queueing leaves the workspace alone
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
     # `dvc queue start` forks daemons that keep its stdout open: capture to a file, not a pipe,
     # or this call would wait for the workers to exit, which a known DVC race can stop them
     # doing (treeverse/dvc#10427: "shutting down due to empty queue", then never exiting).

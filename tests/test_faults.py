@@ -84,9 +84,8 @@ def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact
         "M",
         "params.yaml",
     ]
-    assert (
-        run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode != 0
-    )  # pickle is stale
+    # pickle is stale
+    assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode != 0
     load("train", repo / DATA, verify=True)  # still the files dvc.lock records
 
     run(["dvc", "repro", "pickle"], repo)  # a plain rerun finishes the job
@@ -99,9 +98,8 @@ def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact
 def test_stage_killed_between_two_replaces_leaves_whole_files_and_the_mix_is_flagged(repo):
     before = snapshot(repo)
     set_train_per_class(repo, 60)
-    result = killed_pickle_stage(
-        repo, f"{DATA}/test.pkl"
-    )  # train.pkl and train.npz are already replaced
+    # train.pkl and train.npz are already replaced
+    result = killed_pickle_stage(repo, f"{DATA}/test.pkl")
     assert result.returncode != 0
     after = snapshot(repo)
     assert after[f"{DATA}/train.pkl"] == oracle(60)["train"]  # new and whole
@@ -156,9 +154,8 @@ def test_sigkill_to_a_running_dvc_repro_inside_the_pickle_writes_leaves_whole_fi
     for split in ("train", "test"):
         for fmt in ("pkl", "npz"):
             load(split, repo / DATA, format=fmt, verify=False)  # every file parses and validates
-    assert (
-        str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()
-    )  # its stale locks are still recorded
+    # its stale locks are still recorded
+    assert str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()
 
     rerun = run(["dvc", "repro", "pickle"], repo)  # the dead process's locks do not block it
     assert "Running stage 'pickle'" in rerun.stdout

@@ -69,13 +69,11 @@ def test_corrupted_writable_cache_object_is_caught_by_dvc_status_and_rebuilt(rep
     corrupt(obj, read_only=False)
     status = run(["dvc", "status"], repo).stdout
     assert "not in cache:" in status and "datasets/interim/normalized.npz" in status
-    assert (
-        not obj.exists()
-    )  # it was writable, so dvc status re-hashed it, found it corrupt, deleted it
+    # it was writable, so dvc status re-hashed it, found it corrupt, deleted it
+    assert not obj.exists()
     assert run(["dvc", "status", "-q"], repo, check=False).returncode != 0
-    assert (
-        "Running stage 'normalize'" in run(["dvc", "repro"], repo).stdout
-    )  # rebuilt and re-cached
+    # rebuilt and re-cached
+    assert "Running stage 'normalize'" in run(["dvc", "repro"], repo).stdout
     assert run(["python", "scripts/verify_data.py"], repo).returncode == 0
     assert_restorable(repo)
 
@@ -83,12 +81,10 @@ def test_corrupted_writable_cache_object_is_caught_by_dvc_status_and_rebuilt(rep
 def test_corrupted_read_only_cache_object_passes_dvc_but_not_verify_data(repo):
     rel = "datasets/interim/splits.npz"
     obj = cache_object(repo, rel)
-    corrupt(
-        obj, read_only=True
-    )  # bit rot, or any process running as root: the object stays read-only
-    assert (
-        run(["dvc", "status", "-q"], repo, check=False).returncode == 0
-    )  # DVC trusts read-only objects
+    # bit rot, or any process running as root: the object stays read-only
+    corrupt(obj, read_only=True)
+    # DVC trusts read-only objects
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
     (repo / rel).unlink()
     run(["dvc", "checkout", rel], repo)  # and copies the bad bytes into the workspace
     assert (repo / rel).read_bytes() == obj.read_bytes()
@@ -103,8 +99,7 @@ def test_corrupted_read_only_cache_object_passes_dvc_but_not_verify_data(repo):
     repair = run(["python", "scripts/verify_data.py", "--repair"], repo, check=False)
     assert "removed" in repair.stdout and not obj.exists()
     (repo / rel).unlink()
-    run(
-        ["dvc", "repro", "pickle"], repo
-    )  # the split stage rebuilds the good bytes and re-caches them
+    # the split stage rebuilds the good bytes and re-caches them
+    run(["dvc", "repro", "pickle"], repo)
     assert run(["python", "scripts/verify_data.py"], repo).returncode == 0
     assert_restorable(repo)

@@ -19,10 +19,11 @@ def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_metadata()
         "train.parquet",
         "train.pkl",
     ]
+    # Parquet came after 1.0.0
     assert set(V1_ENTRY["files"]) == set(names) - {
         "train.parquet",
         "test.parquet",
-    }  # Parquet came after 1.0.0
+    }
 
 
 def test_content_digest_ignores_order_but_not_labels():

@@ -45,11 +45,12 @@ def test_changed_pixel_fails_the_digest_check_before_parsing(project):
         match=r"train.pkl has md5 \w+ \(264,255 bytes\) but .*dvc.lock records md5 6c43ff",
     ):
         load("train", project)
+    # it was the digest, not the format
     assert load("train", project, verify=False)[0].shape == (
         1000,
         8,
         8,
-    )  # it was the digest, not the format
+    )
 
 
 def test_appended_bytes_fail_the_digest_check(project):
@@ -99,9 +100,8 @@ def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix)
         rf"standing for a {len(real):,}-byte file \(oid sha256:{sha}\); this copy was made without Git LFS",
     ):
         load("train", project) if fmt == "pkl" else load("train", project, format="npz")
-    with pytest.raises(
-        LfsPointerError, match=fix
-    ):  # recognised before (and without) the digest check
+    # recognised before (and without) the digest check
+    with pytest.raises(LfsPointerError, match=fix):
         load("train", project, format=fmt, verify=False)
     with pytest.raises(pickle.UnpicklingError, match="invalid load key, 'v'"):
         pickle.loads(path.read_bytes())  # what plain pickle says instead

@@ -55,9 +55,8 @@ def test_command_line_checks_every_split_and_both_formats(project, caplog):
 def test_command_line_fails_when_the_twins_disagree(project):
     images, labels = load("test", project)
     (project / "test.npz").write_bytes(npz_bytes({"images": images[::-1], "labels": labels[::-1]}))
-    (project.parents[1] / "dvc.lock").write_text(
-        lock_text(project.parents[1])
-    )  # digests fine, content not
+    # digests fine, content not
+    (project.parents[1] / "dvc.lock").write_text(lock_text(project.parents[1]))
     with pytest.raises(DatasetError, match="test.pkl and test.npz .* hold different arrays"):
         main([str(project)])
 

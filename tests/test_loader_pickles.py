@@ -66,9 +66,8 @@ def test_malicious_pickle_is_refused_and_runs_nothing(loose, tmp_path, name, pro
 
 def test_the_exploit_is_real(tmp_path):
     marker = tmp_path / "pwned"
-    pickle.loads(
-        pickle.dumps(exploits(marker)["os.system"], protocol=4)
-    )  # the plain unpickler runs it
+    # the plain unpickler runs it
+    pickle.loads(pickle.dumps(exploits(marker)["os.system"], protocol=4))
     assert marker.exists()
 
 
@@ -138,9 +137,8 @@ def test_numpy_2_pickles_load_where_numpy_core_cannot_be_imported(monkeypatch):
     """NumPy < 1.26 has no ``numpy._core``: plain pickle fails there, the allow-list never imports it."""
     data = (PUBLISHED / "test.pkl").read_bytes()
     for name in [m for m in sys.modules if m == "numpy._core" or m.startswith("numpy._core.")]:
-        monkeypatch.setitem(
-            sys.modules, name, None
-        )  # makes `import numpy._core...` fail, as on NumPy 1.25
+        # makes `import numpy._core...` fail, as on NumPy 1.25
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ModuleNotFoundError, match="numpy._core"):
         pickle.loads(data)
     got = unpickle(data)
@@ -180,9 +178,8 @@ def test_under_numpy_1_25_the_npz_and_load_work_where_plain_pickle_fails(loose):
     result = run([str(NUMPY1), "-c", UNDER_NUMPY1, str(loose)], ROOT, env={"PYTHONPATH": str(ROOT)})
     out = json.loads(result.stdout)
     assert tuple(map(int, out["numpy"].split(".")[:2])) < (1, 26), out
-    assert (
-        out["plain_pickle"] == "ModuleNotFoundError: No module named 'numpy._core'"
-    )  # the failure users hit
+    # the failure users hit
+    assert out["plain_pickle"] == "ModuleNotFoundError: No module named 'numpy._core'"
     assert out["npz_shapes"] == [[1000, 8, 8], [1000]]  # the .npz loads with plain NumPy 1.25
     assert out["load_equals_npz"]  # and pipeline.load reads the NumPy 2 pickle there too
 

@@ -125,9 +125,8 @@ def test_a_digit_given_as_both_int_and_string_names_both_spellings():
     with pytest.raises(
         ParamsError, match=r"sample\.test_counts gives digit 3 twice, as '3': 1 and as ' 3': 1"
     ):
-        params.parse(
-            with_(sample__test_counts={"3": 1, " 3": 1})
-        )  # same count: still refused, not guessed
+        # same count: still refused, not guessed
+        params.parse(with_(sample__test_counts={"3": 1, " 3": 1}))
 
 
 @pytest.mark.parametrize(
@@ -161,9 +160,8 @@ def test_a_key_written_twice_is_refused_with_its_line(tmp_path):
         .replace("  train_counts: {}", "  train_counts:\n    8: 50\n    8: 60", 1)
     )
     line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("    8: 60"))
-    assert yaml.safe_load(text)["sample"]["train_counts"] == {
-        8: 60
-    }  # PyYAML silently keeps the last
+    # PyYAML silently keeps the last
+    assert yaml.safe_load(text)["sample"]["train_counts"] == {8: 60}
     with pytest.raises(
         ParamsError,
         match=rf"params\.yaml line {line}: key sample\.train_counts\.8 is given twice "

@@ -17,10 +17,11 @@ def test_confusion_matrix_and_per_digit_accuracy():
         and matrix[1, 0] == 1
         and matrix.sum() == 8
     )
+    # digits without test images are left out
     assert reports.per_digit(matrix) == {
         0: 0.75,
         1: 0.75,
-    }  # digits without test images are left out
+    }
     rows = plots.confusion_rows(actual, predicted).decode().splitlines()
     assert rows[0] == "actual,predicted" and rows[1:] == [
         "0,0",

@@ -50,12 +50,13 @@ def state(repo):
 
 
 def make_release(repo, version, notes=""):
+    # check-repro and dvc repro: a minute here, far more on a busy machine
     return run(
         ["make", "-o", ".venv/.installed", "release", f"VERSION={version}", f"NOTES={notes}"],
         repo,
         check=False,
         timeout=1800,
-    )  # check-repro and dvc repro: a minute here, far more on a busy machine
+    )
 
 
 def assert_refused(repo, version, message, *, slow=False):
@@ -252,9 +253,8 @@ def test_diff_from_the_v1_commit_to_the_release_matches_the_oracle(released):
     )
     got = {s: {k: r[s][k] for k in ("added", "removed", "kept")} for s in ("train", "test")}
     assert {**got, "moved": r["moved"]} == oracle_numbers()
-    assert (
-        r["moved"]["train_to_test"] == 100
-    )  # the 10 per digit that v1 trained on are now test images
+    # the 10 per digit that v1 trained on are now test images
+    assert r["moved"]["train_to_test"] == 100
 
 
 def test_make_review_against_v1_matches_the_oracle(released):
@@ -357,7 +357,6 @@ def test_dvc_artifacts_get_fetches_the_dataset_folder(released, course):
         course,
     )
     assert (course / "v1/train.npz").read_bytes() == tagged(released, "1.0.0")
-    run(
-        ["dvc", "artifacts", "get", str(released[1]), "tinydigits", "-o", "latest"], course
-    )  # the highest version
+    # the highest version
+    run(["dvc", "artifacts", "get", str(released[1]), "tinydigits", "-o", "latest"], course)
     assert (course / "latest/train.npz").read_bytes() == tagged(released, MAJOR)

@@ -68,9 +68,8 @@ def test_a_remote_elsewhere_set_with_modify_local(pushed, tmp_path):
     run(["cp", "-r", str(base / REMOTE), str(elsewhere)], tmp_path)
     c = tmp_path / "far" / "c"
     run(["git", "clone", "-q", str(a), str(c)], tmp_path)
-    run(
-        ["dvc", "remote", "modify", "--local", "local", "url", str(elsewhere)], c
-    )  # .dvc/config.local, git-ignored
+    # .dvc/config.local, git-ignored
+    run(["dvc", "remote", "modify", "--local", "local", "url", str(elsewhere)], c)
     assert run(["git", "status", "--porcelain"], c).stdout == ""
     run(["dvc", "pull"], c)
     assert run(["dvc", "status", "-q"], c, check=False).returncode == 0
@@ -95,12 +94,10 @@ def test_a_corrupted_remote_object_is_refused_and_rebuilt(pushed):
     assert (
         f"Missing cache files:\nmd5: {oid}" in pulled.stderr and "Checkout failed" in pulled.stderr
     )
-    assert (
-        not victim.exists()
-    )  # DVC re-hashed it, found it corrupt, deleted it from the (local) remote
-    assert not list(
-        (d / ".dvc/cache/files/md5").glob(f"{oid[:2]}/{oid[2:]}")
-    )  # and never cached it
+    # DVC re-hashed it, found it corrupt, deleted it from the (local) remote
+    assert not victim.exists()
+    # and never cached it
+    assert not list((d / ".dvc/cache/files/md5").glob(f"{oid[:2]}/{oid[2:]}"))
 
     run(["dvc", "repro"], d)  # rebuilds the missing intermediate from its stage, byte for byte
     assert run(["git", "status", "--porcelain"], d).stdout == ""

@@ -21,9 +21,8 @@ def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_publish
     )
     published = training.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
     p = params.parse(with_())
-    assert (
-        benchmark.published_point(p, *published, pixels, labels, sweep.points) == 100
-    )  # reused, not retrained
+    # reused, not retrained
+    assert benchmark.published_point(p, *published, pixels, labels, sweep.points) == 100
     other = dataclasses.replace(p, seed=7)  # another seed draws another split: nothing to reuse
     assert benchmark.published_point(other, *published, pixels, labels, sweep.points) is None
     fifty = params.parse(with_(sample__train_per_class=50))  # a count the sweep did not measure

@@ -30,12 +30,13 @@ PLOT_FILES = {
 FIGURE_FILES = {name: REPORTS_DIR / "figures" / f"{name}.png" for name in ("samples", "confusion")}
 LOCAL_FILE = config.BENCHMARK_TIMES_FILE
 CARD_FILE = config.CARD_FILE
+# every tracked file build() gives
 OUTS = (
     METRICS_FILE,
     *PLOT_FILES.values(),
     *FIGURE_FILES.values(),
     CARD_FILE,
-)  # every tracked file build() gives
+)
 CARD_TEMPLATE = Path("pipeline/benchmark/card_template.md")
 DECIMALS = config.REPORT_DECIMALS
 

@@ -111,9 +111,8 @@ def to_arrays(sweep: Sweep) -> dict[str, np.ndarray]:
         "curve": stack("curve").astype(np.float64),
         "mean_loss": np.stack([sweep.loss[k] for k in ks]).astype(np.float64),
         "predicted": stack("predicted").astype(np.int64),
-        "reference_test_accuracy": np.array(
-            [ref["test_accuracy"]], dtype=np.float64
-        ),  # (1,): .npz has no 0-d here
+        # (1,): .npz has no 0-d here
+        "reference_test_accuracy": np.array([ref["test_accuracy"]], dtype=np.float64),
         "reference_epochs": np.array([ref["epochs"]], dtype=np.int64),
         "reference_converged": np.array([ref["converged"]], dtype=np.bool_),
     }
@@ -145,13 +144,11 @@ def main() -> None:
     p = params.load()
     from threadpoolctl import threadpool_limits
 
-    raw = read_npz(
-        config.RAW_FILE, ("pixels", "labels")
-    )  # validated by fetch, pinned by DVC's hash
+    # validated by fetch, pinned by DVC's hash
+    raw = read_npz(config.RAW_FILE, ("pixels", "labels"))
     start, workers = time.perf_counter(), worker_count()
-    with threadpool_limits(
-        limits=1
-    ):  # one BLAS thread: the same sums every run, in this process too
+    # one BLAS thread: the same sums every run, in this process too
+    with threadpool_limits(limits=1):
         sweep, per_fit = measure(
             raw["pixels"], raw["labels"], p.benchmark, p.sample.test_counts, p.seed, workers=workers
         )

@@ -4,9 +4,8 @@ and ``tests/test_dvc_yaml.py`` checks every stage's outs and deps in ``dvc.yaml`
 from pathlib import Path
 
 PARAMS_FILE = Path("params.yaml")
-DVC_LOCK_FILE = Path(
-    "dvc.lock"
-)  # DVC's record of every stage's deps and outs (not requirements.lock)
+# DVC's record of every stage's deps and outs (not requirements.lock)
+DVC_LOCK_FILE = Path("dvc.lock")
 
 RAW_DIR = Path("datasets/raw")
 INTERIM_DIR = Path("datasets/interim")

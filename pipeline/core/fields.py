@@ -61,9 +61,8 @@ def as_digit(digit: Any, key: str) -> Any:
     if not isinstance(digit, str):
         return digit
     text = digit.strip()
-    if (
-        text.isdigit() and not text.isascii()
-    ):  # str.isdigit() accepts '８', '٨', '²'; int() takes some of them
+    # str.isdigit() accepts '８', '٨', '²'; int() takes some of them
+    if text.isdigit() and not text.isascii():
         names = ", ".join(
             f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in text if not c.isascii()
         )

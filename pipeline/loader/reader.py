@@ -167,9 +167,8 @@ def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.n
         raise DatasetFormatError(
             f"{path}: labels must have shape ({len(images)},) to match images, got {labels.shape}"
         )
-    outside = np.flatnonzero(
-        ~((images >= 0) & (images <= 1)).all(axis=(1, 2))
-    )  # NaN counts as outside
+    # NaN counts as outside
+    outside = np.flatnonzero(~((images >= 0) & (images <= 1)).all(axis=(1, 2)))
     if outside.size:
         raise DatasetFormatError(
             f"{path}: pixel values must lie in [0, 1]; images {outside[:5].tolist()} "

@@ -191,9 +191,8 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
     try:
         atomic_write_bytes(root / record.RECORD_FILE, record.record_bytes(entries))
         atomic_write_bytes(root / record.CHANGELOG_FILE, changelog.render(entries).encode())
-        sh(
-            [sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], root
-        )  # the card names the release
+        # the card names the release
+        sh([sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], root)
         if fingerprint.measure(current_files(root)) != now:
             raise ReleaseError(
                 "a published file changed when the card was regenerated; the record must not "
@@ -204,9 +203,8 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
         # The tag follows the record, as `make tags` makes it: this release's, and any missing older one.
         created = [t.name for t in tags.ensure(root)]
     except BaseException:
-        revisions.git(
-            ["reset", "-q", "--hard", head], root
-        )  # the tree was clean at head: nothing of yours is lost
+        # the tree was clean at head: nothing of yours is lost
+        revisions.git(["reset", "-q", "--hard", head], root)
         raise
     commit = revisions.resolve("HEAD", root)[:7]
     log.info(
