@@ -4,6 +4,7 @@ every command, and a pyproject.toml that packages every room."""
 from __future__ import annotations
 
 import importlib
+import re
 import inspect
 import subprocess
 import sys
@@ -77,3 +78,17 @@ def test_pyproject_packages_every_package_and_the_card_template():
     for package, names in setuptools["package-data"].items():
         for name in names:
             assert (ROOT / package.replace(".", "/") / name).is_file(), f"{package}: {name}"
+
+
+def test_no_comment_hangs_on_a_closing_bracket():
+    """A comment that explains a statement sits on its own line above it: a comment on a line that
+    only closes brackets is what the formatter leaves after splitting a statement to keep it."""
+    hanging = re.compile(r"^\s*[\)\]\}]+[,:]?\s+#(?!\s*(noqa|type:|pragma|fmt:))")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("pipeline", "scripts", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if hanging.match(line)
+    ]
+    assert not found, f"move these comments above their statements: {found}"
