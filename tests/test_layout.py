@@ -4,8 +4,8 @@ every command, and a pyproject.toml that packages every room."""
 from __future__ import annotations
 
 import importlib
-import re
 import inspect
+import re
 import subprocess
 import sys
 import tomllib
