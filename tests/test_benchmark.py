@@ -13,7 +13,7 @@ from pipeline.benchmark import reports
 from pipeline.benchmark import stage as benchmark
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
-from tests.conftest import ROOT, copy_build, run, tiny
+from tests.helpers import ROOT, copy_build, run, tiny
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
 

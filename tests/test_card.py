@@ -13,7 +13,7 @@ from pipeline.benchmark import card, reports, tables
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 from pipeline.formats import hub_header, parquet
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 TEMPLATE = (ROOT / reports.CARD_TEMPLATE).read_text(encoding="utf-8")
 P = params.load(ROOT / config.PARAMS_FILE)

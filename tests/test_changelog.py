@@ -7,7 +7,7 @@ import hashlib
 
 from pipeline.core import config
 from pipeline.release import changelog, record
-from tests.conftest import ENTRIES, ROOT, V1_ENTRY
+from tests.helpers import ENTRIES, ROOT, V1_ENTRY
 
 
 def test_the_changelog_and_the_tag_message_come_from_the_record():

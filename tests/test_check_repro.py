@@ -15,7 +15,7 @@ import yaml
 from scripts.check_repro import check_git
 from scripts.repro_setup import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
-from tests.conftest import ROOT, VENV_BIN, copy_build, link_venv, run
+from tests.helpers import ROOT, VENV_BIN, copy_build, link_venv, run
 
 V1_TRAIN = "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54"
 V1_TEST = "767ea1644a12dac6f3f94f63536de4deace8a0fa1f5c54f80a9419a267c7802d"

@@ -8,7 +8,7 @@ import yaml
 
 from pipeline.core import config
 from pipeline.formats import citation
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CFF = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from pipeline.core import config
-from tests.conftest import ROOT, copy_build, run
+from tests.helpers import ROOT, copy_build, run
 
 DATA = ROOT / config.DATASET_DIR
 

@@ -11,7 +11,7 @@ import pytest
 from pipeline.core import config
 from pipeline.formats import croissant
 from pipeline.release import record
-from tests.conftest import ROOT, run
+from tests.helpers import ROOT, run
 
 DATE = "2026-11-25"
 

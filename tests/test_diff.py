@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.core.storage import npz_bytes
 from pipeline.release import diff
-from tests.conftest import ROOT, run
+from tests.helpers import ROOT, run
 
 # 40 distinct images
 POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pipeline.__main__ import STAGES
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PIPELINE = ROOT / "pipeline"
 # `python -m pipeline <stage>` runs these first

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_pickles
-from tests.conftest import V1, VENV_BIN, copy_build, restore, run
-from tests.helpers import Pause, wait_for
+from tests.helpers import V1, VENV_BIN, Pause, copy_build, restore, run, wait_for
 
 pytestmark = pytest.mark.e2e
 PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]

@@ -16,7 +16,7 @@ from pipeline import __main__ as entry
 from pipeline import pickling
 from pipeline.core import config, environment
 from pipeline.core.errors import EnvironmentMismatch, ReproducibilityError
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 LINUX_311 = {
     "python_version": "3.11",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.core import config, environment
-from tests.conftest import VENV_BIN, copy_build, run
+from tests.helpers import VENV_BIN, copy_build, run
 
 PUBLISHED = [f"datasets/tinydigits/{s}.{e}" for s in config.SPLITS for e in ("pkl", "npz")]
 

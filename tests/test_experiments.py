@@ -10,8 +10,7 @@ import subprocess
 import pytest
 
 from scripts.oracle import reference_pickles
-from tests.conftest import VENV_BIN, copy_build, make_repo, run
-from tests.helpers import wait_for
+from tests.helpers import VENV_BIN, copy_build, make_repo, run, wait_for
 
 pytestmark = pytest.mark.e2e
 

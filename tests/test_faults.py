@@ -17,8 +17,12 @@ import yaml
 from pipeline import load
 from pipeline.core.errors import DigestError
 from scripts.oracle import reference_pickles
-from tests.conftest import VENV_BIN, assert_restorable, copy_build, restore, run
-from tests.helpers import Pause, write_stage_hook
+from tests.helpers import (
+    VENV_BIN,
+    Pause,
+    assert_restorable,
+    run,
+)
 
 pytestmark = pytest.mark.e2e
 DATA = "datasets/tinydigits"
@@ -40,19 +44,10 @@ def snapshot(repo):
     return {rel: (repo / rel).read_bytes() for rel in PUBLISHED}
 
 
-@pytest.fixture(scope="module")
-def repo(cold_build, tmp_path_factory):
-    base = tmp_path_factory.mktemp("faults")
-    repo = copy_build(cold_build, base / "repo")
-    write_stage_hook(base / "hook")
-    return repo
-
-
-@pytest.fixture(autouse=True)
-def restored(repo):
-    """Whatever a test leaves behind, even when it fails, the next test starts from the committed state."""
-    yield
-    restore(repo)
+@pytest.fixture
+def repo(restored_copy):
+    """This module's copy of the built project; each test starts from its committed state."""
+    return restored_copy
 
 
 def killed_pickle_stage(repo, at):

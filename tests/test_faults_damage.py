@@ -8,24 +8,16 @@ import pytest
 
 from pipeline import load
 from pipeline.core.errors import DigestError
-from tests.conftest import assert_restorable, copy_build, restore, run
+from tests.helpers import assert_restorable, run
 
 pytestmark = pytest.mark.e2e
 DATA = "datasets/tinydigits"
 
 
-@pytest.fixture(scope="module")
-def repo(cold_build, tmp_path_factory):
-    base = tmp_path_factory.mktemp("faults")
-    repo = copy_build(cold_build, base / "repo")
-    return repo
-
-
-@pytest.fixture(autouse=True)
-def restored(repo):
-    """Whatever a test leaves behind, even when it fails, the next test starts from the committed state."""
-    yield
-    restore(repo)
+@pytest.fixture
+def repo(restored_copy):
+    """This module's copy of the built project; each test starts from its committed state."""
+    return restored_copy
 
 
 # ---- damaged files ------------------------------------------------------------------------------

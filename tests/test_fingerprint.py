@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.release import fingerprint
-from tests.conftest import ROOT, V1_ENTRY
+from tests.helpers import ROOT, V1_ENTRY
 
 
 def test_the_published_files_are_the_dataset_outs_of_dvc_yaml_but_the_metadata():

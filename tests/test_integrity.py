@@ -9,7 +9,7 @@ import pytest
 from pipeline import load
 from pipeline.core.errors import DigestError, LfsPointerError
 from pipeline.loader.integrity import parse_pointer
-from tests.conftest import PUBLISHED, lock_text
+from tests.helpers import PUBLISHED, lock_text
 
 # ---- no dvc.lock, or no record in it -------------------------------------------------------
 

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,8 +21,7 @@ import pytest
 import yaml
 
 from pipeline.core.runner import INTERRUPTED
-from tests.conftest import VENV_BIN, copy_build, link_venv, run
-from tests.helpers import Pause
+from tests.helpers import VENV_BIN, Pause, copy_build, link_venv, run, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -62,11 +60,15 @@ def ctrl_c(
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
-    deadline = time.monotonic() + 600
-    while not ready("".join(lines), group_commands(proc.pid)):
-        assert proc.poll() is None, f"{cmd} ended before the event:\n{''.join(lines)}"
-        assert time.monotonic() < deadline, "".join(lines)
-        time.sleep(0.02)  # polling for the event, not waiting for time to pass
+    try:
+        wait_for(
+            lambda: ready("".join(lines), group_commands(proc.pid)),
+            f"the moment to interrupt {' '.join(cmd)}",
+            proc=proc,
+            interval=0.02,
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n--- its output\n{''.join(lines)}") from None
     os.killpg(proc.pid, signal.SIGINT)
     proc.wait(timeout=300)
     reader.join(timeout=300)  # EOF: every process of the group that held the pipe has ended

@@ -3,6 +3,7 @@ every command, and a pyproject.toml that packages every room."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import re
@@ -11,7 +12,7 @@ import sys
 import tomllib
 
 from pipeline.__main__ import COMMANDS, STAGES, TOOLS
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PIPELINE = ROOT / "pipeline"
 
@@ -92,3 +93,22 @@ def test_no_comment_hangs_on_a_closing_bracket():
         if hanging.match(line)
     ]
     assert not found, f"move these comments above their statements: {found}"
+
+
+def test_helpers_live_in_tests_helpers_and_conftest_holds_only_fixtures():
+    importers = [
+        p.name
+        for p in (ROOT / "tests").glob("*.py")
+        if re.search(
+            r"^\s*(from tests\.conftest import|import tests\.conftest)", p.read_text(), re.M
+        )
+    ]
+    assert importers == [], "import helpers from tests.helpers, not tests.conftest"
+    tree = ast.parse((ROOT / "tests/conftest.py").read_text())
+    plain = [
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+        and not any("fixture" in ast.unparse(d) for d in getattr(node, "decorator_list", []))
+    ]
+    assert plain == [], f"conftest.py holds only fixtures; move {plain} to tests/helpers.py"

@@ -22,7 +22,7 @@ from pipeline.core.errors import (
 )
 from pipeline.core.storage import npz_bytes
 from pipeline.loader.reader import main, validate
-from tests.conftest import ROOT, good_arrays, lock_text
+from tests.helpers import ROOT, good_arrays, lock_text
 
 # ---- the published files -------------------------------------------------------------------
 

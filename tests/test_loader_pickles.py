@@ -16,7 +16,7 @@ import pytest
 from pipeline import load
 from pipeline.core.errors import DatasetFormatError, DigestError, UnsafePickleError
 from pipeline.loader.reader import ALLOWED_GLOBALS, unpickle
-from tests.conftest import PUBLISHED, ROOT, good_arrays, run
+from tests.helpers import PUBLISHED, ROOT, good_arrays, run
 
 
 def record(images, labels, protocol=4) -> bytes:

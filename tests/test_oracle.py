@@ -3,7 +3,7 @@
 import hashlib
 
 from scripts.oracle import reference_pickles, reference_splits
-from tests.conftest import V1
+from tests.helpers import V1
 
 
 def test_oracle_itself_matches_published_digests():

@@ -18,7 +18,7 @@ from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, wo
 from pipeline.core import config, params
 from pipeline.core.errors import ParamsError, PipelineError
 from pipeline.core.storage import npz_bytes
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SMALL = dataclasses.replace(
     params.load(ROOT / config.PARAMS_FILE).benchmark,

@@ -8,7 +8,7 @@ import yaml
 from pipeline.core import params
 from pipeline.core.config import PARAMS_FILE
 from pipeline.core.errors import ParamsError
-from tests.conftest import ROOT, with_
+from tests.helpers import ROOT, with_
 
 
 def test_defaults_resolve_to_v1_counts():

@@ -5,7 +5,7 @@ work there. (The Makefile used ``$(CURDIR)/.venv/bin/...`` in commands, which ma
 
 import pytest
 
-from tests.conftest import copy_build, link_venv, run
+from tests.helpers import copy_build, link_venv, run
 
 pytestmark = pytest.mark.e2e
 

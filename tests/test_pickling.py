@@ -9,7 +9,7 @@ import pytest
 from pipeline import algorithm, pickling
 from pipeline.core.errors import ContractError
 from scripts.oracle import reference_pickles
-from tests.conftest import V1
+from tests.helpers import V1
 
 
 def build(source, train_counts, test_counts, seed):

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_splits
-from tests.conftest import ROOT, copy_build, link_venv, run
+from tests.helpers import ROOT, copy_build, link_venv, run
 
 pytestmark = pytest.mark.e2e
 TRAIN = "datasets/tinydigits/train.npz"

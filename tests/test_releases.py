@@ -13,7 +13,7 @@ from pipeline.core import config, params
 from pipeline.core.errors import ReleaseError
 from pipeline.release import record
 from pipeline.release.cut import next_version
-from tests.conftest import ENTRIES, ROOT, V1, V1_ENTRY, run
+from tests.helpers import ENTRIES, ROOT, V1, V1_ENTRY, run
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
 V1_ONLY = ENTRIES[:1]  # the record as it stood with 1.0.0 alone: what the v1 files are

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from tests.conftest import copy_build, run
+from tests.helpers import copy_build, run
 
 pytestmark = pytest.mark.e2e
 REMOTE = "tinydigits-dvc-remote"

@@ -7,7 +7,7 @@ import numpy as np
 from pipeline.benchmark import plots, reports, training
 from pipeline.benchmark import stage as benchmark
 from pipeline.core import config, params
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
 

@@ -7,7 +7,7 @@ from pipeline.benchmark import stage as benchmark
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark import training
 from pipeline.core import params
-from tests.conftest import tiny, with_
+from tests.helpers import tiny, with_
 
 
 def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_published_point(source):

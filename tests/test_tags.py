@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.core.errors import ReleaseError
 from pipeline.release import changelog, tags
-from tests.conftest import ROOT, link_venv, run
+from tests.helpers import ROOT, link_venv, run
 
 DATA = "datasets/tinydigits"
 

@@ -10,7 +10,7 @@ from pipeline.algorithm import normalize
 from pipeline.benchmark import training
 from pipeline.core import config
 from scripts.oracle import reference_splits
-from tests.conftest import ROOT, tiny
+from tests.helpers import ROOT, tiny
 
 
 def one_shot(b, split, seed):

@@ -4,7 +4,7 @@ their files, as DVC hashes them, whether or not the DVC cache holds their manife
 import shutil
 
 from scripts import verify_data
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def copy_with_lock(tmp_path):
