@@ -107,8 +107,9 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 ## bench-env: the per-stage cost of the environment check (median of many fresh processes)
+BENCH_ENV_ARGS ?=
 bench-env: $(STAMP)
-	$(BIN)/python scripts/bench_environment.py
+	$(BIN)/python scripts/bench_environment.py $(BENCH_ENV_ARGS)
 
 ## check-repro: the CI gate: clone HEAD, `dvc repro --force`, fail unless every byte and digest matches
 check-repro: $(STAMP)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from pipeline.__main__ import STAGES  # noqa: E402  (stage -> module, as dvc.yaml runs them)
+# stage -> (module, what it does), as dvc.yaml runs them
+from pipeline.__main__ import STAGES  # noqa: E402
 from scripts.bench_runs import (  # noqa: E402
     BIN,
     import_seconds,
@@ -205,16 +206,19 @@ def main() -> None:
                     name,
                     f"{median(runs):.2f} s",
                 )
-            for stage, module in STAGES.items():
+            for stage, (module, _) in STAGES.items():
+                short = module.removeprefix("pipeline.")
                 # through the environment check, as dvc runs it
                 if f"python -m pipeline {stage}" in dvc_yaml:
                     cmd = [py, "-m", "pipeline", stage]
-                elif f"pipeline.{module}" in dvc_yaml:  # older commits (--before)
-                    cmd = [py, "-m", f"pipeline.{module}"]
+                # older commits (--before) ran each stage module directly
+                elif f"pipeline.{short}" in dvc_yaml:
+                    cmd = [py, "-m", module]
                 else:
                     continue
                 runs = [timed(cmd, repo) for _ in range(args.runs)]
-                imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
+                # HEAD's module names: an older commit's may differ, then its imports are not timed
+                imports = median([import_seconds(module, repo) for _ in range(3)])
                 record(f"stage {stage}: wall", name, f"{median([r[0] for r in runs]):.2f} s")
                 record(f"stage {stage}: imports", name, f"{imports:.2f} s")
                 record(
