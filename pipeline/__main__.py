@@ -11,6 +11,7 @@ message naming it, and nothing is written. Then the command runs through
 """
 
 import importlib
+import os
 import sys
 
 from pipeline.core import environment
@@ -89,4 +90,12 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader stopped early (`python -m pipeline diff | head`): nothing went wrong here, and
+        # Python's own flush at exit must not fail on the closed pipe either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
+    sys.exit(status)

@@ -112,3 +112,15 @@ def test_helpers_live_in_tests_helpers_and_conftest_holds_only_fixtures():
         and not any("fixture" in ast.unparse(d) for d in getattr(node, "decorator_list", []))
     ]
     assert plain == [], f"conftest.py holds only fixtures; move {plain} to tests/helpers.py"
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error():
+    # `| true` closes the pipe before Python has started: printing the help must not become a traceback
+    out = subprocess.run(
+        f"{sys.executable} -m pipeline --help | true",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr
