@@ -1,72 +1,105 @@
-"""Every Python block of README.md and docs/*.md runs as written, each pasted into a fresh
-interpreter at the repository's root, against the files the repository ships.
+"""Every ```python block of README.md and docs/*.md runs as written, each pasted into a fresh
+interpreter (``python -c``) at the repository's root, against the built files committed here.
 
-A block that cannot run here says so on the line right above its fence, with the reason:
-``<!-- not run here: REASON -->`` (a placeholder for a hosted repository, or another test that runs
-it with more checks). A marker without a reason fails, and so does a marked block that no reason
-explains. An in-house runner rather than a plugin (pytest-markdown-docs, sybil): it is twenty lines,
-it needs no new pin in requirements.lock, and it runs each block in its own process, as a user
-pasting it would, which the plugins' shared-namespace runners do not.
+A block that cannot run as written (it needs a hosted repository, a network, or is a fragment)
+carries ``<!-- not run: REASON -->`` on the line right before its fence: it is reported as skipped
+with that reason (``-ra`` lists them), and a marker without a reason fails. A top-level
+``print(...)  # TEXT`` line states its output: TEXT must be a line of the block's stdout, in order.
+
+An in-house runner rather than a plugin (pytest-markdown-docs, pytest-codeblocks, sybil): those run
+every block inside the pytest process, where Hugging Face ``datasets`` and ``mlcroissant`` cannot
+share one interpreter, none asks a skipped block for its reason, and one more dev pin would change
+requirements.lock, a dep of every DVC stage.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, run
-
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("README.md", *(f"docs/{p.name}" for p in sorted((ROOT / "docs").glob("*.md"))))
+FENCE = re.compile(r"```(?:python|python3|py)\s*")  # the opening line of a Python block
+MARKER = re.compile(r"<!--\s*not run\b(.*?)-->")  # the whole comment; its reason after "not run:"
+STATED = re.compile(r"print\(.*\)\s+#\s?(.*\S)\s*")  # a top-level print and the output it states
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
-PAGES = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"(?:^(?P<marker><!--.*?-->)\n)?^```python\n(?P<code>.*?)^```", re.M | re.S)
-MARKER = re.compile(r"<!-- not run here:(?P<reason>.*?)-->")
 
 
-def python_blocks(page: str) -> list[tuple[str, str | None]]:
-    """(code, reason it is not run, or None) for each ```python block of ``page``."""
+@dataclass(frozen=True)
+class Block:
+    page: str
+    line: int  # of the opening fence, 1-based
+    code: str
+    marker: str | None  # the HTML comment on the line before the fence, when it is a marker
+
+    @property
+    def name(self) -> str:
+        return f"{self.page}:{self.line}"
+
+    @property
+    def reason(self) -> str:
+        """What the marker says after ``not run:`` (empty when it says nothing)."""
+        text = MARKER.fullmatch(self.marker).group(1).strip() if self.marker else ""
+        return text.removeprefix(":").strip()
+
+
+def blocks(page: str) -> list[Block]:
+    lines = (ROOT / page).read_text().splitlines()
     found = []
-    for m in BLOCK.finditer((ROOT / page).read_text(encoding="utf-8")):
-        marker = MARKER.fullmatch(m["marker"] or "")
-        if m["marker"] and not marker:
-            pytest.fail(
-                f"{page}: a comment above a python block is not `<!-- not run here: REASON -->`"
-            )
-        found.append((m["code"], marker["reason"].strip() if marker else None))
+    for i, line in enumerate(lines):
+        if FENCE.fullmatch(line):
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+            before = lines[i - 1].strip() if i else ""
+            marker = before if MARKER.fullmatch(before) else None
+            found.append(Block(page, i + 1, "\n".join(lines[i + 1 : end]) + "\n", marker))
     return found
 
 
-BLOCKS = [
-    (page, i, code, why) for page in PAGES for i, (code, why) in enumerate(python_blocks(page))
-]
-RUN = [pytest.param(page, code, id=f"{page}#{i}") for page, i, code, why in BLOCKS if why is None]
+BLOCKS = [block for page in PAGES for block in blocks(page)]
 
 
-def test_the_pages_have_python_blocks_and_each_skipped_one_says_why():
-    assert len(RUN) >= 3 and {page for page, *_ in BLOCKS} >= {"README.md", "docs/loading.md"}
-    for page, i, _, why in BLOCKS:
-        assert why is None or len(why.split()) >= 4, f"{page} block {i}: give a reason: {why!r}"
-
-
-@pytest.mark.parametrize("page, code", RUN)
-def test_python_block_runs_as_written(page, code, tmp_path):
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda b: b.name)
+def test_python_block_runs_as_written(block, tmp_path):
+    if block.marker:
+        pytest.skip(f"{block.name}: not run: {block.reason or '(no reason given)'}")
     # A fresh interpreter, as a user pasting the block would have: nothing imported beforehand.
-    env = {**OFFLINE, "HF_HOME": str(tmp_path / "hf")}
-    result = run(["python", "-c", code], ROOT, env=env, check=False, timeout=300)
-    assert result.returncode == 0, f"{page}: a block failed:\n{code}\n{result.stderr}"
-
-
-def test_a_broken_block_fails_and_an_unexplained_marker_is_refused(tmp_path, monkeypatch):
-    """The runner itself: a block that raises is reported, and a marker needs its reason."""
-    page = tmp_path / "page.md"
-    page.write_text(
-        "<!-- not run here: -->\n```python\nprint(1)\n```\n```python\nraise SystemExit(3)\n```\n"
+    env = {**os.environ, **OFFLINE, "HF_HOME": str(tmp_path / "hf")}
+    result = subprocess.run(
+        [sys.executable, "-c", block.code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
-    (marked, why), (code, none) = python_blocks(Path("page.md"))
-    assert why == "" and none is None
-    assert run(["python", "-c", code], tmp_path, check=False).returncode == 3
-    page.write_text("<!-- a note -->\n```python\nprint(1)\n```\n")
-    with pytest.raises(pytest.fail.Exception, match="not run here: REASON"):
-        python_blocks(Path("page.md"))
+    assert result.returncode == 0, f"{block.name} failed:\n{block.code}\n{result.stderr[-3000:]}"
+    out = iter(result.stdout.splitlines())
+    for stated in (m.group(1) for m in map(STATED.fullmatch, block.code.splitlines()) if m):
+        # `in` on an iterator consumes it: each stated line must come after the previous one
+        assert stated in out, f"{block.name} does not print {stated!r}:\n{result.stdout}"
+
+
+def test_every_not_run_marker_gives_a_reason_right_before_a_python_block():
+    marked = {(b.page, b.line - 1): b for b in BLOCKS if b.marker}
+    wrong = [f"{b.name}: {b.marker} gives no reason" for b in marked.values() if not b.reason]
+    for page in PAGES:
+        for number, line in enumerate((ROOT / page).read_text().splitlines(), start=1):
+            if re.search(r"<!--\s*not run", line) and (page, number) not in marked:
+                wrong.append(f"{page}:{number}: a marker not on the line right before ```python")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_runner_finds_every_python_block():
+    """A fence the parser missed would go untested without a word."""
+    for page in PAGES:
+        text = (ROOT / page).read_text()
+        assert len(re.findall(r"^```(?:python|python3|py)\s*$", text, flags=re.M)) == len(
+            blocks(page)
+        ), page
+    assert any(b.page == "README.md" and not b.marker for b in BLOCKS)
