@@ -2,6 +2,6 @@
 follow the record (``tags``), comparing two revisions (``diff``, ``review``), the changelog, content
 fingerprints and git access (``revisions``).
 
-None of it runs inside a DVC stage except ``record`` and ``changelog``, which the pickle and
-benchmark stages use to write the published metadata.
+None of it runs inside a DVC stage except ``record``, which the pickle and benchmark stages read
+to name the release in the published metadata.
 """
