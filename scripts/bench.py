@@ -205,17 +205,17 @@ def main() -> None:
                     name,
                     f"{median(runs):.2f} s",
                 )
-            for stage, module in STAGES.items():
+            for stage, (module, _) in STAGES.items():
                 if (
                     f"python -m pipeline {stage}" in dvc_yaml
                 ):  # through the environment check, as dvc runs it
                     cmd = [py, "-m", "pipeline", stage]
-                elif f"pipeline.{module}" in dvc_yaml:  # older commits (--before)
-                    cmd = [py, "-m", f"pipeline.{module}"]
+                elif module in dvc_yaml:  # older commits (--before)
+                    cmd = [py, "-m", module]
                 else:
                     continue
                 runs = [timed(cmd, repo) for _ in range(args.runs)]
-                imports = median([import_seconds(f"pipeline.{module}", repo) for _ in range(3)])
+                imports = median([import_seconds(module, repo) for _ in range(3)])
                 record(f"stage {stage}: wall", name, f"{median([r[0] for r in runs]):.2f} s")
                 record(f"stage {stage}: imports", name, f"{imports:.2f} s")
                 record(
