@@ -1,109 +1,291 @@
-"""Every target `make help` lists works: each is run for real here or elsewhere in the suite or in
-CI (named below, and checked to be there), or is listed with the reason it can only run by hand.
-A new target that is in neither list fails this file."""
+"""Every target `make help` lists runs for real somewhere, so that none can break unseen (issue 17:
+`make bench-env` failed on an import error, and `make bench` on the reorganised entry point,
+while nothing ran them).
+
+:data:`EXERCISED` says where each one runs: in this module, in another test module or in CI
+(.ci/run, the GitHub workflow); a place named there must really run ``make ... TARGET``, which
+is checked. The targets that need the package index, or minutes (bench), are in :data:`BY_HAND`. A
+target in neither fails :func:`test_every_listed_target_is_exercised_or_listed_with_the_reason`.
+
+The targets run here as a user runs them, in throwaway copies of the project whose ``.venv`` is
+this environment (``-o .venv/.installed``: never rebuild the shared environment).
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tomllib
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, link_venv, run
+from tests.helpers import ROOT, copy_build, link_venv, make_repo, restore, run
 
-MAKE = ["make", "-o", ".venv/.installed"]  # the environment is this one: never rebuild it
+THIS = "tests/test_make.py"
+CI = ".ci/run"
+WORKFLOW = ".github/workflows/reproducibility.yml"
 
-# target -> the file that runs it for real (its make invocation is checked to be there)
-ELSEWHERE = {
-    "install": ".github/workflows/reproducibility.yml",
-    "lint": ".ci/run",
-    "numpy1": ".ci/run",
-    "repro": "tests/test_e2e.py",
-    "test": ".ci/run",
-    "check-repro": "tests/test_release.py",
-    "check-pythons": ".ci/run",
-    "release": "tests/test_release.py",
-    "tags": "tests/test_tags.py",
-    "review": "tests/test_release.py",
+# target -> the files that run it for real (each is checked to hold a `make ... TARGET` call).
+EXERCISED = {
+    "help": [THIS],
+    "install": [WORKFLOW],  # and, as the prerequisite of every target that uses .venv, in .ci/run
+    "lint": [CI, WORKFLOW],
+    "numpy1": [CI, WORKFLOW],
+    "repro": ["tests/test_e2e.py", "tests/test_paths.py", "tests/test_release.py"],
+    "test": [CI, WORKFLOW, "tests/test_paths.py"],
+    "test-fast": [THIS],
+    "status": [THIS, "tests/test_paths.py"],
+    "bench-env": [THIS],
+    "check-repro": [CI, WORKFLOW, "tests/test_check_repro.py"],
+    # here with a spent time budget (interpreter discovery, every one skipped, saying why); CI runs
+    # the real check, a fresh .venv per Python, which needs the package index
+    "check-pythons": [CI, THIS],
+    "verify-data": [THIS],
+    "push": [THIS],
+    "pull": [THIS],
+    "release": ["tests/test_release.py"],
+    "tags": [WORKFLOW, "tests/test_tags.py", "tests/test_release.py"],
+    "review": [WORKFLOW, "tests/test_release.py"],
 }
-HERE = {"help", "bench-env", "test-fast", "status", "verify-data", "push", "pull"}
+# target -> why neither the suite nor CI runs it: the maintainer runs it by hand.
 BY_HAND = {
-    "lock": "regenerates requirements.lock from the package index (network), by a maintainer",
-    "check-wheels": "asks the package index for wheels of every pin on four platforms (network)",
-    "bench": "about 50 minutes, and its figures need a quiet machine (docs/performance.md)",
+    "lock": "rewrites requirements.lock from the package index (uv installed from PyPI); run when "
+    "pyproject.toml's ranges change. Every `make install` (CI) then installs the new lock with "
+    "--require-hashes, and tests/test_check_repro.py checks the venv matches it exactly",
+    "check-wheels": "asks the package index for a wheel of every pin on 4 Pythons x 4 platforms "
+    "(uv installed from PyPI); run after `make lock`",
 }
+BY_HAND["bench"] = (
+    "even its cheapest mode (--skip-loop --skip-benchmark --scale 1) takes about 3 minutes, and the "
+    "suite's time is itself a goal (docs/performance.md); the maintainer runs it, after `make repro`"
+)
+# Phony targets `make help` need not list (none today): helpers that only other targets use.
+INTERNAL: set[str] = set()
+
+# The copies link the shared environment as their .venv: never rebuild it from a test.
+MAKE = ["make", "-o", ".venv/.installed"]
+
+
+def make(repo: Path, target: str, *args: str, check: bool = True, timeout: float = 600, **kwargs):
+    """``make TARGET ARGS`` in ``repo``, as a user types it."""
+    return run([*MAKE, target, *args], repo, check=check, timeout=timeout, **kwargs)
+
+
+def listed_targets(help_text: str) -> list[str]:
+    return [line.split(":", 1)[0] for line in help_text.splitlines()]
+
+
+def phony_targets(makefile: str) -> set[str]:
+    joined = makefile.replace("\\\n", " ")
+    return {t for line in re.findall(r"(?m)^\.PHONY:(.*)$", joined) for t in line.split()}
+
+
+def runs_make(path: str, target: str) -> bool:
+    """Whether ``path`` runs ``make [OPTIONS] [VAR=value] TARGET`` (not just names it in a comment)."""
+    text = (ROOT / path).read_text()
+    t = re.escape(target)
+    # Python: ["make", "-o", ".venv/.installed", "TARGET", ...], or make(repo, "TARGET") here
+    if path.endswith(".py"):
+        call = rf'\[\s*"make"(?:\s*,\s*"[^"]*")*\s*,\s*"{t}"\s*[,\]]|\bmake\(\w+,\s*"{t}"'
+        return re.search(call, text) is not None
+    commands = [
+        line
+        for line in text.splitlines()
+        if not line.lstrip().startswith(("#", "- name:", "name:"))
+    ]
+    call = rf"\bmake(?:\s+(?:-\S+|\w+=\S*))*\s+{t}(?=\s|$)"
+    return any(re.search(call, line) for line in commands)
+
+
+# ---- the inventory (unit tier) -----------------------------------------------------------------
+
+
+def test_help_lists_every_phony_target_and_is_the_default_goal(tmp_path):
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")  # help needs nothing else
+    default = run(["make", "-s"], tmp_path)
+    help_ = run(["make", "-s", "help"], tmp_path)
+    assert default.stdout == help_.stdout
+    lines = help_.stdout.splitlines()
+    assert lines and all(re.fullmatch(r"[a-z0-9-]+: \S.*", line) for line in lines), lines
+    listed = listed_targets(help_.stdout)
+    assert len(listed) == len(set(listed)), listed
+    makefile = (ROOT / "Makefile").read_text()
+    assert set(listed) == phony_targets(makefile) - INTERNAL
+    for target in listed:  # each has a rule, not only a help line
+        assert re.search(rf"(?m)^{re.escape(target)}:", makefile), target
+
+
+def test_every_listed_target_is_exercised_or_listed_with_the_reason():
+    listed = set(listed_targets(run(["make", "-s", "help"], ROOT).stdout))
+    assert not set(EXERCISED) & set(BY_HAND)
+    unaccounted = listed - set(EXERCISED) - set(BY_HAND)
+    assert not unaccounted, f"`make help` lists {sorted(unaccounted)}: run them in a test or CI"
+    stale = (set(EXERCISED) | set(BY_HAND)) - listed
+    assert not stale, f"no longer in `make help`: {sorted(stale)}"
+    missing = [(t, p) for t, places in EXERCISED.items() for p in places if not runs_make(p, t)]
+    assert not missing, f"these places do not run `make TARGET`: {missing}"
+
+
+# ---- the targets, run for real --------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def built(module_copy):
-    """A built copy of the project whose .venv is this environment, as `make` expects."""
-    return link_venv(module_copy)
+def plain(tmp_path_factory) -> Path:
+    """A fresh copy of the project, never built, with this environment as its .venv."""
+    return link_venv(make_repo(tmp_path_factory.mktemp("make-plain") / "repo"))
 
 
-def listed() -> list[str]:
-    return [line.split(":")[0] for line in run(["make", "-s", "help"], ROOT).stdout.splitlines()]
+@pytest.fixture(scope="module")
+def built(cold_build, tmp_path_factory) -> Path:
+    """A copy of the built project; its default DVC remote is ``tinydigits-dvc-remote`` beside it."""
+    return link_venv(copy_build(cold_build, tmp_path_factory.mktemp("make-built") / "repo"))
 
 
-def test_help_lists_every_phony_target_and_each_is_exercised_or_explained():
-    targets = listed()
-    phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.M)[1].split()
-    assert sorted(targets) == sorted(phony), "make help and .PHONY disagree"
-    assert set(targets) == set(ELSEWHERE) | HERE | set(BY_HAND), (
-        "every target is exercised here, elsewhere, or explained in BY_HAND"
+@pytest.fixture
+def restored(built):
+    """``built``, back to its committed, up-to-date state after the test, whatever it did."""
+    yield built
+    restore(built)
+
+
+@pytest.mark.e2e
+def test_bench_env_times_the_environment_check(plain):
+    result = make(plain, "bench-env")
+    first, second = result.stdout.splitlines()[-2:]
+    cold = re.fullmatch(
+        r"bench-env: environment check, cold, in a fresh interpreter: median ([\d.]+) ms "
+        r"\(min ([\d.]+), max ([\d.]+)\) over 41 runs",
+        first,
     )
-    assert not (set(ELSEWHERE) & HERE or HERE & set(BY_HAND) or set(ELSEWHERE) & set(BY_HAND))
-    for target, where in ELSEWHERE.items():
-        text = (ROOT / where).read_text()
-        invocation = rf"make[^\n]*\b{re.escape(target)}\b|\"make\",[^\n]*\"{re.escape(target)}\""
-        assert re.search(invocation, text), f"{where} does not run make {target}"
+    assert cold, result.stdout
+    median, low, high = map(float, cold.groups())
+    assert 0 < low <= median <= high
+    assert re.fullmatch(
+        r"bench-env: interpreter start-up with the check \d+ ms, without \d+ ms \(medians of 41 "
+        r"alternating runs\): the check adds -?[\d.]+ ms per stage",
+        second,
+    ), result.stdout
 
 
-def test_bench_env_runs_and_reports_the_check_cost():
-    result = run([*MAKE, "-s", "bench-env", "BENCH_ENV_ARGS=--runs 3"], ROOT, timeout=300)
-    assert "environment check, cold, in a fresh interpreter: median" in result.stdout
-    assert re.search(r"the check adds -?\d+\.\d ms per stage", result.stdout), result.stdout
+PROBE = """
+import os
+from pathlib import Path
+
+import pytest
 
 
-def test_test_fast_runs_the_unit_tier_only():
-    args = "PYTEST_ARGS=-p no:cacheprovider tests/test_layout.py tests/test_e2e.py"
-    result = run([*MAKE, "-s", "test-fast", args], ROOT, timeout=600)
-    assert re.search(r"\b\d+ passed, \d+ deselected\b", result.stdout), result.stdout
+def test_unit_tier():
+    Path(os.environ["PROBE_DIR"], "unit").touch()
+    assert "PROBE_FAIL" not in os.environ
 
 
 @pytest.mark.e2e
-def test_status_fails_when_a_stage_is_stale_and_passes_when_none_is(built):
-    run([*MAKE, "status"], built)
-    sample = built / "pipeline/sample.py"
-    original = sample.read_text()
-    sample.write_text(original + "\n# an edit\n")
+def test_end_to_end_tier():
+    Path(os.environ["PROBE_DIR"], "e2e").touch()
+"""
+
+
+@pytest.mark.e2e
+def test_test_fast_runs_the_unit_tier_only_and_fails_with_it(plain, tmp_path):
+    probe = plain / "tests" / "test_probe_tier.py"
+    probe.write_text(PROBE)
+    # the probe, and a module of real end-to-end tests (deselected, so never run)
+    args = "PYTEST_ARGS=-p no:cacheprovider tests/test_probe_tier.py tests/test_paths.py"
     try:
-        stale = run([*MAKE, "status"], built, check=False)
-        assert stale.returncode != 0
+        passed = make(plain, "test-fast", args, env={"PROBE_DIR": str(tmp_path)})
+        # deselected: the probe's end-to-end test and test_paths' ones
+        deselected = re.search(r"\b1 passed, (\d+) deselected\b", passed.stdout)
+        assert deselected and int(deselected.group(1)) >= 2, passed.stdout
+        assert (tmp_path / "unit").exists() and not (tmp_path / "e2e").exists()
+        failed = make(
+            plain,
+            "test-fast",
+            args,
+            check=False,
+            env={"PROBE_DIR": str(tmp_path), "PROBE_FAIL": "1"},
+        )
+        assert failed.returncode != 0 and "1 failed" in failed.stdout, failed.stdout
     finally:
-        sample.write_text(original)
-    run([*MAKE, "status"], built)
+        probe.unlink()
 
 
 @pytest.mark.e2e
-def test_verify_data_passes_and_names_a_corrupted_file(built):
-    assert run([*MAKE, "-s", "verify-data"], built, timeout=600).returncode == 0
-    raw = built / "datasets/raw/digits.npz"
-    original = raw.read_bytes()
-    raw.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
-    try:
-        bad = run([*MAKE, "-s", "verify-data"], built, check=False, timeout=600)
-        assert bad.returncode != 0 and "datasets/raw/digits.npz" in bad.stdout + bad.stderr
-    finally:
-        raw.write_bytes(original)
+def test_status_fails_when_a_stage_is_stale_and_passes_when_up_to_date(restored):
+    repo = restored
+    assert make(repo, "status").returncode == 0
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("\nseed: 42\n", "\nseed: 43\n", 1))
+    stale = make(repo, "status", check=False)
+    assert stale.returncode != 0 and "status] Error" in stale.stderr, stale.stderr
+    run(["git", "checkout", "params.yaml"], repo)
+    assert make(repo, "status").returncode == 0
+    (repo / "datasets/interim/sample.npz").unlink()  # an output gone: sample is stale
+    assert make(repo, "status", check=False).returncode != 0
+    assert not (repo / "datasets/interim/sample.npz").exists()  # status reports, never rebuilds
 
 
 @pytest.mark.e2e
-def test_push_then_pull_brings_the_intermediates_back_from_the_remote(built):
-    remote = built.parent / "tinydigits-dvc-remote"
-    assert "5 files pushed" in run([*MAKE, "push"], built).stdout and remote.is_dir()
-    for out in ("datasets/interim/sample.npz", "datasets/interim/splits.npz"):
-        (built / out).unlink()
-    cache = built / ".dvc/cache"
-    run(["rm", "-rf", str(cache)], built)
-    result = run([*MAKE, "pull"], built, timeout=600)
-    assert "fetched" in result.stdout
-    run([*MAKE, "status"], built)
+def test_verify_data_rehashes_and_names_a_corrupted_cache_object(restored):
+    repo = restored
+    ok = make(repo, "verify-data")
+    assert re.search(
+        r"verify-data: dvc\.lock: \d+ files match the md5 and size it records", ok.stdout
+    )
+    assert re.search(r"verify-data: cache .*: [1-9]\d* objects match their md5 names", ok.stdout)
+    cache = repo / ".dvc/cache/files/md5"
+    victim = max((p for p in cache.glob("??/*") if p.is_file()), key=lambda p: p.stat().st_size)
+    good, stat = victim.read_bytes(), victim.stat()
+    os.chmod(victim, 0o644)
+    try:  # one byte flipped, size and mtime kept: DVC's own checks would not look again
+        victim.write_bytes(good[:100] + bytes([good[100] ^ 0xFF]) + good[101:])
+        os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        bad = make(repo, "verify-data", check=False)
+        assert bad.returncode != 0
+        assert f"does not match its name {victim.parent.name}{victim.name}" in bad.stdout, (
+            bad.stdout
+        )
+        assert "verify-data: FAIL: 1 file(s) differ" in bad.stderr
+    finally:
+        victim.write_bytes(good)
+        os.chmod(victim, stat.st_mode)
+    make(repo, "verify-data")
+
+
+@pytest.mark.e2e
+def test_push_then_pull_into_a_fresh_clone_brings_every_stage_up_to_date(restored):
+    repo = restored
+    remote = repo.parent / "tinydigits-dvc-remote"  # .dvc/config's default remote
+    assert run(["dvc", "status", "--cloud", "-q"], repo, check=False).returncode != 0
+    pushed = make(repo, "push")
+    assert "pushed" in pushed.stdout and list(remote.glob("files/md5/??/*")), pushed.stdout
+    assert run(["dvc", "status", "--cloud", "-q"], repo, check=False).returncode == 0
+
+    clone = repo.parent / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], repo.parent)
+    link_venv(clone)
+    # a fresh clone has the git-tracked outputs but not the DVC-cached intermediates
+    assert make(clone, "status", check=False).returncode != 0
+    pulled = make(clone, "pull")
+    assert "fetched" in pulled.stdout and "Running stage" not in pulled.stdout, pulled.stdout
+    assert make(clone, "status").returncode == 0
+    assert run(["git", "status", "--porcelain"], clone).stdout == ""
+
+
+@pytest.mark.e2e
+def test_check_pythons_with_no_time_left_skips_every_python_saying_why(plain):
+    result = make(plain, "check-pythons", "CHECK_PYTHONS_ARGS=--budget 0")
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    lines = [line.removeprefix("check-pythons: ") for line in result.stdout.splitlines()[1:]]
+    head = re.fullmatch(
+        rf"requirements\.lock supports requires-python {re.escape(requires)}: (.+)", lines[0]
+    )
+    assert head, result.stdout
+    minors = head.group(1).split(", ")
+    assert minors and all(re.fullmatch(r"3\.\d+", m) for m in minors)
+    for minor, line in zip(minors, lines[1:-1], strict=True):  # found or not, none may run
+        assert line.startswith(f"SKIP {minor}: ") and (
+            "time budget" in line or f"no python{minor} on this machine" in line
+        ), result.stdout
+    assert lines[-1] == f"passed none; failed none; skipped {', '.join(minors)}"
