@@ -32,7 +32,9 @@ def run(
     cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, **kwargs
 ) -> subprocess.CompletedProcess:
     """Run a real command (dvc, git, python) in ``cwd`` with the project's environment first on PATH."""
-    env = dict(os.environ)
+    # as a user types it: under `make test`, make's own variables would turn a nested `make` into a
+    # sub-make (printing "make[1]: Entering directory ...") and hand it the outer make's flags
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         DVC_NO_ANALYTICS="1",
