@@ -15,10 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
-LOOP = (
-    90,
-    80,
-)
+LOOP = (90, 80)
 OUT = ROOT / "reports" / "local" / "bench.md"
 RETURN = (100, 90)  # then back to values seen before: DVC restores what its run cache holds
 

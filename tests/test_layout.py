@@ -85,13 +85,21 @@ def test_no_comment_hangs_on_a_closing_bracket():
     """A comment that explains a statement sits on its own line above it: a comment on a line that
     only closes brackets is what the formatter leaves after splitting a statement to keep it."""
     hanging = re.compile(r"^\s*[\)\]\}]+[,:]?\s+#(?!\s*(noqa|type:|pragma|fmt:))")
-    found = [
-        f"{path.relative_to(ROOT)}:{n}"
-        for folder in ("pipeline", "scripts", "tests")
-        for path in (ROOT / folder).rglob("*.py")
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if hanging.match(line)
-    ]
+    # or a lone value wrapped in brackets to keep its comment: `x = (\n    0.05  # why\n)`
+    wrapped = re.compile(r"[=(\[{]\s*\n[^\n#]*\S  # [^\n]*\n\s*[\)\]\}]+[,:]?\s*\n")
+    found = []
+    for folder in ("pipeline", "scripts", "tests"):
+        for path in (ROOT / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            found += [
+                f"{path.relative_to(ROOT)}:{n}"
+                for n, line in enumerate(text.splitlines(), 1)
+                if hanging.match(line)
+            ]
+            found += [
+                f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 2}"
+                for m in wrapped.finditer(text)
+            ]
     assert not found, f"move these comments above their statements: {found}"
 
 

@@ -20,9 +20,8 @@ from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 from pipeline.formats import citation, hub_header, parquet
 
-TOLERANCE = (
-    0.05  # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
-)
+# "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
+TOLERANCE = 0.05
 MIN_RISE = 0.10  # "improves visibly": mean test accuracy rises by at least 10 points over training
 CLAIMED_KIB = 310  # "~310 KB total"
 
@@ -41,9 +40,8 @@ class Facts:
     curve: np.ndarray  # (epochs,) mean test accuracy over seeds after each epoch
     ref: dict
     sweep: dict[int, dict[str, float]]
-    release_note: str = (
-        ""  # which release this is, or how this variant differs (pipeline.release.record.card_note)
-    )
+    # which release this is, or how this variant differs (pipeline.release.record.card_note)
+    release_note: str = ""
 
 
 def run_flops(b: params.BenchmarkParams, n_train: int) -> int:
