@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_pickles
-from tests.helpers import V1, VENV_BIN, Pause, copy_build, restore, run, wait_for
+from tests.helpers import V1, VENV_BIN, Pause, restore, run, wait_for
 
 pytestmark = pytest.mark.e2e
 PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
@@ -33,11 +33,10 @@ def set_params(repo, **sample):
 
 
 @pytest.fixture(scope="module")
-def built(cold_build, tmp_path_factory):
+def built(module_copy, cold_build):
     """A copy of the project after its cold `dvc repro` (shared by the tests below, in order), and
     a second `dvc repro` in the copy."""
-    repo = copy_build(cold_build, tmp_path_factory.mktemp("e2e") / "repo")
-    return repo, cold_build, run(["dvc", "repro"], repo)
+    return module_copy, cold_build, run(["dvc", "repro"], module_copy)
 
 
 @pytest.fixture(autouse=True)

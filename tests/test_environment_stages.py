@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.core import config, environment
-from tests.helpers import VENV_BIN, copy_build, run
+from tests.helpers import VENV_BIN, run
 
 PUBLISHED = [f"datasets/tinydigits/{s}.{e}" for s in config.SPLITS for e in ("pkl", "npz")]
 
@@ -38,11 +38,9 @@ def repro_with(repo, bin_dir, *args):
 
 
 @pytest.fixture(scope="module")
-def built(cold_build, tmp_path_factory):
+def built(module_copy):
     """A copy of the built project."""
-    repo = copy_build(cold_build, tmp_path_factory.mktemp("env") / "repo")
-    yield repo
-    run(["git", "checkout", "--", "."], repo)
+    return module_copy
 
 
 @pytest.mark.e2e

@@ -10,15 +10,15 @@ import subprocess
 import pytest
 
 from scripts.oracle import reference_pickles
-from tests.helpers import VENV_BIN, copy_build, make_repo, run, wait_for
+from tests.helpers import VENV_BIN, make_repo, run, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def repo(cold_build, tmp_path_factory):
+def repo(module_copy):
     """A copy of the built project: what an experiment does not change, DVC restores or skips."""
-    return copy_build(cold_build, tmp_path_factory.mktemp("exp") / "repo")
+    return module_copy
 
 
 def experiments(repo) -> dict[str, dict]:

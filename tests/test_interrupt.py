@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from pipeline.core.runner import INTERRUPTED
-from tests.helpers import VENV_BIN, Pause, copy_build, link_venv, run, wait_for
+from tests.helpers import VENV_BIN, Pause, link_venv, run, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -88,8 +88,8 @@ def assert_one_line_and_recovers(repo: Path, stage: str, status: int, output: st
 
 
 @pytest.fixture(scope="module")
-def repo(cold_build, tmp_path_factory):
-    return copy_build(cold_build, tmp_path_factory.mktemp("interrupt") / "repo")
+def repo(module_copy):
+    return module_copy
 
 
 def test_ctrl_c_in_a_data_stage(repo):

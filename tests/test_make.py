@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, copy_build, link_venv, make_repo, restore, run
+from tests.helpers import ROOT, link_venv, make_repo, restore, run
 
 THIS = "tests/test_make.py"
 CI = ".ci/run"
@@ -138,9 +138,9 @@ def plain(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(cold_build, tmp_path_factory) -> Path:
+def built(module_copy) -> Path:
     """A copy of the built project; its default DVC remote is ``tinydigits-dvc-remote`` beside it."""
-    return link_venv(copy_build(cold_build, tmp_path_factory.mktemp("make-built") / "repo"))
+    return link_venv(module_copy)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import fetch
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark import training
 from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, worker_count
@@ -29,11 +28,6 @@ SMALL = dataclasses.replace(
     reference_hidden_units=4,
     reference_max_epochs=5,
 )
-
-
-@pytest.fixture(scope="module")
-def source():
-    return fetch.parse_csv(fetch.source_path().read_bytes())
 
 
 def bits(runs) -> list[bytes]:
