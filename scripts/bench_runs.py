@@ -1,5 +1,6 @@
-"""What scripts/bench.py times with: commands run with this checkout's .venv first on PATH, wall
-time and peak RSS of one run, per-stage times of a `dvc repro`, and the maintainer's loop."""
+"""What scripts/bench.py times with: each command run in a clone as a user's shell runs it (that
+clone's .venv first on PATH, then the system's; HOME; nothing else of this process's environment),
+wall time and peak RSS of one run, per-stage times of a `dvc repro`, and the maintainer's loop."""
 
 from __future__ import annotations
 
@@ -20,9 +21,31 @@ OUT = ROOT / "reports" / "local" / "bench.md"
 RETURN = (100, 90)  # then back to values seen before: DVC restores what its run cache holds
 
 
+def plain_env(cwd: Path) -> dict[str, str]:
+    """A user's shell in ``cwd`` after `. .venv/bin/activate`: PATH with ``cwd``'s .venv/bin first and
+    no other .venv, HOME, and DVC_NO_ANALYTICS (so that no run waits on the network)."""
+    system = [
+        d
+        for d in os.environ["PATH"].split(os.pathsep)
+        if d and not d.rstrip("/").endswith(".venv/bin")
+    ]
+    return {
+        "PATH": os.pathsep.join([str(cwd / ".venv" / "bin"), *system]),
+        "HOME": os.environ.get("HOME", str(Path.home())),
+        "DVC_NO_ANALYTICS": "1",
+    }
+
+
+def dvc_of(repo: Path) -> list[str]:
+    return [str(repo / ".venv" / "bin" / "dvc")]
+
+
+def python_of(repo: Path) -> str:
+    return str(repo / ".venv" / "bin" / "python")
+
+
 def sh(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    res = subprocess.run(cmd, cwd=cwd, env=plain_env(cwd), capture_output=True, text=True)
     if check and res.returncode:
         sys.exit(f"bench: {' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
@@ -30,10 +53,9 @@ def sh(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPro
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
     """Wall seconds and peak RSS (MiB) of one run of ``cmd`` (RSS of that process tree's largest member)."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     start = time.perf_counter()
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, cwd=cwd, env=plain_env(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
@@ -48,12 +70,7 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
 def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
     """Wall seconds of ``cmd`` (a `dvc repro`) and the seconds from each stage's first line in its
     output to the next stage's ("start-up": before the first; the last stage runs to the end)."""
-    env = dict(
-        os.environ,
-        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        DVC_NO_ANALYTICS="1",
-        PYTHONUNBUFFERED="1",
-    )
+    env = dict(plain_env(cwd), PYTHONUNBUFFERED="1")
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -72,9 +89,10 @@ def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
     return elapsed, {name: end - t for (name, t), end in zip(marks, ends, strict=False)}
 
 
-def loop_run(repo: Path, dvc: list[str]) -> dict[str, tuple[float, dict[str, float]]]:
+def loop_run(repo: Path) -> dict[str, tuple[float, dict[str, float]]]:
     """One maintainer's loop in ``repo`` from an up-to-date 100 with an empty run cache (but for 100's
     sample and split): 90, 80 (new values), then 100, 90 (seen before). Timed repro per value."""
+    dvc = dvc_of(repo)
     set_train_per_class(repo, 100)
     sh(dvc + ["repro"], repo)
     # this run's loop starts unseen
@@ -94,7 +112,7 @@ def median(xs: list[float]) -> float:
 
 def import_seconds(module: str, cwd: Path) -> float:
     """Seconds spent importing while running ``python -m module`` (from -X importtime, top-level imports)."""
-    err = sh([str(BIN / "python"), "-X", "importtime", "-m", module], cwd).stderr
+    err = sh([python_of(cwd), "-X", "importtime", "-m", module], cwd).stderr
     total = 0
     for line in err.splitlines():
         m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)
@@ -110,12 +128,21 @@ def set_train_per_class(repo: Path, value: int) -> None:
     path.write_text(new)
 
 
-def prepare(rev: str, dest: Path) -> Path:
-    """A clone of ``rev`` using this checkout's .venv, after one warm-up `dvc repro`."""
+def prepare(rev: str, dest: Path, shared_venv: bool = False) -> Path:
+    """A clone of ``rev`` set up as a user meets it: by its own README command, `make repro` (a
+    fresh .venv from that commit's own pins, then `dvc repro`), in a plain environment. With
+    ``shared_venv``, this checkout's .venv instead and one warm-up `dvc repro` (quicker; then two
+    commits differ in code only, not in pinned dependencies)."""
     sh(["git", "clone", "-q", str(ROOT), str(dest)], ROOT)
     sh(["git", "checkout", "-q", rev], dest)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    sh([str(BIN / "dvc"), "repro"], dest)  # fill the cache, as after `make repro`
+    if shared_venv:
+        (dest / ".venv").symlink_to(ROOT / ".venv")
+        sh(dvc_of(dest) + ["repro"], dest)  # fill the cache, as after `make repro`
+    else:
+        print(
+            f"bench: {rev}: `make repro` in a fresh clone ({dest.name}), its own .venv", flush=True
+        )
+        sh(["make", "repro"], dest)
     return dest
 
 
@@ -142,5 +169,5 @@ def scaling(scales: list[int]) -> list[tuple[str, str, str]]:
     if not scales:
         return []
     code = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from scripts.bench_scale import main; main({scales!r})"
-    res = sh([str(BIN / "python"), "-c", code], ROOT)
+    res = sh([python_of(ROOT), "-c", code], ROOT)
     return [tuple(line.split("\t")) for line in res.stdout.strip().splitlines()]
