@@ -19,6 +19,7 @@ from pipeline.core.errors import EnvironmentMismatch
 
 # name: (module whose main() runs it, what it does). The stages take no arguments.
 STAGES = {
+    "params": ("pipeline.core.params", "check the whole params.yaml and print the counts"),
     "fetch": ("pipeline.fetch", "check the source file and write its arrays"),
     "sample": ("pipeline.sample", "draw the per-digit train and test images"),
     "normalize": ("pipeline.normalize", "scale pixels to float32 k/16"),
@@ -28,7 +29,6 @@ STAGES = {
     "benchmark": ("pipeline.benchmark.stage", "gate the accuracy; write the card and reports"),
 }
 TOOLS = {
-    "params": ("pipeline.core.params", "check the whole params.yaml and print the counts"),
     "load": ("pipeline.loader.reader", "load every published split and check it [DIR]"),
     "diff": ("pipeline.release.diff", "compare two revisions image by image [A [B]] (--help)"),
     "review": ("pipeline.release.review", "the pull-request data review against BASE (Markdown)"),

@@ -3,11 +3,14 @@ data, and throwaway git + DVC copies of this project."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from filelock import FileLock
 
 from pipeline import fetch
 from pipeline.loader.integrity import recorded_digest
@@ -26,19 +29,32 @@ from tests.helpers import (
 
 @pytest.fixture(scope="session")
 def cold_build(tmp_path_factory) -> ColdBuild:
-    """One cold ``dvc repro`` of a fresh copy of the project per test process, committed.
+    """One cold ``dvc repro`` of a fresh copy of the project per test run, committed.
 
     Every end-to-end module that needs a built project starts from a copy of it
     (:func:`copy_build`), whose DVC cache and run cache already hold every stage's outputs, instead
-    of paying for its own cold run (about 45 s each on 2 cores). ``test_e2e`` checks the cold run itself.
+    of paying for its own cold run (about 45 s each on 2 cores). ``test_e2e`` checks the cold run
+    itself. Under ``pytest -n`` the workers share one build: the first to need it makes it while
+    the others wait on a file lock, in the run's folder that every worker's temp folder sits in.
     """
-    repo = make_repo(tmp_path_factory.mktemp("cold-build") / "repo")
-    first = run(["dvc", "repro"], repo, timeout=1800)
-    status = run(["git", "status", "--porcelain"], repo).stdout
-    if status:  # recorded for test_e2e, which fails on it; the copies start from a committed state all the same
-        run(["git", "add", "-A"], repo)
-        run(["git", "commit", "-qm", "reproduced"], repo)
-    return ColdBuild(repo, first.stdout, status)
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, ...: each has a folder in the run's
+        shared = shared.parent
+    place = shared / "cold-build"
+    with FileLock(shared / "cold-build.lock"):
+        done = place / "build.json"
+        if not done.exists():
+            shutil.rmtree(place, ignore_errors=True)  # a build that failed in another worker
+            place.mkdir()
+            repo = make_repo(place / "repo")
+            first = run(["dvc", "repro"], repo, timeout=1800)
+            status = run(["git", "status", "--porcelain"], repo).stdout
+            if status:  # recorded for test_e2e, which fails on it; the copies start from a committed state all the same
+                run(["git", "add", "-A"], repo)
+                run(["git", "commit", "-qm", "reproduced"], repo)
+            done.write_text(json.dumps({"stdout": first.stdout, "status": status}))
+        built = json.loads(done.read_text())
+    return ColdBuild(place / "repo", built["stdout"], built["status"])
 
 
 @pytest.fixture

@@ -113,7 +113,8 @@ def test_bad_params_stop_repro_before_anything_is_written(built):
     assert "Traceback" not in result.stderr
     assert {p: sha256(repo / p) for p in before} == before
     run(["git", "checkout", "params.yaml"], repo)
-    # fetch tracks params.yaml whole and runs first: it refused before DVC removed any later output
+    # the params stage tracks params.yaml whole and runs first: it refused before DVC removed any
+    # later output
     assert (repo / "datasets/interim/sample.npz").exists()
     run(["dvc", "checkout"], repo)
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
@@ -128,9 +129,9 @@ def test_a_typo_in_the_benchmark_block_fails_repro_and_keeps_the_reports(built):
     (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
-    # fetch tracks params.yaml whole and runs first, so it is the stage that refuses
+    # the params stage tracks params.yaml whole and runs first, so it is the stage that refuses
     assert (
-        "fetch: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)"
+        "params: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)"
         in result.stderr
     )
     assert {p: sha256(repo / p) for p in tracked} == before  # persist: DVC did not delete them

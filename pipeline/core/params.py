@@ -1,7 +1,7 @@
 """Read and validate ``params.yaml`` before any stage writes anything.
 
-Every stage validates the whole file, so a typo anywhere fails the next ``dvc repro``
-with one message that names the key and what would be valid::
+Every stage validates the whole file, and the first stage, ``params``, tracks it whole, so a typo
+anywhere fails the next ``dvc repro`` with one message that names the key and what would be valid::
 
     $ python -m pipeline params
     seed=42 train=100 per class (1,000) test=20 per class (200)
@@ -17,6 +17,7 @@ from pipeline.core.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FIL
 from pipeline.core.errors import ParamsError
 from pipeline.core.fields import check_unique_keys, integer, mapping, number, overrides
 
+OUTS = ()  # as a stage it writes nothing: dvc.yaml's outs (tests/test_dvc_yaml.py)
 SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
 
 
@@ -183,12 +184,8 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
     return parse(raw)
 
 
-def main(argv: list[str]) -> None:
-    """``python -m pipeline params``: check the whole file and print the counts it gives."""
-    if argv:
-        raise ParamsError(
-            f"params takes no arguments (it reads {PARAMS_FILE}), got {' '.join(argv)}"
-        )
+def main() -> None:
+    """``python -m pipeline params``, dvc.yaml's first stage: check the whole file, print the counts."""
     p = load()
     print(
         f"seed={p.seed} train={list(p.sample.train_counts)} ({sum(p.sample.train_counts):,}) "
