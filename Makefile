@@ -100,7 +100,7 @@ test-fast: $(STAMP)
 status: $(STAMP)
 	$(DVC) status -q
 
-## bench: time dvc repro, the maintainer's loop side by side with d2c099d, one-process baselines, peak memory (~50 min); after `make repro`
+## bench: time dvc repro, the maintainer's loop side by side with d2c099d (each in its own fresh clone and .venv), one-process baselines, peak memory (~20 min); after `make repro`
 # d2c099d: the commit before the feedback-loop work. BENCH_ARGS="--skip-loop" for the other figures only (~10 min).
 BENCH_ARGS ?= --before d2c099d
 bench: $(STAMP)
