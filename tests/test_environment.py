@@ -114,6 +114,16 @@ def test_problems_name_package_found_and_pinned():
     )
 
 
+@pytest.mark.parametrize("other", ["2.3.4", "2.4.5", "2.3.5.post1", "2.3.5rc1"])
+def test_any_other_release_of_a_pinned_package_is_refused(other):
+    """The pin is exact: a patch, minor or post release can change bytes (a BLAS kernel, a
+    float format), so only the pinned version passes."""
+    found = environment.problems(
+        LOCK, LINUX_311, "3.11.7", lambda n: {"numpy": other}, decisive=("numpy",)
+    )
+    assert found == [f"numpy {other} is installed, requirements.lock pins 2.3.5"]
+
+
 @pytest.mark.parametrize(
     "version, ok", [("3.10.13", False), ("3.11.0", True), ("3.14.2", True), ("3.15.0", False)]
 )
