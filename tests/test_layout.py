@@ -66,7 +66,10 @@ def test_an_unknown_command_names_the_valid_ones():
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "fecth"], cwd=ROOT, capture_output=True, text=True
     )
-    assert out.returncode == 2 and "unknown command 'fecth'; one of: params, fetch, sample" in out.stderr
+    assert (
+        out.returncode == 2
+        and "unknown command 'fecth'; one of: params, fetch, sample" in out.stderr
+    )
 
 
 def test_pyproject_packages_every_package_and_the_card_template():
