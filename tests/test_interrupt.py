@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.benchmark.parallel import worker_count
 from pipeline.core.runner import INTERRUPTED
 from tests.helpers import VENV_BIN, Pause, link_venv, run, wait_for
 
@@ -43,10 +44,13 @@ def group_commands(pgid: int) -> list[str]:
 
 
 def ctrl_c(
-    repo: Path, cmd: list[str], ready: Callable[[str, list[str]], bool], env: dict | None = None
+    repo: Path,
+    cmd: list[str],
+    ready: Callable[[str, list[str], int], bool],
+    env: dict | None = None,
 ) -> tuple[int, str]:
     """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's command
-    lines)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
+    lines, the group's id)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
     environ = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
     proc = subprocess.Popen(
         cmd,
@@ -62,7 +66,7 @@ def ctrl_c(
     reader.start()
     try:
         wait_for(
-            lambda: ready("".join(lines), group_commands(proc.pid)),
+            lambda: ready("".join(lines), group_commands(proc.pid), proc.pid),
             f"the moment to interrupt {' '.join(cmd)}",
             proc=proc,
             interval=0.02,
@@ -97,13 +101,13 @@ def test_ctrl_c_in_a_data_stage(repo):
     status, output = ctrl_c(
         repo,
         ["dvc", "repro", "--force", "--single-item", "sample"],
-        lambda out, _: pause.mark.exists(),
+        lambda out, _, __: pause.mark.exists(),
         pause.env(),
     )
     assert_one_line_and_recovers(repo, "sample", status, output)
 
 
-def sweep_workers_train(_, cmds: list[str]) -> bool:
+def sweep_workers_train(_, cmds: list[str], __) -> bool:
     """The sweep's Python process and at least one worker forked from it (they share its command
     line). The shell DVC starts the stage through also names the stage, so it is not counted: with
     it, the signal could land in Python's own start-up, which no program can catch (docs/faults.md)."""
@@ -118,10 +122,34 @@ def test_ctrl_c_while_the_sweep_trains_on_fork_workers(repo):
     assert_one_line_and_recovers(repo, "benchmark_sweep", status, output)
 
 
-def forkserver(processes: int) -> Callable[[str, list[str]], bool]:
-    """The forkserver is up (1: likely still importing scikit-learn) or has forked workers (2 or
-    more: they share its command line)."""
-    return lambda _, cmds: sum("multiprocessing.forkserver" in c for c in cmds) >= processes
+def forkserver(processes: int) -> Callable[[str, list[str], int], bool]:
+    """The forkserver is up (1: likely still importing scikit-learn); or (2) every worker it forks
+    for the benchmark has started: it has unpickled its start-up state and run the pool's
+    initializer, whose lifeline thread makes it a process of two threads. A worker still being
+    forked is the known gap marked STARTING below, not this moment."""
+    if processes == 1:
+        return lambda _, cmds, __: sum("multiprocessing.forkserver" in c for c in cmds) >= 1
+    return lambda _, __, group: workers_started(worker_count(), group)
+
+
+def workers_started(n: int, group: int) -> bool:
+    """At least ``n`` processes of process group ``group`` forked by a forkserver, each running
+    two threads or more."""
+    procs = {}  # pid -> (parent pid, command line)
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"multiprocessing.forkserver" in cmdline.read_bytes():
+                stat = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[2]) == group:  # fields after the name: state, ppid, pgrp
+                    procs[int(cmdline.parent.name)] = int(stat[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    workers = [pid for pid, parent in procs.items() if parent in procs]
+    try:
+        started = [pid for pid in workers if len(os.listdir(f"/proc/{pid}/task")) >= 2]
+    except OSError:
+        return False
+    return len(started) >= n
 
 
 # Known residual race (about 1 run in 5 here): Ctrl-C while the forkserver's first workers are still
