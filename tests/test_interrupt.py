@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -30,14 +31,23 @@ pytestmark = [
 ]
 
 
-def group_commands(pgid: int) -> list[str]:
-    """The command line of every process in process group ``pgid``."""
+class Process(NamedTuple):
+    pid: int
+    parent: int
+    cmd: str  # its command line, arguments joined by spaces
+    threads: int
+
+
+def group_processes(pgid: int) -> list[Process]:
+    """Every process in process group ``pgid``."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp
-                out.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                threads = len(list((stat.parent / "task").iterdir()))
+                out.append(Process(int(stat.parent.name), int(fields[1]), cmd, threads))
         except (OSError, IndexError, ValueError):
             continue  # a process that ended meanwhile
     return out
@@ -46,11 +56,11 @@ def group_commands(pgid: int) -> list[str]:
 def ctrl_c(
     repo: Path,
     cmd: list[str],
-    ready: Callable[[str, list[str], int], bool],
+    ready: Callable[[str, list[Process]], bool],
     env: dict | None = None,
 ) -> tuple[int, str]:
-    """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's command
-    lines, the group's id)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
+    """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's
+    processes)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
     environ = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
     proc = subprocess.Popen(
         cmd,
@@ -66,7 +76,7 @@ def ctrl_c(
     reader.start()
     try:
         wait_for(
-            lambda: ready("".join(lines), group_commands(proc.pid), proc.pid),
+            lambda: ready("".join(lines), group_processes(proc.pid)),
             f"the moment to interrupt {' '.join(cmd)}",
             proc=proc,
             interval=0.02,
@@ -101,17 +111,17 @@ def test_ctrl_c_in_a_data_stage(repo):
     status, output = ctrl_c(
         repo,
         ["dvc", "repro", "--force", "--single-item", "sample"],
-        lambda out, _, __: pause.mark.exists(),
+        lambda out, _: pause.mark.exists(),
         pause.env(),
     )
     assert_one_line_and_recovers(repo, "sample", status, output)
 
 
-def sweep_workers_train(_, cmds: list[str], __) -> bool:
+def sweep_workers_train(_, procs: list[Process]) -> bool:
     """The sweep's Python process and at least one worker forked from it (they share its command
     line). The shell DVC starts the stage through also names the stage, so it is not counted: with
     it, the signal could land in Python's own start-up, which no program can catch (docs/faults.md)."""
-    pythons = [c for c in cmds if "python" in Path(c.split(" ", 1)[0]).name]
+    pythons = [p.cmd for p in procs if "python" in Path(p.cmd.split(" ", 1)[0]).name]
     return sum("pipeline benchmark_sweep" in c for c in pythons) >= 2
 
 
@@ -122,36 +132,22 @@ def test_ctrl_c_while_the_sweep_trains_on_fork_workers(repo):
     assert_one_line_and_recovers(repo, "benchmark_sweep", status, output)
 
 
-def forkserver(processes: int) -> Callable[[str, list[str], int], bool]:
+def forkserver(processes: int) -> Callable[[str, list[Process]], bool]:
     """The forkserver is up (1: likely still importing scikit-learn); or (2) every worker it forks
     for the benchmark has started: it has unpickled its start-up state and run the pool's
     initializer, whose lifeline thread makes it a process of two threads. A worker still being
     forked is the known gap marked STARTING below, not this moment."""
     if processes == 1:
-        return lambda _, cmds, __: sum("multiprocessing.forkserver" in c for c in cmds) >= 1
+        return lambda _, procs: any("multiprocessing.forkserver" in p.cmd for p in procs)
     # the pool runs min(cores, seeds) workers (pipeline.benchmark.parallel.run_tasks)
     workers = min(worker_count(), BENCHMARK_DEFAULTS.seeds)
-    return lambda _, __, group: workers_started(workers, group)
+    return lambda _, procs: workers_started(workers, procs)
 
 
-def workers_started(n: int, group: int) -> bool:
-    """At least ``n`` processes of process group ``group`` forked by a forkserver, each running
-    two threads or more."""
-    procs = {}  # pid -> (parent pid, command line)
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if b"multiprocessing.forkserver" in cmdline.read_bytes():
-                stat = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[2]) == group:  # fields after the name: state, ppid, pgrp
-                    procs[int(cmdline.parent.name)] = int(stat[1])
-        except (OSError, IndexError, ValueError):
-            continue  # a process that ended meanwhile
-    workers = [pid for pid, parent in procs.items() if parent in procs]
-    try:
-        started = [pid for pid in workers if len(os.listdir(f"/proc/{pid}/task")) >= 2]
-    except OSError:
-        return False
-    return len(started) >= n
+def workers_started(n: int, procs: list[Process]) -> bool:
+    """At least ``n`` of ``procs`` were forked by a forkserver and run two threads or more."""
+    servers = {p.pid for p in procs if "multiprocessing.forkserver" in p.cmd}
+    return sum(p.parent in servers and p.threads >= 2 for p in procs) >= n
 
 
 # Known residual race (about 1 run in 5 here): Ctrl-C while the forkserver's first workers are still
