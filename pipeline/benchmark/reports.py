@@ -106,10 +106,12 @@ def build(
     base: dict,
     ref: dict,
     sweep: dict[int, dict],
+    samples: bytes | None = None,
 ) -> dict[Path, bytes]:
     """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs`
     gives, ``loss`` the runs' :func:`~pipeline.benchmark.training.mean_loss`, ``base`` the
-    summary of ``runs``' accuracies."""
+    summary of ``runs``' accuracies, ``samples`` the samples figure if already drawn
+    (:func:`pipeline.benchmark.plots.samples_png` of ``train``)."""
 
     actual = np.asarray(test[1])
     predicted = np.stack([run.predicted for run in runs])
@@ -139,7 +141,7 @@ def build(
         PLOT_FILES["sweep"]: plots.sweep_table(sweep),
         PLOT_FILES["confusion"]: plots.confusion_rows(actual, predicted),
         PLOT_FILES["per_class"]: plots.per_class_table(per_class),
-        FIGURE_FILES["samples"]: plots.samples_png(train[0], train[1]),
+        FIGURE_FILES["samples"]: samples if samples is not None else plots.samples_png(*train),
         FIGURE_FILES["confusion"]: plots.confusion_png(
             matrix, f"Baseline on test, {len(runs)} seeds pooled ({n:,} predictions)"
         ),

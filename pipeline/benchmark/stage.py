@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from pipeline.algorithm import normalize
-from pipeline.benchmark import reports
+from pipeline.benchmark import plots, reports
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark.parallel import warm_workers
 from pipeline.benchmark.training import (
@@ -102,6 +102,9 @@ def main() -> None:
 
     train, test, raw, files = reports.read_inputs()
     measured = benchmark_sweep.read()
+    # The one figure that needs no training, drawn now: while the forkserver imports scikit-learn
+    # on one core, this process would otherwise only wait for it on the other (docs/performance.md).
+    samples = plots.samples_png(*train)
     clock = time.perf_counter()
     reused = published_point(p, train, test, raw["pixels"], raw["labels"], measured.points)
     if reused is not None:  # the same runs training here would give, bit for bit
@@ -118,7 +121,9 @@ def main() -> None:
     sweeps = {k: summary([run.accuracy for run in rs]) for k, rs in measured.points.items()}
     # Reports first, gate last: a failing run still leaves its evidence (DVC records no lock for it).
     reports.write(
-        reports.build(p, train, test, files, runs, loss, base, measured.reference, sweeps)
+        reports.build(
+            p, train, test, files, runs, loss, base, measured.reference, sweeps, samples=samples
+        )
     )
     times["total_s"] = time.perf_counter() - start
     reports.log_figures(p.benchmark, base, measured.reference, sweeps, times, reused)
