@@ -64,3 +64,20 @@ def test_pngs_are_deterministic_and_carry_no_version(blobs):
     assert first == again and first.startswith(b"\x89PNG") and b"matplotlib" not in first.lower()
     matrix = np.arange(100).reshape(10, 10)
     assert plots.confusion_png(matrix, "t") == plots.confusion_png(matrix, "t")
+
+
+def test_samples_grid_places_each_digits_first_images_in_its_row():
+    images = np.arange(25 * 64, dtype=np.float32).reshape(25, 8, 8) / (25 * 64)
+    labels = np.array([d for d in range(10) for _ in range(2)] + [3, 3, 3, 7, 7])  # 3: 5 images
+    grid = plots.samples_grid(images, labels, per_class=4)
+    step = 8 + plots.GAP
+    assert grid.shape == (10 * step - plots.GAP, 4 * step - plots.GAP)
+    for digit in range(10):
+        index = np.flatnonzero(labels == digit)
+        for j in range(4):
+            cell = grid[digit * step : digit * step + 8, j * step : j * step + 8]
+            if j < len(index):  # the digit's j-th image, in order
+                assert np.array_equal(cell, images[index[j]]), (digit, j)
+            else:  # fewer images than columns: blank
+                assert np.isnan(cell).all(), (digit, j)
+    assert np.isnan(grid[8::step]).all() and np.isnan(grid[:, 8::step]).all()  # the gaps

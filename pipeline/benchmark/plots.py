@@ -77,23 +77,52 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def samples_png(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> bytes:
-    """A grid, one row per digit, of the first ``per_class`` train images of that digit; ``images`` (N, 8, 8)."""
-    from matplotlib.figure import Figure
+GAP = 1  # blank pixels between two images of the samples figure
 
-    fig = Figure(figsize=(per_class * 0.6 + 0.4, len(config.DIGITS) * 0.6 + 0.5))
-    axes = fig.subplots(len(config.DIGITS), per_class, squeeze=False)
-    for digit, row in zip(config.DIGITS, axes, strict=True):
-        index = np.flatnonzero(labels == digit)[:per_class]
-        for j, ax in enumerate(row):
-            ax.set_xticks([]), ax.set_yticks([])
-            if j < len(index):
-                ax.imshow(images[index[j]], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-            else:
-                ax.set_axis_off()
-        row[0].set_ylabel(str(digit), rotation=0, labelpad=10, va="center")
+
+def samples_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> np.ndarray:
+    """One row per digit of its first ``per_class`` images (``images`` (N, 8, 8)), side by side
+    with :data:`GAP` blank (NaN) pixels between them; a digit with fewer images leaves blanks."""
+    (h, w), n = images.shape[1:], len(config.DIGITS)
+    grid = np.full((n * (h + GAP) - GAP, per_class * (w + GAP) - GAP), np.nan, np.float32)
+    for digit in config.DIGITS:
+        for j, i in enumerate(np.flatnonzero(labels == digit)[:per_class]):
+            top, left = digit * (h + GAP), j * (w + GAP)
+            grid[top : top + h, left : left + w] = images[i]
+    return grid
+
+
+def samples_png(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> bytes:
+    """A grid, one row per digit, of the first ``per_class`` train images of that digit; ``images`` (N, 8, 8).
+
+    One image of the whole grid (:func:`samples_grid`) with a frame drawn round each digit image:
+    one axes, not one per image (100 axes took 0.6 s to draw, this 0.05 s).
+    """
+    from matplotlib import colormaps
+    from matplotlib.collections import PatchCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    (h, w), n = images.shape[1:], len(config.DIGITS)
+    grid = samples_grid(images, labels, per_class)
+    fig = Figure(figsize=(per_class * 0.6 + 0.4, n * 0.6 + 0.5))
+    ax = fig.subplots()
+    cmap = colormaps["gray_r"].with_extremes(bad="white")
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    frames = [
+        Rectangle((j * (w + GAP) - 0.5, digit * (h + GAP) - 0.5), w, h)
+        for digit in config.DIGITS
+        for j in range(min(per_class, int(np.count_nonzero(labels == digit))))
+    ]
+    ax.add_collection(
+        PatchCollection(frames, facecolor="none", edgecolor="black", linewidth=0.8, clip_on=False)
+    )
+    ax.set_xticks([])
+    ax.set_yticks([d * (h + GAP) + (h - 1) / 2 for d in config.DIGITS], map(str, config.DIGITS))
+    ax.tick_params(length=0)
+    ax.set_frame_on(False)
     fig.suptitle(f"TinyDigits train: the first {per_class} images of each digit")
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.01, top=0.93, wspace=0.08, hspace=0.08)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.01, top=0.93)
     return _png(fig)
 
 
