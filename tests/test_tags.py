@@ -170,6 +170,10 @@ def hosted(tmp_path_factory):
     base = tmp_path_factory.mktemp("hosted")
     clone = base / "tinydigits"
     run(["git", "clone", "-q", "--no-tags", str(ROOT), str(clone)], base)
+    # A hosted repository has a default branch. This checkout may be on none (CI checks a pull
+    # request out as a detached merge commit), and a mirror of a detached HEAD has no
+    # origin/HEAD for `dvc artifacts get` to resolve: name the clone's commit main.
+    run(["git", "checkout", "-q", "-B", "main"], clone)
     assert git(clone, "tag", "--list") == ""
     link_venv(clone)
     first = run(["make", "-s", "-o", ".venv/.installed", "tags"], clone)
