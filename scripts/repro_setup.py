@@ -4,12 +4,11 @@ small helpers both share (run a command, say a line, the tail of a failed comman
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 from pathlib import Path
 
-from pipeline.core.environment import canonical, python_supported
+from pipeline.core.environment import python_supported
 
 BASE_PACKAGES = {"pip", "setuptools", "wheel"}
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +43,9 @@ def clone_head(source: Path, dest: Path) -> str:
     return sh(["git", "rev-parse", "--short", "HEAD"], dest).stdout.strip()
 
 
-# Run by the venv's own Python: its pins (the lock's entries whose marker holds there, read by the
-# stages' own check, pipeline/core/environment.py) and every distribution it holds. ~0.15 s, where
+# Run by the venv's own Python: its pins (the lock's entries whose marker holds there) and every
+# name the lock pins, read by the stages' own check (pipeline/core/environment.py), and every
+# distribution it holds. ~0.15 s, where
 # `pip install --dry-run` and `pip freeze` took 2 s per gate.
 _INVENTORY = """
 import json, platform, sys
@@ -58,7 +58,7 @@ installed = {}
 for dist in metadata.distributions():
     installed.setdefault(e.canonical(dist.metadata["Name"]), dist.version)
 print(json.dumps({"python": platform.python_version(), "requires": requires, "pins": pins,
-                  "installed": installed}))
+                  "named": sorted(e.lock_names(text)), "installed": installed}))
 """
 
 
@@ -86,10 +86,7 @@ def venv_mismatch(venv: Path, lock: Path) -> str | None:
     ]
     if wrong:
         return f"it lacks pins of {lock.name}: {', '.join(wrong)}"
-    named = {
-        canonical(m) for m in re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock.read_text(), re.M)
-    }
-    extra = set(installed) - named - BASE_PACKAGES
+    extra = set(installed) - set(inv["named"]) - BASE_PACKAGES
     return (
         f"it holds packages {lock.name} does not pin: {', '.join(sorted(extra))}" if extra else None
     )

@@ -265,3 +265,10 @@ def test_an_old_python_gets_the_one_message_and_writes_nothing(stage_folder, ver
         result.stderr,
     ), result.stderr
     assert files_under(stage_folder) == before
+
+
+def test_lock_names_are_every_pinned_package_whatever_its_marker():
+    # read_lock keeps the pins whose marker holds here; lock_names is what the lock allows at all
+    assert environment.lock_names(LOCK) == {"numpy", "pywin32", "pyyaml"}
+    assert "pywin32" not in environment.read_lock(LOCK, LINUX_311)[1]
+    assert environment.lock_names("PyYAML==6.0.4 \\\n    --hash=sha256:dd\n") == {"pyyaml"}

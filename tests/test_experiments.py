@@ -120,17 +120,18 @@ def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
     with open(repo.parent / "queue-start.log", "w") as log:
         run(["dvc", "queue", "start", "-j", "2"], repo, stdout=log, stderr=subprocess.STDOUT)
     try:
-        names, last_asked = {f"per-class-{n}" for n in counts}, [time.monotonic()]
+        names, last_asked = {f"per-class-{n}" for n in counts}, time.monotonic()
 
         def finished():
+            nonlocal last_asked
             # `dvc queue status` takes 1.5 s and a third of a core, which the queue's two workers
             # need: ask it once git holds a ref per experiment, or a failed one (DVC keeps those
             # under refs/exps/celery/failed), or every 15 s in case a failure shows no ref at all.
             refs = run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], repo).stdout
             done = names <= {ref.rsplit("/", 1)[-1] for ref in refs.split()}
-            if not (done or "/failed" in refs or time.monotonic() - last_asked[0] > 15):
+            if not (done or "/failed" in refs or time.monotonic() - last_asked > 15):
                 return None
-            last_asked[0] = time.monotonic()
+            last_asked = time.monotonic()
             status = run(["dvc", "queue", "status"], repo).stdout
             return None if any(word in status for word in ("Queued", "Running")) else status
 

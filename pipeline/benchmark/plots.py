@@ -80,15 +80,22 @@ def _png(fig) -> bytes:
 GAP = 1  # blank pixels between two images of the samples figure
 
 
+def _sample_cells(labels: np.ndarray, per_class: int, shape: tuple[int, int]):
+    """``(index in images, top, left)`` of each image the samples grid shows: row ``digit``, column
+    ``j`` holds that digit's ``j``-th image, cells ``shape`` apart from their neighbours by :data:`GAP`."""
+    h, w = shape
+    for digit in config.DIGITS:
+        for j, i in enumerate(np.flatnonzero(labels == digit)[:per_class]):
+            yield i, digit * (h + GAP), j * (w + GAP)
+
+
 def samples_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> np.ndarray:
     """One row per digit of its first ``per_class`` images (``images`` (N, 8, 8)), side by side
     with :data:`GAP` blank (NaN) pixels between them; a digit with fewer images leaves blanks."""
     (h, w), n = images.shape[1:], len(config.DIGITS)
     grid = np.full((n * (h + GAP) - GAP, per_class * (w + GAP) - GAP), np.nan, np.float32)
-    for digit in config.DIGITS:
-        for j, i in enumerate(np.flatnonzero(labels == digit)[:per_class]):
-            top, left = digit * (h + GAP), j * (w + GAP)
-            grid[top : top + h, left : left + w] = images[i]
+    for i, top, left in _sample_cells(labels, per_class, (h, w)):
+        grid[top : top + h, left : left + w] = images[i]
     return grid
 
 
@@ -103,16 +110,16 @@ def samples_png(images: np.ndarray, labels: np.ndarray, per_class: int = 10) -> 
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    (h, w), n = images.shape[1:], len(config.DIGITS)
-    grid = samples_grid(images, labels, per_class)
-    fig = Figure(figsize=(per_class * 0.6 + 0.4, n * 0.6 + 0.5))
+    h, w = images.shape[1:]
+    fig = Figure(figsize=(per_class * 0.6 + 0.4, len(config.DIGITS) * 0.6 + 0.5))
     ax = fig.subplots()
     cmap = colormaps["gray_r"].with_extremes(bad="white")
-    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.imshow(
+        samples_grid(images, labels, per_class), cmap=cmap, vmin=0, vmax=1, interpolation="nearest"
+    )
     frames = [
-        Rectangle((j * (w + GAP) - 0.5, digit * (h + GAP) - 0.5), w, h)
-        for digit in config.DIGITS
-        for j in range(min(per_class, int(np.count_nonzero(labels == digit))))
+        Rectangle((left - 0.5, top - 0.5), w, h)
+        for _, top, left in _sample_cells(labels, per_class, (h, w))
     ]
     ax.add_collection(
         PatchCollection(frames, facecolor="none", edgecolor="black", linewidth=0.8, clip_on=False)

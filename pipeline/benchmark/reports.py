@@ -106,12 +106,12 @@ def build(
     base: dict,
     ref: dict,
     sweep: dict[int, dict],
-    samples: bytes | None = None,
+    samples: bytes,
 ) -> dict[Path, bytes]:
     """Every tracked output of the stage, as bytes, keyed by path; ``files`` as :func:`read_inputs`
     gives, ``loss`` the runs' :func:`~pipeline.benchmark.training.mean_loss`, ``base`` the
-    summary of ``runs``' accuracies, ``samples`` the samples figure if already drawn
-    (:func:`pipeline.benchmark.plots.samples_png` of ``train``)."""
+    summary of ``runs``' accuracies, ``samples`` the samples figure
+    (:func:`pipeline.benchmark.plots.samples_png` of ``train``, which the stage draws before it trains)."""
 
     actual = np.asarray(test[1])
     predicted = np.stack([run.predicted for run in runs])
@@ -141,7 +141,7 @@ def build(
         PLOT_FILES["sweep"]: plots.sweep_table(sweep),
         PLOT_FILES["confusion"]: plots.confusion_rows(actual, predicted),
         PLOT_FILES["per_class"]: plots.per_class_table(per_class),
-        FIGURE_FILES["samples"]: samples if samples is not None else plots.samples_png(*train),
+        FIGURE_FILES["samples"]: samples,
         FIGURE_FILES["confusion"]: plots.confusion_png(
             matrix, f"Baseline on test, {len(runs)} seeds pooled ({n:,} predictions)"
         ),

@@ -121,9 +121,7 @@ def main() -> None:
     sweeps = {k: summary([run.accuracy for run in rs]) for k, rs in measured.points.items()}
     # Reports first, gate last: a failing run still leaves its evidence (DVC records no lock for it).
     reports.write(
-        reports.build(
-            p, train, test, files, runs, loss, base, measured.reference, sweeps, samples=samples
-        )
+        reports.build(p, train, test, files, runs, loss, base, measured.reference, sweeps, samples)
     )
     times["total_s"] = time.perf_counter() - start
     reports.log_figures(p.benchmark, base, measured.reference, sweeps, times, reused)

@@ -155,6 +155,11 @@ def read_lock(text, env):
     return (requires.group(1) if requires else None), pins
 
 
+def lock_names(text):
+    """The canonical name of every package the lock pins, whatever its marker."""
+    return {canonical(name) for name, _, _ in _PIN.findall(text)}
+
+
 def python_supported(requires, version):
     """Whether ``version`` (e.g. ``'3.12.1'``) satisfies a ``requires-python`` such as ``>=3.11,<3.14``."""
     for clause in requires.split(","):
