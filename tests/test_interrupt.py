@@ -135,8 +135,7 @@ def test_ctrl_c_while_the_sweep_trains_on_fork_workers(repo):
 def forkserver(processes: int) -> Callable[[str, list[Process]], bool]:
     """The forkserver is up (1: likely still importing scikit-learn); or (2) every worker it forks
     for the benchmark has started: it has unpickled its start-up state and run the pool's
-    initializer, whose lifeline thread makes it a process of two threads. A worker still being
-    forked is the known gap marked STARTING below, not this moment."""
+    initializer, whose lifeline thread makes it a process of two threads."""
     if processes == 1:
         return lambda _, procs: any("multiprocessing.forkserver" in p.cmd for p in procs)
     # the pool runs min(cores, seeds) workers (pipeline.benchmark.parallel.run_tasks)
@@ -150,17 +149,7 @@ def workers_started(n: int, procs: list[Process]) -> bool:
     return sum(p.parent in servers and p.threads >= 2 for p in procs) >= n
 
 
-# Known residual race (about 1 run in 5 here): Ctrl-C while the forkserver's first workers are still
-# starting can leave one of them unpickling its start-up state after the stage has gone, and that
-# worker prints a FileNotFoundError traceback. Every other point passed every run.
-STARTING = pytest.mark.xfail(strict=False, reason="a worker still starting may print a traceback")
-
-
-@pytest.mark.parametrize(
-    "processes",
-    [pytest.param(1, marks=STARTING), 2],
-    ids=["forkserver importing", "workers training"],
-)
+@pytest.mark.parametrize("processes", [1, 2], ids=["forkserver importing", "workers training"])
 @pytest.mark.skipif(worker_count() < 2, reason="one core: the benchmark trains in its own process")
 def test_ctrl_c_in_the_benchmark_with_its_forkserver(repo, processes):
     # 60 per digit is no sweep point, so the benchmark trains its own runs, from a forkserver

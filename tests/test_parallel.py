@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -11,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
+from pipeline.benchmark import parallel, training
 from pipeline.benchmark import sweep as benchmark_sweep
-from pipeline.benchmark import training
 from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, worker_count
 from pipeline.core import config, params
 from pipeline.core.errors import ParamsError, PipelineError
@@ -190,3 +192,27 @@ def test_workers_leave_once_their_stage_has_gone(start):
         os.killpg(stage.pid, 9)
         pytest.fail("a worker outlived its stage")
     assert stage.returncode == -9 and "Traceback" not in output, output
+
+
+def test_the_forkserver_loads_its_quiet_start_up_hook_first(monkeypatch, capsys):
+    """A worker whose stage went (Ctrl-C) while it started finds its pipes and semaphores gone; the
+    forkserver hands that error to sys.excepthook, which then prints nothing. Anything else prints."""
+    seen = {}
+    monkeypatch.setattr(
+        multiprocessing.context.ForkServerContext,
+        "set_forkserver_preload",
+        lambda self, modules: seen.setdefault("preload", modules),
+    )
+    monkeypatch.setattr("multiprocessing.forkserver.ensure_running", lambda: None)
+    monkeypatch.setenv("TINYDIGITS_WORKERS", "2")
+    parallel.warm_workers(["sklearn.neural_network"])
+    assert seen["preload"] == [parallel.FORKSERVER_SETUP, "sklearn.neural_network"]
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    setup = importlib.reload(importlib.import_module(parallel.FORKSERVER_SETUP))
+    for error in (FileNotFoundError(2, "No such file or directory"), EOFError()):
+        sys.excepthook(type(error), error, None)
+    assert capsys.readouterr().err == ""
+    sys.excepthook(ValueError, ValueError("a real start-up bug"), None)
+    assert "ValueError: a real start-up bug" in capsys.readouterr().err
+    assert sys.excepthook is setup._quiet_when_the_stage_is_gone

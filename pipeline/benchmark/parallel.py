@@ -32,6 +32,7 @@ from pipeline.core.runner import EXIT_INTERRUPTED
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = "TINYDIGITS_WORKERS"
+FORKSERVER_SETUP = "pipeline.benchmark.forkserver_setup"  # the forkserver imports it first
 
 
 def worker_count() -> int:
@@ -96,7 +97,7 @@ def warm_workers(modules: Sequence[str]) -> multiprocessing.context.BaseContext 
     if "forkserver" not in multiprocessing.get_all_start_methods() or worker_count() <= 1:
         return None
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(modules))
+    context.set_forkserver_preload([FORKSERVER_SETUP, *modules])
     from multiprocessing import forkserver, resource_tracker
 
     # The forkserver imports ``modules`` before it starts ignoring Ctrl-C, so Ctrl-C then would print
