@@ -8,6 +8,7 @@ module's ``OUTS`` (built from :mod:`pipeline.core.config`), which must be exactl
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,9 @@ def imported_modules(path: Path) -> set[str]:
     """The ``pipeline/**.py`` files that ``path`` imports, at any level (deferred imports included),
     with the ``__init__.py`` of each package on the way (``pipeline.core.config`` imports
     ``pipeline/core/__init__.py`` first), except in a module ``__getattr__``: a lazy attribute
-    (``pipeline.load``) imports only when asked for."""
+    (``pipeline.load``) imports only when asked for. A string that names a pipeline module counts
+    too (a forkserver preload, which the stage's forkserver imports), except in ``__main__.py``,
+    whose table names every stage's module but runs only the one asked for."""
     found = set()
     tree = ast.parse(path.read_text(), str(path))
     lazy = {
@@ -47,6 +50,13 @@ def imported_modules(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"pipeline(\.\w+)+", node.value)
+            and path.name != "__main__.py"
+        ):
+            names = [node.value]
         for name in names:
             found |= files_of(name)
     return found
