@@ -172,3 +172,98 @@ def test_the_benchmark_depends_on_the_algorithm_not_on_the_stages_io_or_the_cont
     }
     assert "pipeline/algorithm.py" in entry_modules(stage)
     assert not (stage_modules | {"pipeline/schemas.py"}) & entry_modules(stage)
+
+
+# ---- params: what a stage reads, dvc.yaml tracks ------------------------------------------------
+
+# params.yaml's keys behind each resolved field of pipeline.core.params.Params: the per-digit counts
+# are resolved from `*_per_class` and the `*_counts` overrides.
+RESOLVED_FROM = {
+    "sample.train_counts": {"sample.train_per_class", "sample.train_counts"},
+    "sample.test_counts": {"sample.test_per_class", "sample.test_counts"},
+}
+EVERY_PARAM = {"seed", "sample", "benchmark"}
+
+
+def params_read(path: Path) -> set[str]:
+    """The params.yaml keys ``path`` reads through the ``Params`` that ``params.load()`` returns:
+    ``p.seed`` -> ``seed``, ``p.sample.test_counts`` -> both keys it is resolved from,
+    ``p.benchmark`` (or any field of it) -> ``benchmark``; ``p`` handed on whole -> every key."""
+    tree = ast.parse(path.read_text(), str(path))
+    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = set()
+    for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        names = {
+            target.id
+            for node in ast.walk(func)
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value.func) == "params.load"
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(func):
+            loaded = isinstance(node, ast.Call) and ast.unparse(node.func) == "params.load"
+            if loaded and isinstance(parents[id(node)], (ast.Assign, ast.Expr)):
+                continue  # bound to a name (followed below), or only checked
+            if not loaded and not (
+                isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
+            ):
+                continue
+            chain, at = [], node
+            while isinstance(parents.get(id(at)), ast.Attribute) and len(chain) < 2:
+                at = parents[id(at)]
+                chain.append(at.attr)
+            if not chain:
+                found |= EVERY_PARAM  # handed on whole: whatever the callee reads
+            elif chain[0] in ("seed", "benchmark"):
+                found.add(chain[0])
+            else:
+                key = ".".join(chain)
+                found |= RESOLVED_FROM.get(key, {key})
+    return found
+
+
+def tracked_params(stage: str) -> set[str]:
+    return {p for p in DVC_YAML[stage].get("params", []) if isinstance(p, str)}
+
+
+def covered(key: str, tracked: set[str]) -> bool:
+    return any(key == t or key.startswith(f"{t}.") for t in tracked)
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_params_list_exactly_the_params_the_stage_reads(stage):
+    """DVC reruns a stage when a tracked param changes, and only then: a param the stage reads but
+    does not track would let its outputs go stale (the pickle stage once read every param, through
+    the release record's version of croissant.json, and tracked only ``seed`` and ``sample``); a
+    param it tracks but never reads reruns it for nothing."""
+    path = ROOT / f"{STAGES[stage][0].replace('.', '/')}.py"
+    read, tracked = params_read(path), tracked_params(stage)
+    assert all(covered(k, tracked) for k in read), f"{stage} reads {sorted(read)}, tracks {tracked}"
+    for t in tracked:
+        assert any(covered(k, {t}) or covered(t, {k}) for k in read), f"{stage} never reads {t}"
+
+
+def test_the_params_scan_follows_fields_and_whole_hand_offs(tmp_path):
+    stage = tmp_path / "stage.py"
+    stage.write_text(
+        "def main():\n"
+        "    p = params.load()\n"
+        "    draw(p.sample.test_counts, p.seed)\n"
+        "    train(p.benchmark.epochs)\n"
+    )
+    assert params_read(stage) == {
+        "sample.test_per_class",
+        "sample.test_counts",
+        "seed",
+        "benchmark",
+    }
+    stage.write_text("def main():\n    p = params.load()\n    describe(p)\n")
+    assert params_read(stage) == EVERY_PARAM
+    stage.write_text("def main():\n    params.load()\n")  # checked, never read
+    assert params_read(stage) == set()
+    stage.write_text("def main():\n    draw(params.load().seed)\n    show(params.load())\n")
+    assert params_read(stage) == EVERY_PARAM
+    stage.write_text("def main():\n    draw(params.load().seed)\n")
+    assert params_read(stage) == {"seed"}
