@@ -8,8 +8,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from pipeline.core.environment import python_supported
-
 BASE_PACKAGES = {"pip", "setuptools", "wheel"}
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,22 +41,21 @@ def clone_head(source: Path, dest: Path) -> str:
     return sh(["git", "rev-parse", "--short", "HEAD"], dest).stdout.strip()
 
 
-# Run by the venv's own Python: its pins (the lock's entries whose marker holds there) and every
-# name the lock pins, read by the stages' own check (pipeline/core/environment.py), and every
-# distribution it holds. ~0.15 s, where
-# `pip install --dry-run` and `pip freeze` took 2 s per gate.
+# Run by the venv's own Python: the stages' own check (pipeline/core/environment.py) with every pin
+# of the lock as decisive, every name the lock pins, and every distribution the venv holds.
+# ~0.15 s, where `pip install --dry-run` and `pip freeze` took 2 s per gate.
 _INVENTORY = """
 import json, platform, sys
 sys.path.insert(0, sys.argv[1])
 from importlib import metadata
+from pathlib import Path
 from pipeline.core import environment as e
-text = open(sys.argv[2], encoding="utf-8").read()
-requires, pins = e.read_lock(text, e.marker_environment())
-installed = {}
-for dist in metadata.distributions():
-    installed.setdefault(e.canonical(dist.metadata["Name"]), dist.version)
-print(json.dumps({"python": platform.python_version(), "requires": requires, "pins": pins,
-                  "named": sorted(e.lock_names(text)), "installed": installed}))
+lock = Path(sys.argv[2])
+text, env = lock.read_text(encoding="utf-8"), e.marker_environment()
+pins = e.read_lock(text, env)[1]
+found = e.problems(text, env, platform.python_version(), decisive=tuple(pins), lock_name=lock.name)
+installed = {e.canonical(dist.metadata["Name"]) for dist in metadata.distributions()}
+print(json.dumps({"problems": found, "extra": sorted(installed - e.lock_names(text))}))
 """
 
 
@@ -74,19 +71,9 @@ def venv_mismatch(venv: Path, lock: Path) -> str | None:
     if found.returncode:
         return f"its Python could not list its packages ({tail(found, 3).strip()})"
     inv = json.loads(found.stdout)
-    if inv["requires"] and not python_supported(inv["requires"], inv["python"]):
-        return (
-            f"its Python {inv['python']} is outside {lock.name}'s requires-python {inv['requires']}"
-        )
-    installed = inv["installed"]
-    wrong = [
-        f"{name} {pinned} ({installed[name] + ' installed' if name in installed else 'not installed'})"
-        for name, pinned in sorted(inv["pins"].items())
-        if installed.get(name) != pinned
-    ]
-    if wrong:
-        return f"it lacks pins of {lock.name}: {', '.join(wrong)}"
-    extra = set(installed) - set(inv["named"]) - BASE_PACKAGES
+    if inv["problems"]:
+        return f"it is not the environment {lock.name} pins: {'; '.join(inv['problems'])}"
+    extra = set(inv["extra"]) - BASE_PACKAGES
     return (
         f"it holds packages {lock.name} does not pin: {', '.join(sorted(extra))}" if extra else None
     )

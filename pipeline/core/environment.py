@@ -199,26 +199,34 @@ def installed_versions(names):
     return found
 
 
-def problems(lock_text, env, python_version, installed=installed_versions, decisive=DECISIVE):
-    """What keeps this environment from being the pinned one (an empty list when it is)."""
+def problems(
+    lock_text,
+    env,
+    python_version,
+    installed=installed_versions,
+    decisive=DECISIVE,
+    lock_name="requirements.lock",
+):
+    """What keeps this environment from being the pinned one (an empty list when it is): the
+    packages ``decisive`` names (every pin: ``read_lock(...)[1]``), and the Python."""
     requires, pins = read_lock(lock_text, env)
     if requires and not python_supported(requires, python_version):
         return [
-            "Python %s is not supported: requirements.lock is resolved for requires-python %s"
-            % (python_version, requires)
+            "Python %s is not supported: %s is resolved for requires-python %s"
+            % (python_version, lock_name, requires)
         ]
     found = []
     versions = installed(decisive)
     for name in decisive:
         pinned = pins.get(canonical(name))
         if pinned is None:
-            found.append("requirements.lock pins no version of %s" % name)
+            found.append("%s pins no version of %s" % (lock_name, name))
             continue
         version = versions[name]
         if version is None:
-            found.append("%s is not installed (requirements.lock pins %s)" % (name, pinned))
+            found.append("%s is not installed (%s pins %s)" % (name, lock_name, pinned))
         elif version != pinned:
-            found.append("%s %s is installed, requirements.lock pins %s" % (name, version, pinned))
+            found.append("%s %s is installed, %s pins %s" % (name, version, lock_name, pinned))
     return found
 
 
