@@ -91,6 +91,24 @@ def assert_restorable(repo):
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
 
+def update_params(repo: Path, **changes) -> None:
+    """Change ``repo``'s params.yaml as a maintainer would: a block by its keys
+    (``sample={"train_per_class": 90}``), a top-level value whole (``seed=7``); the rest stays."""
+    path = repo / config.PARAMS_FILE
+    raw = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            raw[key].update(value)
+        else:
+            raw[key] = value
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+# A benchmark that trains little (two seeds, one sweep point besides the gate's 100, a 5-epoch
+# reference), for tests whose claim does not depend on how much it trains.
+LIGHT_BENCHMARK = {"seeds": 2, "sweep_per_class": [5], "reference_max_epochs": 5}
+
+
 def link_venv(repo: Path) -> Path:
     """Give ``repo`` this environment as its ``.venv`` (a symlink git ignores), so ``make`` targets
     run there without installing; returns ``repo``."""

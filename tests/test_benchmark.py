@@ -13,7 +13,7 @@ from pipeline.benchmark import reports
 from pipeline.benchmark import stage as benchmark
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
-from tests.helpers import ROOT, copy_build, run, tiny
+from tests.helpers import ROOT, copy_build, run, tiny, update_params
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
 
@@ -42,12 +42,15 @@ def test_gate_fails_below_the_threshold_naming_the_key_and_the_measure():
 @pytest.mark.e2e
 def test_gate_fails_dvc_repro_after_writing_its_reports(cold_build, tmp_path):
     repo = copy_build(cold_build, tmp_path / "repo")
-    path = repo / "params.yaml"
-    raw = yaml.safe_load(path.read_text())
-    raw["benchmark"].update(
-        min_accuracy=0.99, seeds=2, sweep_per_class=[5, 100], reference_max_epochs=20
+    update_params(
+        repo,
+        benchmark={
+            "min_accuracy": 0.99,
+            "seeds": 2,
+            "sweep_per_class": [5, 100],
+            "reference_max_epochs": 20,
+        },
     )
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
     assert (

@@ -15,7 +15,15 @@ import yaml
 from scripts.check_repro import check_git
 from scripts.repro_setup import venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
-from tests.helpers import ROOT, VENV_BIN, copy_build, link_venv, run
+from tests.helpers import (
+    LIGHT_BENCHMARK,
+    ROOT,
+    VENV_BIN,
+    copy_build,
+    link_venv,
+    run,
+    update_params,
+)
 
 V1_TRAIN = "254293630e549113002cdc3f7f1542715e0a40288a3a8a0358fb8e478dce1e54"
 V1_TEST = "767ea1644a12dac6f3f94f63536de4deace8a0fa1f5c54f80a9419a267c7802d"
@@ -74,9 +82,7 @@ def project(cold_build, tmp_path_factory):
     stage did not track `benchmark`)."""
     base = tmp_path_factory.mktemp("gate")
     repo = link_venv(copy_build(cold_build, base / "repo"))
-    raw = yaml.safe_load((repo / "params.yaml").read_text())
-    raw["benchmark"].update(seeds=2, sweep_per_class=[5], reference_max_epochs=5)
-    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    update_params(repo, benchmark=LIGHT_BENCHMARK)
     run(["dvc", "repro"], repo, timeout=1800)
     commit_all(repo, "a lighter benchmark")
     (base / "tmp").mkdir()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from pipeline.core import config
-from tests.helpers import ROOT, copy_build, run
+from tests.helpers import LIGHT_BENCHMARK, ROOT, copy_build, run, update_params
 
 DATA = ROOT / config.DATASET_DIR
 
@@ -190,12 +190,12 @@ def test_croissant_digests_and_card_sizes_match_the_files():
 @pytest.mark.e2e
 def test_a_variant_describes_itself_and_every_client_loads_it(cold_build, tmp_path):
     repo = copy_build(cold_build, tmp_path / "repo")
-    params = repo / "params.yaml"
-    raw = yaml.safe_load(params.read_text())
-    raw["sample"].update(train_per_class=30, test_per_class=10, train_counts={8: 15})
-    # a lighter benchmark (the card is what matters here), with no gate
-    raw["benchmark"].update(seeds=2, sweep_per_class=[5], reference_max_epochs=5, min_accuracy=0.0)
-    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    update_params(
+        repo,
+        sample={"train_per_class": 30, "test_per_class": 10, "train_counts": {8: 15}},
+        # a lighter benchmark (the card is what matters here), with no gate
+        benchmark={**LIGHT_BENCHMARK, "min_accuracy": 0.0},
+    )
     run(["dvc", "repro"], repo, timeout=1800)
     data = repo / config.DATASET_DIR
     want = npz(data)

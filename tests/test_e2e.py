@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_pickles
-from tests.helpers import V1, VENV_BIN, Pause, restore, run, wait_for
+from tests.helpers import V1, VENV_BIN, Pause, restore, run, update_params, wait_for
 
 pytestmark = pytest.mark.e2e
 PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
@@ -23,13 +23,8 @@ def sha256(path):
 
 
 def set_params(repo, **sample):
-    path = repo / "params.yaml"
-    raw = yaml.safe_load(path.read_text())
-    seed = sample.pop("seed", None)
-    if seed is not None:
-        raw["seed"] = seed
-    raw["sample"].update(sample)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    seed = {"seed": sample.pop("seed")} if "seed" in sample else {}
+    update_params(repo, sample=sample, **seed)
 
 
 @pytest.fixture(scope="module")

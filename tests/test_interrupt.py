@@ -23,7 +23,15 @@ import yaml
 
 from pipeline.benchmark.parallel import worker_count
 from pipeline.core.runner import INTERRUPTED
-from tests.helpers import BENCHMARK_DEFAULTS, VENV_BIN, Pause, link_venv, run, wait_for
+from tests.helpers import (
+    BENCHMARK_DEFAULTS,
+    VENV_BIN,
+    Pause,
+    link_venv,
+    run,
+    update_params,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -153,10 +161,7 @@ def workers_started(n: int, procs: list[Process]) -> bool:
 @pytest.mark.skipif(worker_count() < 2, reason="one core: the benchmark trains in its own process")
 def test_ctrl_c_in_the_benchmark_with_its_forkserver(repo, processes):
     # 60 per digit is no sweep point, so the benchmark trains its own runs, from a forkserver
-    params = repo / "params.yaml"
-    raw = yaml.safe_load(params.read_text())
-    raw["sample"]["train_per_class"] = 60
-    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    update_params(repo, sample={"train_per_class": 60})
     try:
         run(["dvc", "repro", "pickle"], repo, timeout=1800)
         status, output = ctrl_c(

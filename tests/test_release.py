@@ -13,10 +13,9 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
 from scripts.oracle import reference_splits
-from tests.helpers import ROOT, copy_build, link_venv, run
+from tests.helpers import ROOT, copy_build, link_venv, run, update_params
 
 pytestmark = pytest.mark.e2e
 TRAIN = "datasets/tinydigits/train.npz"
@@ -147,9 +146,7 @@ def test_refuses_when_check_repro_fails(project):
 def released(project):
     """The issue's scenario: train_per_class 90, `make repro`, commit; a PATCH refused; MAJOR released."""
     base, repo, v1 = project
-    raw = yaml.safe_load((repo / "params.yaml").read_text())
-    raw["sample"]["train_per_class"] = 90
-    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    update_params(repo, sample={"train_per_class": 90})
     run(["make", "-o", ".venv/.installed", "repro"], repo, timeout=1800)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "90 train images per digit")
