@@ -10,12 +10,7 @@ message naming it, and nothing is written. Then the command runs through
 :func:`pipeline.core.runner.run`: a known error is one line and exit 1, Ctrl-C one line and exit 130.
 """
 
-import importlib
-import os
-import sys
-
-from pipeline.core import environment
-from pipeline.core.errors import EnvironmentMismatch
+import sys  # loaded by Python itself; everything else is imported inside main(), where Ctrl-C is caught
 
 # name: (module whose main() runs it, what it does). The stages take no arguments.
 STAGES = {
@@ -66,15 +61,16 @@ def main(argv):
         )
         return 2
     # The check first: the runner below uses syntax that the oldest Pythons it refuses cannot parse.
+    from pipeline.core import environment
+    from pipeline.core.errors import EnvironmentMismatch
+
     try:
         environment.check()
     except EnvironmentMismatch as err:
         print("%s: error: %s" % (name, err), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        from pipeline.core.runner import interrupted
+    import importlib
 
-        return interrupted(name)
     from pipeline.core.runner import INTERRUPTED, Interrupted, catch_ctrl_c, interrupted, run
 
     try:
@@ -89,6 +85,18 @@ def main(argv):
     return run(name, lambda: module.main(args), hint=hint)
 
 
+def interrupted_early(argv):
+    """Ctrl-C before main() had its own catch in place (while it imports the environment check and
+    the runner), or an error it caused that main() does not catch: Python 3.11 wraps Ctrl-C in a
+    class definition in RuntimeError. Nothing was written yet; say so in the runner's one line,
+    importing as little as possible."""
+    from pipeline.core.errors import EXIT_INTERRUPTED, INTERRUPTED
+
+    name = argv[0] if argv and argv[0] in COMMANDS else "python -m pipeline"
+    print("%s: %s" % (name, INTERRUPTED), file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
 if __name__ == "__main__":
     try:
         status = main(sys.argv[1:])
@@ -96,6 +104,14 @@ if __name__ == "__main__":
     except BrokenPipeError:
         # the reader stopped early (`python -m pipeline diff | head`): nothing went wrong here, and
         # Python's own flush at exit must not fail on the closed pipe either
+        import os
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 0
+    except BaseException as err:
+        from pipeline.core.errors import caused_by_ctrl_c
+
+        if not caused_by_ctrl_c(err):
+            raise
+        status = interrupted_early(sys.argv[1:])
     sys.exit(status)

@@ -1,5 +1,33 @@
 """The exceptions the pipeline raises on bad input; each message says what would be valid."""
 
+# What a stage says when Ctrl-C stops it, and its exit status (a shell's for a process ended by
+# SIGINT, 128 + 2). Every write is atomic (pipeline.core.storage), so a stage stopped anywhere leaves
+# each output whole, old or new, and DVC reruns it next time. Here, not in pipeline.core.runner, so
+# that ``python -m pipeline`` can say it before it has imported anything else.
+INTERRUPTED = (
+    "interrupted; nothing half-written remains; run `make repro` (or `dvc repro`) to finish"
+)
+EXIT_INTERRUPTED = 130
+
+
+class Interrupted(BaseException):
+    """Ctrl-C in a stage, once :func:`pipeline.core.runner.catch_ctrl_c` is in place. Not a
+    KeyboardInterrupt: scikit-learn's MLP catches that, warns "Training interrupted by user." and
+    goes on with a half-trained model; this one nothing catches."""
+
+
+def caused_by_ctrl_c(err):
+    """Whether ``err`` is Ctrl-C or was raised because of it: Python 3.11 wraps an exception raised
+    in ``__set_name__`` in a RuntimeError, so Ctrl-C while a class is defined (an import) arrives as
+    that RuntimeError, the KeyboardInterrupt as its cause."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, (KeyboardInterrupt, Interrupted)):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
 
 class PipelineError(Exception):
     """Base class: a stage ends with this message and a non-zero exit, no traceback."""

@@ -8,22 +8,24 @@ import signal
 import sys
 from collections.abc import Callable
 
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import (
+    EXIT_INTERRUPTED,
+    INTERRUPTED,
+    Interrupted,
+    PipelineError,
+    caused_by_ctrl_c,
+)
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "INTERRUPTED",
+    "Interrupted",
+    "catch_ctrl_c",
+    "interrupted",
+    "run",
+]
 
 log = logging.getLogger("pipeline")
-
-# What an interrupted stage says: every write is atomic (pipeline.core.storage), so a stage stopped
-# anywhere leaves each output whole, old or new, and DVC reruns it next time.
-INTERRUPTED = (
-    "interrupted; nothing half-written remains; run `make repro` (or `dvc repro`) to finish"
-)
-EXIT_INTERRUPTED = 128 + signal.SIGINT  # what a shell reports for a process ended by Ctrl-C
-
-
-class Interrupted(BaseException):
-    """Ctrl-C in a stage. Not a KeyboardInterrupt: scikit-learn's MLP catches that, warns "Training
-    interrupted by user." and goes on with a half-trained model; this one nothing catches."""
-
 
 _pressed = False  # Ctrl-C was pressed in this process
 
@@ -61,6 +63,10 @@ def run(command: str, main: Callable[[], int | None], *, hint: str = INTERRUPTED
     except BaseException as err:
         # after Ctrl-C, whatever the interrupted code raised while unwinding (a pool cut short
         # while starting raises RuntimeError) is the interruption, not an error of its own
-        if isinstance(err, (Interrupted, KeyboardInterrupt)) or _pressed:
+        if _pressed or caused_by_ctrl_c(err):
             return interrupted(command, hint)
         raise
+    finally:
+        # The command is over: a Ctrl-C from here on (while Python flushes and exits) ends the
+        # process by the signal, silently, instead of raising Interrupted where nothing catches it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -1,0 +1,150 @@
+"""Ctrl-C while ``python -m pipeline`` starts and while it exits: the two ends of a stage's process
+that the end-to-end Ctrl-C tests (tests/test_interrupt.py) cannot aim at, as they last a few
+milliseconds. A real SIGINT each time, sent by the process to itself at a chosen point.
+
+Start-up: from the first import of ``pipeline/__main__.py``'s own code up to the runner's catch,
+Python's own handler raises KeyboardInterrupt wherever the interpreter happens to be, and there
+each import is a point where it can land. Before Python has found ``pipeline/__main__.py`` (its own
+start-up, ``site``, ``runpy``) no code of ours has run: docs/faults.md measures that window.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
+from tests.helpers import ROOT
+
+# Runs ``python -m pipeline params`` as ``-m`` does (runpy), with an import hook that sends SIGINT
+# to this process at the Nth module imported after ``pipeline.__main__`` is found (N = argv[1]),
+# there or (argv[2] "in-a-class") while it defines a class, and prints "imports: COUNT" on stdout
+# if the run ends without it having been sent.
+HOOK = r"""
+import os, runpy, signal, sys
+
+N = int(sys.argv.pop(1))
+IN_A_CLASS = sys.argv.pop(1) == "in-a-class"
+
+class SendsCtrlC:
+    def __set_name__(self, owner, name):
+        os.kill(os.getpid(), signal.SIGINT)
+
+class CtrlCAtImport:
+    count = None  # None until pipeline.__main__ is found
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name == "pipeline.__main__":
+            cls.count = 0
+        elif cls.count is not None:
+            cls.count += 1
+            if cls.count == N and IN_A_CLASS:
+                # as if the import were defining a class: Python 3.11 wraps it in RuntimeError
+                type("Defined", (), {"attribute": SendsCtrlC()})
+            elif cls.count == N:
+                os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlCAtImport)
+try:
+    runpy.run_module("pipeline", run_name="__main__", alter_sys=True)
+finally:
+    if CtrlCAtImport.count is not None and CtrlCAtImport.count < N:
+        print("imports: %d" % CtrlCAtImport.count, flush=True)
+"""
+
+
+def params_stage_with_ctrl_c_at_import(n: int, where: str) -> subprocess.CompletedProcess:
+    # params: the one stage that writes nothing, so the runs past its last import leave ROOT as it was
+    return subprocess.run(
+        [sys.executable, "-c", HOOK, str(n), where, "params"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_ctrl_c_at_every_import_of_the_start_up_gives_the_one_line():
+    outcomes = {}
+    n = 0
+    while True:
+        n += 1
+        # every import point, and at every fifth one Ctrl-C landing in a class definition instead
+        where = "in-a-class" if n % 5 == 0 else "at-the-import"
+        result = params_stage_with_ctrl_c_at_import(n, where)
+        if "imports:" in result.stdout:
+            assert result.returncode == 0, result.stderr  # the run went past its last import
+            break
+        outcomes[n, where] = (result.returncode, result.stderr)
+        assert n < 500, "the params stage never finished its imports"
+    imports = n - 1
+    # pipeline.core, the environment check, pathlib, re, the runner, logging, yaml...: no run
+    # that sees fewer is testing the start-up this file is about
+    assert imports >= 40, result.stdout
+    wrong = {
+        point: (status, stderr.splitlines()[-1:])
+        for point, (status, stderr) in outcomes.items()
+        if (status, stderr) != (130, f"params: {INTERRUPTED}\n")
+    }
+    assert not wrong, f"{len(wrong)} of {imports} import points: {wrong}"
+
+
+# Sends itself SIGINT from an exit handler, as a Ctrl-C that lands after a command's main() has
+# returned, while Python exits; the command is the runner's.
+AT_EXIT = r"""
+import atexit, os, signal, time
+
+from pipeline.core.runner import run
+
+atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(0.5)))
+raise SystemExit(run("params", lambda: 0))
+"""
+
+
+def test_ctrl_c_while_python_exits_ends_it_silently_by_the_signal():
+    result = subprocess.run(
+        [sys.executable, "-c", AT_EXIT], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    # ended by SIGINT as if Python were not there: no "Exception ignored in atexit callback" and
+    # no Interrupted traceback, and the caller (dvc, the shell) sees a process killed by Ctrl-C
+    assert (result.returncode, result.stderr) == (-signal.SIGINT, "")
+
+
+class RaisesInSetName:
+    def __init__(self, exception: BaseException):
+        self.exception = exception
+
+    def __set_name__(self, owner, name):
+        raise self.exception
+
+
+def define_a_class_whose_set_name_raises(exception: BaseException) -> BaseException:
+    """What defining a class raises when Ctrl-C lands in a ``__set_name__`` (Python 3.11 wraps it
+    in RuntimeError; 3.12 and later do not)."""
+    try:
+        type("Defined", (), {"attribute": RaisesInSetName(exception)})
+    except BaseException as err:  # noqa: BLE001 (what the interpreter raised is the subject)
+        return err
+    raise AssertionError("defining the class raised nothing")
+
+
+def test_caused_by_ctrl_c_sees_through_what_wraps_it():
+    for ctrl_c in (KeyboardInterrupt(), Interrupted()):
+        raised = define_a_class_whose_set_name_raises(ctrl_c)
+        assert caused_by_ctrl_c(raised), repr(raised)
+        try:
+            try:
+                raise ctrl_c
+            except BaseException:
+                raise RuntimeError("raised while unwinding")  # noqa: B904 (the implicit context)
+        except RuntimeError as err:
+            assert caused_by_ctrl_c(err)
+    for other in (ValueError("x"), define_a_class_whose_set_name_raises(ValueError("x"))):
+        assert not caused_by_ctrl_c(other)
+    loop = RuntimeError("a")
+    loop.__context__ = RuntimeError("b")
+    loop.__context__.__context__ = loop  # a cycle ends the walk instead of looping forever
+    assert not caused_by_ctrl_c(loop)
