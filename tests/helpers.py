@@ -1,6 +1,6 @@
 """Helpers the tests share (fixtures are in conftest.py, and only fixtures): the project's paths,
 running real commands, throwaway git + DVC copies of the project, tiny params and published-file
-fixtures' building blocks, and waiting for an observable event."""
+fixtures' building blocks, waiting for an observable event, and Ctrl-C as a terminal sends it."""
 
 from __future__ import annotations
 
@@ -9,14 +9,16 @@ import dataclasses
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import yaml
@@ -318,3 +320,64 @@ class Pause:
 
     def release(self) -> None:
         self.resume.touch()
+
+
+# ---- Ctrl-C as a terminal sends it ------------------------------------------------------------
+
+
+class Process(NamedTuple):
+    pid: int
+    parent: int
+    cmd: str  # its command line, arguments joined by spaces
+    threads: int
+
+
+def group_processes(pgid: int) -> list[Process]:
+    """Every process in process group ``pgid``."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp
+                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                threads = len(list((stat.parent / "task").iterdir()))
+                out.append(Process(int(stat.parent.name), int(fields[1]), cmd, threads))
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    return out
+
+
+def ctrl_c(
+    repo: Path,
+    cmd: list[str],
+    ready: Callable[[str, list[Process]], bool],
+    env: dict | None = None,
+) -> tuple[int, str]:
+    """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's
+    processes)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
+    environ = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=repo,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(
+            lambda: ready("".join(lines), group_processes(proc.pid)),
+            f"the moment to interrupt {' '.join(cmd)}",
+            proc=proc,
+            interval=0.02,
+        )
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n--- its output\n{''.join(lines)}") from None
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=300)
+    reader.join(timeout=300)  # EOF: every process of the group that held the pipe has ended
+    return proc.returncode, "".join(lines)

@@ -9,14 +9,9 @@ before a stage replaces its output, or the stage's worker processes appearing in
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 import yaml
@@ -25,76 +20,18 @@ from pipeline.benchmark.parallel import worker_count
 from pipeline.core.runner import INTERRUPTED
 from tests.helpers import (
     BENCHMARK_DEFAULTS,
-    VENV_BIN,
     Pause,
+    Process,
+    ctrl_c,
     link_venv,
     run,
     update_params,
-    wait_for,
 )
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)"),
 ]
-
-
-class Process(NamedTuple):
-    pid: int
-    parent: int
-    cmd: str  # its command line, arguments joined by spaces
-    threads: int
-
-
-def group_processes(pgid: int) -> list[Process]:
-    """Every process in process group ``pgid``."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp
-                cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-                threads = len(list((stat.parent / "task").iterdir()))
-                out.append(Process(int(stat.parent.name), int(fields[1]), cmd, threads))
-        except (OSError, IndexError, ValueError):
-            continue  # a process that ended meanwhile
-    return out
-
-
-def ctrl_c(
-    repo: Path,
-    cmd: list[str],
-    ready: Callable[[str, list[Process]], bool],
-    env: dict | None = None,
-) -> tuple[int, str]:
-    """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's
-    processes)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
-    environ = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
-    proc = subprocess.Popen(
-        cmd,
-        cwd=repo,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
-    reader.start()
-    try:
-        wait_for(
-            lambda: ready("".join(lines), group_processes(proc.pid)),
-            f"the moment to interrupt {' '.join(cmd)}",
-            proc=proc,
-            interval=0.02,
-        )
-    except AssertionError as err:
-        raise AssertionError(f"{err}\n--- its output\n{''.join(lines)}") from None
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=300)
-    reader.join(timeout=300)  # EOF: every process of the group that held the pipe has ended
-    return proc.returncode, "".join(lines)
 
 
 def assert_one_line_and_recovers(repo: Path, stage: str, status: int, output: str) -> None:
