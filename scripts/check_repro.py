@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from pipeline.core.runner import run  # noqa: E402
 from scripts.repro_setup import clone_head, environment, say, sh, tail  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -210,8 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             say(f"kept {clone}")
         else:
+            # a second Ctrl-C must not stop the clean-up halfway and leave half a clone behind
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             shutil.rmtree(tmp, ignore_errors=True)
+            if tmp.exists():
+                say(f"could not remove {tmp} entirely; delete it by hand")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        run("check-repro", main, hint="interrupted; its clone is removed, and nothing else changed")
+    )

@@ -8,12 +8,15 @@ import subprocess
 import time
 from pathlib import Path
 
+from pipeline.core.runner import run_child
+
 BASE_PACKAGES = {"pip", "setuptools", "wheel"}
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def sh(cmd: list, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True)
+    # on Ctrl-C, the command (a dvc repro in the clone) gets to stop on its own before the clone goes
+    return run_child([str(c) for c in cmd], cwd=cwd, env=env)
 
 
 def say(message: str) -> None:

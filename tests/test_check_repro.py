@@ -20,6 +20,8 @@ from tests.helpers import (
     ROOT,
     VENV_BIN,
     copy_build,
+    ctrl_c,
+    group_processes,
     link_venv,
     run,
     update_params,
@@ -99,6 +101,33 @@ def test_gate_passes_on_a_reproducible_head(project):
     assert "reproduces byte for byte" in result.stdout
     assert stages_rebuilt(result.stdout) == STAGES  # every stage, not only those DVC finds stale
     assert list(tmp.iterdir()) == []  # the clone is removed
+
+
+@pytest.mark.e2e
+def test_ctrl_c_stops_the_gate_in_one_line_and_removes_its_clone(project):
+    """Ctrl-C while the gate's `dvc repro --force` runs a stage in its clone."""
+    repo, tmp = project
+    seen = []
+
+    def a_stage_runs(_, procs):
+        seen[:] = procs
+        return any("-m pipeline" in p.cmd for p in procs)
+
+    status, output = ctrl_c(
+        repo,
+        ["make", "-o", ".venv/.installed", "check-repro"],
+        a_stage_runs,
+        env={"TMPDIR": str(tmp)},
+    )
+    # the gate let its dvc repro stop on its own, and dvc waited for its stage: nothing outlives it
+    make = next(p.pid for p in seen if p.cmd.startswith("make"))
+    assert group_processes(make) == []
+    lines = output.splitlines()
+    assert "Traceback" not in output, output
+    assert lines[-2] == "check-repro: interrupted; its clone is removed, and nothing else changed"
+    # make's own last line: "Interrupt" or "Error 130", as the signal reaches make before or after
+    assert status != 0 and re.search(r"check-repro\] (Interrupt|Error 130)$", lines[-1]), output
+    assert list(tmp.iterdir()) == []
 
 
 @pytest.mark.e2e

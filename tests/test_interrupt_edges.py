@@ -1,6 +1,7 @@
-"""Ctrl-C while ``python -m pipeline`` starts and while it exits: the two ends of a stage's process
-that the end-to-end Ctrl-C tests (tests/test_interrupt.py) cannot aim at, as they last a few
-milliseconds. A real SIGINT each time, sent by the process to itself at a chosen point.
+"""Ctrl-C where the end-to-end Ctrl-C tests (tests/test_interrupt.py) cannot aim: while
+``python -m pipeline`` starts and while it exits, which last a few milliseconds, and while a
+command waits for a child process that is cleaning up after the same Ctrl-C. A real SIGINT each
+time, sent by the process to itself or to its process group at a chosen point.
 
 Start-up: from the first import of ``pipeline/__main__.py``'s own code up to the runner's catch,
 Python's own handler raises KeyboardInterrupt wherever the interpreter happens to be, and there
@@ -10,12 +11,14 @@ start-up, ``site``, ``runpy``) no code of ours has run: docs/faults.md measures 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 
 # Runs ``python -m pipeline params`` as ``-m`` does (runpy), with an import hook that sends SIGINT
 # to this process at the Nth module imported after ``pipeline.__main__`` is found (N = argv[1]),
@@ -148,3 +151,44 @@ def test_caused_by_ctrl_c_sees_through_what_wraps_it():
     loop.__context__ = RuntimeError("b")
     loop.__context__.__context__ = loop  # a cycle ends the walk instead of looping forever
     assert not caused_by_ctrl_c(loop)
+
+
+# A command run by the runner whose child takes half a second to clean up after Ctrl-C, as the
+# gate's `dvc repro` waits for its stage and the gate then removes its clone.
+CHILD = r"""
+import pathlib, signal, sys, time
+
+def clean_up(signum, frame):
+    time.sleep(0.5)
+    pathlib.Path(sys.argv[1], "cleaned up").touch()
+    sys.exit(130)
+
+signal.signal(signal.SIGINT, clean_up)
+pathlib.Path(sys.argv[1], "started").touch()
+time.sleep(60)
+"""
+PARENT = r"""
+import sys
+
+from pipeline.core.runner import run, run_child
+
+child = [sys.executable, "-c", sys.argv[1], sys.argv[2]]
+sys.exit(run("parent", lambda: run_child(child).returncode))
+"""
+
+
+def test_on_ctrl_c_run_child_waits_for_the_child_to_clean_up(tmp_path: Path):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, CHILD, str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: (tmp_path / "started").exists(), "the child to start", proc=parent)
+    os.killpg(parent.pid, signal.SIGINT)  # as a terminal does: parent and child at once
+    _, err = parent.communicate(timeout=60)
+    # subprocess.run would have killed the child at once, before it cleaned up
+    assert (tmp_path / "cleaned up").exists()
+    assert (parent.returncode, err) == (130, f"parent: {INTERRUPTED}\n")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
 
 from scripts.oracle import reference_splits
-from tests.helpers import ROOT, copy_build, link_venv, run, update_params
+from tests.helpers import ROOT, copy_build, ctrl_c, link_venv, run, update_params
 
 pytestmark = pytest.mark.e2e
 TRAIN = "datasets/tinydigits/train.npz"
@@ -140,6 +141,31 @@ def test_refuses_when_check_repro_fails(project):
         )
     finally:
         git(repo, "reset", "-q", "--hard", head)
+
+
+def test_ctrl_c_in_the_gate_releases_nothing_and_leaves_no_clone(project):
+    """Ctrl-C while the release's `make check-repro` runs a stage in its clone of HEAD."""
+    base, repo, _ = project
+    tmp = base / "tmp-ctrl-c"
+    tmp.mkdir()
+    before = state(repo)
+    status, output = ctrl_c(
+        repo,
+        ["make", "-o", ".venv/.installed", "release", f"VERSION={PATCH}"],
+        lambda _, procs: any(
+            "-m pipeline" in p.cmd and "-m pipeline release" not in p.cmd for p in procs
+        ),
+        env={"TMPDIR": str(tmp)},
+    )
+    assert "Traceback" not in output, output
+    assert (
+        "release: interrupted; nothing was released (the tree is back at the commit it started from)"
+        in output.splitlines()
+    ), output
+    # make's own last line: "Interrupt" or "Error 130", as the signal reaches make before or after
+    assert status != 0 and re.search(r"release\] (Interrupt|Error 130)$", output.splitlines()[-1])
+    assert state(repo) == before
+    assert list(tmp.iterdir()) == []  # the gate's clone went with it
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ __all__ = [
     "catch_ctrl_c",
     "interrupted",
     "run",
+    "run_child",
 ]
 
 log = logging.getLogger("pipeline")
@@ -47,6 +48,30 @@ def interrupted(stage: str, hint: str = INTERRUPTED) -> int:
     """Say that ``stage`` was interrupted, in one line on stderr; the exit status to end with."""
     print(f"{stage}: {hint}", file=sys.stderr, flush=True)
     return EXIT_INTERRUPTED
+
+
+def run_child(cmd: list, *, capture: bool = True, grace: float = 30.0, **kwargs):
+    """``subprocess.run(cmd, capture_output=capture, text=True, **kwargs)`` (its CompletedProcess),
+    except on Ctrl-C. (subprocess is imported here: every stage imports this module.)
+
+    The terminal sends Ctrl-C to the whole process group, so the child is stopping as well:
+    wait up to ``grace`` seconds for it to finish its own clean-up (a ``dvc repro`` waits for its
+    stage, a gate removes its clone), kill it only then, and re-raise. ``subprocess.run`` kills it
+    at once, which left the gate's clone behind under ``make release``."""
+    import subprocess
+
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} if capture else {}
+    with subprocess.Popen(cmd, text=True, **pipes, **kwargs) as proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            try:
+                proc.communicate(timeout=grace)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run(command: str, main: Callable[[], int | None], *, hint: str = INTERRUPTED) -> int:

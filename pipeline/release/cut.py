@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError, ReleaseError
+from pipeline.core.runner import run_child
 from pipeline.core.storage import atomic_write_bytes
 from pipeline.release import changelog, diff, fingerprint, record, revisions, tags
 
@@ -104,9 +105,8 @@ def unchanged_since(last: str, root: Path) -> None:
 
 def check_repro(root: Path = Path(".")) -> None:
     log.info("running make check-repro: a clean clone of HEAD rebuilt from scratch (slow)")
-    result = subprocess.run(
-        [sys.executable, str(CHECK_REPRO)], cwd=root, capture_output=True, text=True
-    )
+    # on Ctrl-C the gate removes its clone before this process goes on
+    result = run_child([sys.executable, str(CHECK_REPRO)], cwd=root)
     lines = result.stdout.strip().splitlines()
     if result.returncode:
         failed = [line for line in lines if "FAIL" in line] or lines[-3:] or [result.stderr.strip()]
