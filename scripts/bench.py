@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 # stage -> (module, what it does), as dvc.yaml runs them
 from pipeline.__main__ import STAGES  # noqa: E402
+from pipeline.core.runner import run  # noqa: E402
 from scripts.bench_runs import (  # noqa: E402
     BIN,
     dvc_of,
@@ -238,4 +239,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(
+        run("bench", main, hint="interrupted; no figures were written, and its clones are removed")
+    )

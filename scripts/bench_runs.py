@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline.core.runner import run_child
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
@@ -45,10 +47,21 @@ def python_of(repo: Path) -> str:
 
 
 def sh(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=cwd, env=plain_env(cwd), capture_output=True, text=True)
+    # on Ctrl-C, the command (a dvc repro in a clone) stops on its own before the clone goes
+    res = run_child(cmd, cwd=cwd, env=plain_env(cwd))
     if check and res.returncode:
         sys.exit(f"bench: {' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
+
+
+def settle(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    """After Ctrl-C: the terminal signalled ``proc`` too; let it stop on its own (a dvc repro
+    waits for its stage) before its clone is removed, and kill it only if it does not."""
+    try:
+        proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
@@ -57,7 +70,11 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=plain_env(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        settle(proc)
+        raise
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode()
@@ -76,12 +93,16 @@ def timed_stages(cmd: list[str], cwd: Path) -> tuple[float, dict[str, float]]:
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     marks, lines = [("start-up", 0.0)], []
-    for line in proc.stdout:
-        lines.append(line)
-        m = re.match(r"(?:Running stage|Stage) '([\w-]+)'", line)
-        if m and m.group(1) != marks[-1][0]:
-            marks.append((m.group(1), time.perf_counter() - start))
-    proc.wait()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            m = re.match(r"(?:Running stage|Stage) '([\w-]+)'", line)
+            if m and m.group(1) != marks[-1][0]:
+                marks.append((m.group(1), time.perf_counter() - start))
+        proc.wait()
+    except BaseException:
+        settle(proc)
+        raise
     elapsed = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{''.join(lines)}")

@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from pipeline.core.environment import REQUIREMENTS_FILE, python_supported  # noqa: E402  (the repository's own module)
+from pipeline.core.runner import run, run_child  # noqa: E402
 
 CANDIDATES = [f"3.{minor}" for minor in range(8, 20)]
 
@@ -114,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         say(f"{minor}: {python}")
         began = time.monotonic()
-        code = subprocess.run(
-            [sys.executable, str(ROOT / "scripts/check_repro.py"), "--python", python]
+        # on Ctrl-C, the gate removes its clone (and the .venv it built) before this goes on
+        code = run_child(
+            [sys.executable, str(ROOT / "scripts/check_repro.py"), "--python", python],
+            capture=False,
         ).returncode
         took.append(time.monotonic() - began)
         (failed if code else passed).append(minor)
@@ -128,4 +131,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run("check-pythons", main, hint="interrupted; each gate removed its clone"))

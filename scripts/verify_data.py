@@ -179,4 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.path.insert(0, str(ROOT))
+    from pipeline.core.runner import run
+
+    sys.exit(run("verify-data", main, hint="interrupted; it only reads, so nothing changed"))

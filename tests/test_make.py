@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, link_venv, make_repo, restore, run
+from tests.helpers import ROOT, ctrl_c, group_processes, link_venv, make_repo, restore, run
 
 THIS = "tests/test_make.py"
 CI = ".ci/run"
@@ -167,6 +167,45 @@ def test_bench_env_times_the_environment_check(plain):
         r"alternating runs\): the check adds -?[\d.]+ ms per stage",
         second,
     ), result.stdout
+
+
+@pytest.mark.parametrize(
+    "target, args, busy, line",
+    [
+        (
+            "bench-env",
+            [],
+            lambda out, procs: "bench-env: environment check" in out,
+            "bench-env: interrupted; it writes nothing",
+        ),
+        (
+            "bench",
+            ["BENCH_ARGS=--shared-venv --skip-loop"],
+            # a stage of the `dvc repro` that fills its clone's cache
+            lambda out, procs: any("-m pipeline" in p.cmd for p in procs),
+            "bench: interrupted; no figures were written, and its clones are removed",
+        ),
+    ],
+    ids=["bench-env", "bench"],
+)
+def test_ctrl_c_stops_a_measurement_in_one_line_and_leaves_nothing(
+    plain, tmp_path, target, args, busy, line
+):
+    """Ctrl-C while `make bench-env` measures, and while `make bench` sets up its clone."""
+    seen = []
+
+    def ready(out, procs):
+        seen[:] = procs
+        return busy(out, procs)
+
+    status, output = ctrl_c(plain, [*MAKE, target, *args], ready, env={"TMPDIR": str(tmp_path)})
+    assert "Traceback" not in output, output
+    lines = output.splitlines()
+    assert lines[-2] == line, output
+    assert status != 0 and re.search(rf"{target}\] (Interrupt|Error 130)$", lines[-1]), output
+    make_pid = next(p.pid for p in seen if p.cmd.startswith("make"))
+    assert group_processes(make_pid) == []  # it waited for what it ran
+    assert list(tmp_path.iterdir()) == []  # bench's clones went with it
 
 
 PROBE = """
