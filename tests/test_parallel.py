@@ -7,8 +7,10 @@ import importlib
 import multiprocessing
 import os
 import platform
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -17,9 +19,9 @@ from pipeline.benchmark import parallel, training
 from pipeline.benchmark import sweep as benchmark_sweep
 from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, worker_count
 from pipeline.core import config, params
-from pipeline.core.errors import ParamsError, PipelineError
+from pipeline.core.errors import INTERRUPTED, ParamsError, PipelineError
 from pipeline.core.storage import npz_bytes
-from tests.helpers import ROOT
+from tests.helpers import ROOT, group_processes, wait_for
 
 SMALL = dataclasses.replace(
     params.load(ROOT / config.PARAMS_FILE).benchmark,
@@ -216,3 +218,68 @@ def test_the_forkserver_loads_its_quiet_start_up_hook_first(monkeypatch, capsys)
     sys.excepthook(ValueError, ValueError("a real start-up bug"), None)
     assert "ValueError: a real start-up bug" in capsys.readouterr().err
     assert sys.excepthook is setup._quiet_when_the_stage_is_gone
+
+
+# Ctrl-C while the workers train and a task the size of a training set is still on its way to
+# them: the workers leave at once, and the pool's feeder thread is left writing that task into a
+# pipe nothing reads. Before Python 3.11.5 (CPython gh-94777) the pool then waited for that thread
+# forever: on Debian 12's Python 3.11.2, Ctrl-C during the sweep hung `dvc repro`.
+QUEUED_TASKS = r"""
+import sys, time
+
+from pipeline.benchmark.parallel import run_tasks
+from pipeline.core.runner import run
+
+
+def slow(blob, i):
+    time.sleep(120)
+    return i
+
+
+tasks = [(bytes(1 << 20), i) for i in range(6)]  # 1 MiB each, as the sweep's training sets
+sys.exit(run("tasks", lambda: run_tasks(slow, tasks, workers=2) and 0))
+"""
+
+
+def older_pythons_3_11() -> list[str]:
+    """This machine's other Python 3.11 interpreters (the system's, say), which can import this
+    environment's pure-Python packages; the test runs under each as well as under this one."""
+    found = []
+    for path in ("/usr/bin/python3.11", "/usr/local/bin/python3.11"):
+        if os.path.exists(path) and os.path.realpath(path) != os.path.realpath(sys.executable):
+            version = subprocess.run(
+                [path, "-c", "import sys; print(sys.version_info[:2] == (3, 11))"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            if version == "True":
+                found.append(path)
+    return found
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork workers and process groups (POSIX)")
+@pytest.mark.parametrize("python", [sys.executable, *older_pythons_3_11()])
+def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python):
+    import sysconfig
+
+    site = sysconfig.get_paths()["purelib"]  # threadpoolctl, which each worker imports
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), site]))
+    proc = subprocess.Popen(
+        [python, "-c", QUEUED_TASKS],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: len(group_processes(proc.pid)) >= 3, "two workers", proc=proc)
+        time.sleep(1)  # the feeder thread fills the call queue's pipe and blocks
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"{python}: Ctrl-C did not end run_tasks within 60 s (hung)")
+    assert (proc.returncode, err) == (130, f"tasks: {INTERRUPTED}\n")

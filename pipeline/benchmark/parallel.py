@@ -19,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -148,12 +149,28 @@ def run_tasks(
             # interrupted, or a task failed: start no other task, and wait for the workers to end
             # (wait=False would let this process exit while a worker still unpickles its start-up
             # state, which then fails with a traceback)
+            _unblock_the_feeder(pool)
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     for end in lifeline:
         end.close()
     log.debug("%d tasks on %d workers", len(tasks), n)
     return results
+
+
+def _unblock_the_feeder(pool: ProcessPoolExecutor) -> None:
+    """Let ``pool`` shut down once its workers are gone: Ctrl-C ends them at once, and a task still
+    on its way to them (a training set, hundreds of KiB) leaves the pool's feeder thread blocked,
+    writing into a pipe that nothing reads. Before Python 3.11.5 the pool then waits for that
+    thread forever (CPython gh-94777; Debian 12's Python 3.11.2 hung ``dvc repro`` so). Later
+    Pythons close this process's end of the pipe themselves, which makes the write fail, from the
+    pool's own thread: there, closing it here too could close it twice at once. Before 3.11.5, we
+    do what they do, through the pool's private attributes (none: nothing to do)."""
+    if sys.version_info >= (3, 11, 5):
+        return
+    reader = getattr(getattr(pool, "_call_queue", None), "_reader", None)
+    if reader is not None:
+        reader.close()
 
 
 @contextlib.contextmanager
