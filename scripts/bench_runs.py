@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.core.runner import run_child
+from pipeline.core.runner import run_child, settle
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -52,16 +52,6 @@ def sh(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedPro
     if check and res.returncode:
         sys.exit(f"bench: {' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
     return res
-
-
-def settle(proc: subprocess.Popen, grace: float = 30.0) -> None:
-    """After Ctrl-C: the terminal signalled ``proc`` too; let it stop on its own (a dvc repro
-    waits for its stage) before its clone is removed, and kill it only if it does not."""
-    try:
-        proc.communicate(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, int]:

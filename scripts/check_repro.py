@@ -213,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
             say(f"kept {clone}")
         else:
             # a second Ctrl-C must not stop the clean-up halfway and leave half a clone behind
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            shutil.rmtree(tmp, ignore_errors=True)
+            handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                shutil.rmtree(tmp, ignore_errors=True)
+            finally:
+                signal.signal(signal.SIGINT, handler)
             if tmp.exists():
                 say(f"could not remove {tmp} entirely; delete it by hand")
 

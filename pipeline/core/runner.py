@@ -24,6 +24,7 @@ __all__ = [
     "interrupted",
     "run",
     "run_child",
+    "settle",
 ]
 
 log = logging.getLogger("pipeline")
@@ -65,13 +66,22 @@ def run_child(cmd: list, *, capture: bool = True, grace: float = 30.0, **kwargs)
         try:
             out, err = proc.communicate()
         except BaseException:
-            try:
-                proc.communicate(timeout=grace)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.communicate()
+            settle(proc, grace)
             raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def settle(proc, grace: float = 30.0) -> None:
+    """After Ctrl-C, for a ``subprocess.Popen`` the terminal signalled too: let it stop on its own
+    within ``grace`` seconds (reading its pipes meanwhile, so that it cannot block on them), and
+    kill it only if it does not."""
+    import subprocess
+
+    try:
+        proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
 
 
 def run(command: str, main: Callable[[], int | None], *, hint: str = INTERRUPTED) -> int:
