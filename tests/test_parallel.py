@@ -21,7 +21,7 @@ from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, wo
 from pipeline.core import config, params
 from pipeline.core.errors import INTERRUPTED, ParamsError, PipelineError
 from pipeline.core.storage import npz_bytes
-from tests.helpers import ROOT, group_processes, wait_for
+from tests.helpers import ROOT, default_ctrl_c, group_processes, wait_for
 
 SMALL = dataclasses.replace(
     params.load(ROOT / config.PARAMS_FILE).benchmark,
@@ -220,12 +220,15 @@ def test_the_forkserver_loads_its_quiet_start_up_hook_first(monkeypatch, capsys)
     assert sys.excepthook is setup._quiet_when_the_stage_is_gone
 
 
-# Ctrl-C while the workers train and a task the size of a training set is still on its way to
-# them: the workers leave at once, and the pool's feeder thread is left writing that task into a
-# pipe nothing reads. Before Python 3.11.5 (CPython gh-94777) the pool then waited for that thread
-# forever: on Debian 12's Python 3.11.2, Ctrl-C during the sweep hung `dvc repro`.
+# Ctrl-C while a task the size of a training set is still on its way to the workers: they leave
+# at once, and the pool's feeder thread is left writing that task into a pipe nothing reads.
+# Before Python 3.11.5 (CPython gh-94777) the pool then waited for that thread forever: on Debian
+# 12's Python 3.11.2, Ctrl-C during the sweep hung `dvc repro`. Two moments: while the workers
+# train (the test sends it), and while run_tasks hands the tasks out, when it holds Ctrl-C until
+# all are (the script sends it to its own process group at the third task, deterministically).
 QUEUED_TASKS = r"""
-import sys, time
+import os, signal, sys, time
+from concurrent.futures import ProcessPoolExecutor
 
 from pipeline.benchmark.parallel import run_tasks
 from pipeline.core.runner import run
@@ -235,6 +238,17 @@ def slow(blob, i):
     time.sleep(120)
     return i
 
+
+if sys.argv[1] == "handing-out":
+    submit, handed = ProcessPoolExecutor.submit, []
+
+    def submit_then_ctrl_c(pool, *args):
+        handed.append(submit(pool, *args))
+        if len(handed) == 3:
+            os.killpg(0, signal.SIGINT)
+        return handed[-1]
+
+    ProcessPoolExecutor.submit = submit_then_ctrl_c
 
 tasks = [(bytes(1 << 20), i) for i in range(6)]  # 1 MiB each, as the sweep's training sets
 sys.exit(run("tasks", lambda: run_tasks(slow, tasks, workers=2) and 0))
@@ -258,25 +272,28 @@ def older_pythons_3_11() -> list[str]:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork workers and process groups (POSIX)")
+@pytest.mark.parametrize("when", ["training", "handing-out"])
 @pytest.mark.parametrize("python", [sys.executable, *older_pythons_3_11()])
-def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python):
+def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python, when):
     import sysconfig
 
     site = sysconfig.get_paths()["purelib"]  # threadpoolctl, which each worker imports
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), site]))
     proc = subprocess.Popen(
-        [python, "-c", QUEUED_TASKS],
+        [python, "-c", QUEUED_TASKS, when],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_ctrl_c,
     )
     try:
-        wait_for(lambda: len(group_processes(proc.pid)) >= 3, "two workers", proc=proc)
-        time.sleep(1)  # the feeder thread fills the call queue's pipe and blocks
-        os.killpg(proc.pid, signal.SIGINT)
+        if when == "training":
+            wait_for(lambda: len(group_processes(proc.pid)) >= 3, "two workers", proc=proc)
+            time.sleep(1)  # the feeder thread fills the call queue's pipe and blocks
+            os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)

@@ -140,9 +140,9 @@ def run_tasks(
     with ProcessPoolExecutor(
         max_workers=n, mp_context=context, initializer=_start_worker, initargs=(lifeline,)
     ) as pool:
-        with _ctrl_c_held():
-            futures = {i: pool.submit(fn, *tasks[i]) for i in order}
         try:
+            with _ctrl_c_held():  # a Ctrl-C held meanwhile arrives as this block ends
+                futures = {i: pool.submit(fn, *tasks[i]) for i in order}
             for i, future in futures.items():
                 results[i] = future.result()
         except BaseException:
