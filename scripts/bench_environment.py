@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs)
     ]
     ms = [1000 * s for s in inside]
-    print(
+    print(  # flushed: the line as soon as it is measured, also into a pipe or a log
         f"bench-env: environment check, cold, in a fresh interpreter: median {statistics.median(ms):.1f} ms "
-        f"(min {min(ms):.1f}, max {max(ms):.1f}) over {args.runs} runs"
+        f"(min {min(ms):.1f}, max {max(ms):.1f}) over {args.runs} runs",
+        flush=True,
     )
     with_check, without = [], []
     for _ in range(args.runs):  # alternating, so both see the same machine load

@@ -347,6 +347,13 @@ def group_processes(pgid: int) -> list[Process]:
     return out
 
 
+def default_ctrl_c() -> None:
+    """For a child process (``preexec_fn``): Ctrl-C at its default, as in a terminal's foreground
+    job. A suite started in the background of a non-interactive shell (``make test &``) inherits
+    SIGINT ignored, and Python then never installs its KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def ctrl_c(
     repo: Path,
     cmd: list[str],
@@ -355,7 +362,9 @@ def ctrl_c(
 ) -> tuple[int, str]:
     """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's
     processes)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
-    environ = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
+    # as a user types it (no sub-make of `make test`'s make, see run())
+    environ = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    environ.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
     proc = subprocess.Popen(
         cmd,
         cwd=repo,
@@ -364,6 +373,7 @@ def ctrl_c(
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=default_ctrl_c,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
-from tests.helpers import ROOT, wait_for
+from tests.helpers import ROOT, default_ctrl_c, wait_for
 
 # Runs ``python -m pipeline params`` as ``-m`` does (runpy), with an import hook that sends SIGINT
 # to this process at the Nth module imported after ``pipeline.__main__`` is found (N = argv[1]),
@@ -67,6 +67,7 @@ def params_stage_with_ctrl_c_at_import(n: int, where: str) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=120,
+        preexec_fn=default_ctrl_c,
     )
 
 
@@ -109,7 +110,12 @@ raise SystemExit(run("params", lambda: 0))
 
 def test_ctrl_c_while_python_exits_ends_it_silently_by_the_signal():
     result = subprocess.run(
-        [sys.executable, "-c", AT_EXIT], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", AT_EXIT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=default_ctrl_c,
     )
     # ended by SIGINT as if Python were not there: no "Exception ignored in atexit callback" and
     # no Interrupted traceback, and the caller (dvc, the shell) sees a process killed by Ctrl-C
@@ -185,6 +191,7 @@ def test_on_ctrl_c_run_child_waits_for_the_child_to_clean_up(tmp_path: Path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_ctrl_c,
     )
     wait_for(lambda: (tmp_path / "started").exists(), "the child to start", proc=parent)
     os.killpg(parent.pid, signal.SIGINT)  # as a terminal does: parent and child at once
