@@ -347,6 +347,20 @@ def group_processes(pgid: int) -> list[Process]:
     return out
 
 
+def still_running(pgid: int) -> list[Process]:
+    """The processes of group ``pgid`` that still run: not those that have ended and wait for
+    init to reap them (a zombie, or one so far into its exit that its command line is gone)."""
+    running = []
+    for process in group_processes(pgid):
+        try:
+            state = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # reaped meanwhile
+        if state not in ("Z", "X") and process.cmd:
+            running.append(process)
+    return running
+
+
 def default_ctrl_c() -> None:
     """For a child process (``preexec_fn``): Ctrl-C at its default, as in a terminal's foreground
     job. A suite started in the background of a non-interactive shell (``make test &``) inherits
