@@ -178,6 +178,7 @@ def test_bench_env_times_the_environment_check(plain):
     ), result.stdout
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "target, args, busy, line",
     [

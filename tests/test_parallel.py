@@ -292,7 +292,7 @@ def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python, when):
     try:
         if when == "training":
             wait_for(lambda: len(group_processes(proc.pid)) >= 3, "two workers", proc=proc)
-            time.sleep(1)  # the feeder thread fills the call queue's pipe and blocks
+            time.sleep(0.3)  # the feeder thread fills the call queue's pipe and blocks
             os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
