@@ -28,7 +28,9 @@ TIMED = (
 
 def wall(code: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    # its output captured: Ctrl-C reaches the measured interpreter too, and one still starting
+    # would print Python's KeyboardInterrupt traceback under bench-env's own one line
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
