@@ -85,18 +85,6 @@ def main(argv):
     return run(name, lambda: module.main(args), hint=hint)
 
 
-def interrupted_early(argv):
-    """Ctrl-C before main() had its own catch in place (while it imports the environment check and
-    the runner), or an error it caused that main() does not catch: Python 3.11 wraps Ctrl-C in a
-    class definition in RuntimeError. Nothing was written yet; say so in the runner's one line,
-    importing as little as possible."""
-    from pipeline.core.errors import EXIT_INTERRUPTED, INTERRUPTED
-
-    name = argv[0] if argv and argv[0] in COMMANDS else "python -m pipeline"
-    print("%s: %s" % (name, INTERRUPTED), file=sys.stderr, flush=True)
-    return EXIT_INTERRUPTED
-
-
 if __name__ == "__main__":
     try:
         status = main(sys.argv[1:])
@@ -109,9 +97,13 @@ if __name__ == "__main__":
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         status = 0
     except BaseException as err:
-        from pipeline.core.errors import caused_by_ctrl_c
+        # Ctrl-C before main() had its own catch in place (while it imports the environment check
+        # and the runner), or an error it caused: Python 3.11 wraps Ctrl-C in a class definition
+        # in RuntimeError. Nothing was written yet: the runner's one line, importing little.
+        from pipeline.core.errors import caused_by_ctrl_c, interrupted
 
         if not caused_by_ctrl_c(err):
             raise
-        status = interrupted_early(sys.argv[1:])
+        argv = sys.argv[1:]
+        status = interrupted(argv[0] if argv and argv[0] in COMMANDS else "python -m pipeline")
     sys.exit(status)

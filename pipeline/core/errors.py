@@ -1,13 +1,22 @@
-"""The exceptions the pipeline raises on bad input; each message says what would be valid."""
+"""The exceptions the pipeline raises on bad input; each message says what would be valid.
+Also what Ctrl-C ends a command with: this module imports nothing but ``sys``, so that
+``python -m pipeline`` can say it before it has imported anything else."""
+
+import sys
 
 # What a stage says when Ctrl-C stops it, and its exit status (a shell's for a process ended by
 # SIGINT, 128 + 2). Every write is atomic (pipeline.core.storage), so a stage stopped anywhere leaves
-# each output whole, old or new, and DVC reruns it next time. Here, not in pipeline.core.runner, so
-# that ``python -m pipeline`` can say it before it has imported anything else.
+# each output whole, old or new, and DVC reruns it next time.
 INTERRUPTED = (
     "interrupted; nothing half-written remains; run `make repro` (or `dvc repro`) to finish"
 )
 EXIT_INTERRUPTED = 130
+
+
+def interrupted(command, hint=INTERRUPTED):
+    """Say that ``command`` was interrupted, in one line on stderr; the exit status to end with."""
+    print(f"{command}: {hint}", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
 
 
 class Interrupted(BaseException):

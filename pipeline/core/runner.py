@@ -14,6 +14,7 @@ from pipeline.core.errors import (
     Interrupted,
     PipelineError,
     caused_by_ctrl_c,
+    interrupted,
 )
 
 __all__ = [
@@ -43,12 +44,6 @@ def catch_ctrl_c() -> None:
     in the terminal's group: worker processes leave silently (pipeline.benchmark.parallel), and
     this one reports for them all."""
     signal.signal(signal.SIGINT, _raise_interrupted)
-
-
-def interrupted(stage: str, hint: str = INTERRUPTED) -> int:
-    """Say that ``stage`` was interrupted, in one line on stderr; the exit status to end with."""
-    print(f"{stage}: {hint}", file=sys.stderr, flush=True)
-    return EXIT_INTERRUPTED
 
 
 def run_child(cmd: list, *, capture: bool = True, grace: float = 30.0, **kwargs):
