@@ -30,10 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # the environment running pytest also runs dvc
 
 
-def run(
-    cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, **kwargs
-) -> subprocess.CompletedProcess:
-    """Run a real command (dvc, git, python) in ``cwd`` with the project's environment first on PATH."""
+def user_env(extra: dict | None = None) -> dict:
+    """The environment the tests run commands in: this one as a user's shell has it, with the
+    project's environment first on PATH, no DVC analytics and a git identity; then ``extra``."""
     # as a user types it: under `make test`, make's own variables would turn a nested `make` into a
     # sub-make (printing "make[1]: Entering directory ...") and hand it the outer make's flags
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
@@ -45,7 +44,15 @@ def run(
         GIT_COMMITTER_NAME="tests",
         GIT_COMMITTER_EMAIL="tests@tinydigits.invalid",
     )
-    env.update(kwargs.pop("env", {}))
+    env.update(extra or {})
+    return env
+
+
+def run(
+    cmd: list[str], cwd: Path, *, check: bool = True, timeout: float = 600, **kwargs
+) -> subprocess.CompletedProcess:
+    """Run a real command (dvc, git, python) in ``cwd`` with the project's environment first on PATH."""
+    env = user_env(kwargs.pop("env", None))
     if "stdout" not in kwargs and "stderr" not in kwargs:
         kwargs["capture_output"] = True
     kwargs.setdefault("text", True)  # text=False for bytes, as `git show` of a binary file needs
@@ -368,27 +375,34 @@ def default_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def foreground_job(cmd: list[str], *, stderr=subprocess.PIPE, **kwargs) -> subprocess.Popen:
+    """Start ``cmd`` as a terminal starts a foreground job: in a process group of its own (which
+    ``os.killpg(proc.pid, SIGINT)`` then reaches whole, as Ctrl-C does) and with Ctrl-C at its
+    default; its output read as text from ``proc.stdout`` (and ``proc.stderr``)."""
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_ctrl_c,
+        **kwargs,
+    )
+
+
 def ctrl_c(
     repo: Path,
     cmd: list[str],
     ready: Callable[[str, list[Process]], bool],
     env: dict | None = None,
+    *,
+    group_ends: bool = False,
 ) -> tuple[int, str]:
     """Run ``cmd`` in a process group of its own; once ``ready(output so far, the group's
-    processes)`` holds, send SIGINT to the group; return (exit status, everything every process printed)."""
-    # as a user types it (no sub-make of `make test`'s make, see run())
-    environ = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
-    environ.update(PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **(env or {}))
-    proc = subprocess.Popen(
-        cmd,
-        cwd=repo,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-        preexec_fn=default_ctrl_c,
-    )
+    processes)`` holds, send SIGINT to the group; return (exit status, everything every process
+    printed). ``group_ends``: also fail unless every process of the group has stopped running
+    within 10 s of ``cmd`` exiting (one still ending, a forkserver, may take a moment)."""
+    proc = foreground_job(cmd, cwd=repo, env=user_env(env), stderr=subprocess.STDOUT)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
@@ -404,4 +418,8 @@ def ctrl_c(
     os.killpg(proc.pid, signal.SIGINT)
     proc.wait(timeout=300)
     reader.join(timeout=300)  # EOF: every process of the group that held the pipe has ended
+    if group_ends:
+        wait_for(
+            lambda: not still_running(proc.pid), "every process of the group to end", timeout=10
+        )
     return proc.returncode, "".join(lines)

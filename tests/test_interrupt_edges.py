@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
-from tests.helpers import ROOT, default_ctrl_c, wait_for
+from tests.helpers import ROOT, default_ctrl_c, foreground_job, wait_for
 
 # Runs ``python -m pipeline params`` as ``-m`` does (runpy), with an import hook that sends SIGINT
 # to this process at the Nth module imported after ``pipeline.__main__`` is found (N = argv[1]),
@@ -190,15 +190,7 @@ sys.exit(run("parent", lambda: run_child(child).returncode))
 
 
 def test_on_ctrl_c_run_child_waits_for_the_child_to_clean_up(tmp_path: Path):
-    parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, CHILD, str(tmp_path)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=default_ctrl_c,
-    )
+    parent = foreground_job([sys.executable, "-c", PARENT, CHILD, str(tmp_path)], cwd=ROOT)
     wait_for(lambda: (tmp_path / "started").exists(), "the child to start", proc=parent)
     os.killpg(parent.pid, signal.SIGINT)  # as a terminal does: parent and child at once
     _, err = parent.communicate(timeout=60)

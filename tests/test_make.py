@@ -28,8 +28,6 @@ from tests.helpers import (
     make_repo,
     restore,
     run,
-    still_running,
-    wait_for,
 )
 
 THIS = "tests/test_make.py"
@@ -202,20 +200,14 @@ def test_ctrl_c_stops_a_measurement_in_one_line_and_leaves_nothing(
     plain, tmp_path, target, args, busy, line
 ):
     """Ctrl-C while `make bench-env` measures, and while `make bench` sets up its clone."""
-    seen = []
-
-    def ready(out, procs):
-        seen[:] = procs
-        return busy(out, procs)
-
-    status, output = ctrl_c(plain, [*MAKE, target, *args], ready, env={"TMPDIR": str(tmp_path)})
+    # group_ends: it waited for what it ran
+    status, output = ctrl_c(
+        plain, [*MAKE, target, *args], busy, env={"TMPDIR": str(tmp_path)}, group_ends=True
+    )
     assert "Traceback" not in output, output
     lines = output.splitlines()
     assert lines[-2] == line, output
     assert status != 0 and re.search(rf"{target}\] (Interrupt|Error 130)$", lines[-1]), output
-    make_pid = next(p.pid for p in seen if p.cmd.startswith("make"))
-    # it waited for what it ran: a process still ending (a forkserver) has a few seconds
-    wait_for(lambda: not still_running(make_pid), "every process it started to end", timeout=10)
     assert list(tmp_path.iterdir()) == []  # bench's clones went with it
 
 

@@ -21,7 +21,7 @@ from pipeline.benchmark.parallel import WORKERS_ENV, run_tasks, warm_workers, wo
 from pipeline.core import config, params
 from pipeline.core.errors import INTERRUPTED, ParamsError, PipelineError
 from pipeline.core.storage import npz_bytes
-from tests.helpers import ROOT, default_ctrl_c, group_processes, wait_for
+from tests.helpers import ROOT, foreground_job, group_processes, wait_for
 
 SMALL = dataclasses.replace(
     params.load(ROOT / config.PARAMS_FILE).benchmark,
@@ -279,16 +279,7 @@ def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python, when):
 
     site = sysconfig.get_paths()["purelib"]  # threadpoolctl, which each worker imports
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), site]))
-    proc = subprocess.Popen(
-        [python, "-c", QUEUED_TASKS, when],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=default_ctrl_c,
-    )
+    proc = foreground_job([python, "-c", QUEUED_TASKS, when], cwd=ROOT, env=env)
     try:
         if when == "training":
             wait_for(lambda: len(group_processes(proc.pid)) >= 3, "two workers", proc=proc)
