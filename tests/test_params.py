@@ -235,3 +235,141 @@ def test_empty_and_invalid_files_get_one_line_naming_the_place(tmp_path):
 def test_benchmark_params_name_the_key_and_the_valid_range(changes, match):
     with pytest.raises(ParamsError, match=match):
         params.parse(with_(**changes))
+
+
+# ---- every bound, both sides: found by mutation testing (mutmut), where a changed bound, a
+# dropped key name or a field left unset passed every test above ---------------------------------
+
+INTEGER_BOUNDS = {
+    "seeds": (1, 1000),
+    "hidden_units": (1, 4096),
+    "batch_size": (1, 100_000),
+    "epochs": (1, 10_000),
+    "reference_hidden_units": (1, 4096),
+    "reference_max_epochs": (1, 100_000),
+}
+
+
+@pytest.mark.parametrize("key", INTEGER_BOUNDS)
+def test_each_benchmark_integer_takes_its_bounds_and_refuses_one_beyond_them(key):
+    lo, hi = INTEGER_BOUNDS[key]
+    for ok in (lo, hi):
+        assert getattr(params.parse(with_(**{f"benchmark__{key}": ok})).benchmark, key) == ok
+    for bad in (lo - 1, hi + 1):
+        with pytest.raises(
+            ParamsError,
+            match=rf"^benchmark\.{key} must be an integer in \[{lo}, {hi}\], got {bad}$",
+        ):
+            params.parse(with_(**{f"benchmark__{key}": bad}))
+
+
+@pytest.mark.parametrize(
+    "key, accepted, refused, valid",
+    [
+        ("learning_rate", (1e-9, 10.0), (0.0, 10.001, -1), r"\(0\.0, 10\.0\]"),
+        ("min_accuracy", (0.0, 1.0), (-0.001, 1.001), r"\[0\.0, 1\.0\]"),
+    ],
+)
+def test_each_benchmark_number_takes_its_bounds_and_refuses_beyond_them(
+    key, accepted, refused, valid
+):
+    for ok in accepted:
+        assert getattr(params.parse(with_(**{f"benchmark__{key}": ok})).benchmark, key) == ok
+    for bad in refused:
+        with pytest.raises(
+            ParamsError, match=rf"^benchmark\.{key} must be a number in {valid}, got {bad}$"
+        ):
+            params.parse(with_(**{f"benchmark__{key}": bad}))
+
+
+def test_each_benchmark_value_reaches_its_own_field():
+    values = dict(
+        seeds=3,
+        hidden_units=5,
+        learning_rate=0.25,
+        batch_size=7,
+        epochs=11,
+        min_accuracy=0.5,
+        sweep_per_class=[13, 2],
+        reference_hidden_units=17,
+        reference_max_epochs=19,
+    )
+    got = params.parse(with_(**{f"benchmark__{k}": v for k, v in values.items()})).benchmark
+    assert got == params.BenchmarkParams(**{**values, "sweep_per_class": (13, 2)})
+
+
+@pytest.mark.parametrize(
+    "sweep, message",
+    [
+        ([], r"^benchmark\.sweep_per_class must be a non-empty list of counts, got \[\]$"),
+        ("5, 10", r"^benchmark\.sweep_per_class must be a non-empty list of counts, got '5, 10'$"),
+        ([5, 0], r"^benchmark\.sweep_per_class\[1\] must be an integer in \[1, 174\], got 0$"),
+        ([175], r"^benchmark\.sweep_per_class\[0\] must be an integer in \[1, 174\], got 175$"),
+    ],
+)
+def test_a_bad_sweep_list_is_named(sweep, message):
+    with pytest.raises(ParamsError, match=message):
+        params.parse(with_(benchmark__sweep_per_class=sweep))
+
+
+def test_an_unknown_benchmark_key_is_named_with_its_block():
+    raw = with_()
+    raw["benchmark"]["seedz"] = raw["benchmark"].pop("seeds")
+    with pytest.raises(
+        ParamsError, match=r"^unknown key benchmark\.seedz \(did you mean benchmark\.seeds\?\)"
+    ):
+        params.parse(raw)
+
+
+def test_the_sweep_and_the_gate_may_fill_a_digit_exactly():
+    # digit 8 has 174 images: 154 + the 20 test images fill it, as 100 + 74 do for the gate
+    assert params.parse(with_(benchmark__sweep_per_class=[154])).benchmark.sweep_per_class == (154,)
+    p = params.parse(
+        with_(benchmark__sweep_per_class=[5], sample__train_per_class=50, sample__test_per_class=74)
+    )
+    assert p.sample.test_counts == (74,) * 10
+
+
+def test_the_sweep_names_the_digit_with_the_least_room_left():
+    # digit 3 (183 images) keeps 80 for test: 103 left, fewer than digit 8's 174 - 20 = 154
+    with pytest.raises(
+        ParamsError,
+        match=r"benchmark\.sweep_per_class\[0\] = 120 leaves no room for the 80 test images of "
+        r"digit 3 \(183 images\); valid: counts in \[1, 103\]$",
+    ):
+        params.parse(with_(benchmark__sweep_per_class=[120], sample__test_counts={3: 80}))
+
+
+def test_an_over_full_digit_names_the_test_override_and_the_smallest_digit():
+    with pytest.raises(
+        ParamsError,
+        match=r"^sample\.train_per_class \+ sample\.test_counts\.8 = 100 \+ 100 = 200 exceeds the 174 "
+        r"images of digit 8; valid: train \+ test <= 174 for digit 8 \(over the limit: digits 8; "
+        r"digit 8 has the fewest, 174\)$",
+    ):
+        params.parse(with_(sample__test_counts={8: 100}))
+
+
+def test_one_test_image_is_enough_and_none_is_refused():
+    one = params.parse(with_(sample__test_per_class=0, sample__test_counts={4: 1}))
+    assert sum(one.sample.test_counts) == 1
+    with pytest.raises(
+        ParamsError,
+        match=r"^sample: train and test must each hold at least one image; all counts are 0$",
+    ):
+        params.parse(with_(sample__test_per_class=0))
+
+
+def test_a_yaml_error_gives_its_context_only_when_it_has_one(tmp_path):
+    # "mapping values are not allowed here" comes without a context; a flow sequence left open
+    # comes with one (tested above)
+    with pytest.raises(ParamsError) as err:
+        params.load(write(tmp_path, "seed: a: b\n"))
+    assert str(err.value).endswith("line 1, column 8: mapping values are not allowed here")
+    # a control character is a YAMLError without a line mark: its message, on one line
+    with pytest.raises(
+        ParamsError,
+        match=r"params\.yaml is not valid YAML: unacceptable character #x0007: special characters "
+        r"are not allowed in \"<unicode string>\", position 6$",
+    ):
+        params.load(write(tmp_path, "seed: \x07\n"))
