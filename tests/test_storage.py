@@ -3,6 +3,7 @@
 import hashlib
 import zipfile
 from io import BytesIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,7 +74,7 @@ def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkey
 
 
 def test_atomic_write_replaces_and_creates_folders(tmp_path):
-    target = tmp_path / "deep" / "x.bin"
+    target = tmp_path / "deep" / "er" / "x.bin"  # two folders that do not exist yet
     storage.atomic_write_bytes(target, b"1")
     storage.atomic_write_bytes(target, b"22")
     assert target.read_bytes() == b"22"
@@ -94,6 +95,46 @@ def test_a_write_removes_temp_files_that_killed_writers_left_but_not_live_ones(t
         storage.atomic_write_bytes(tmp_path / "x.bin", b"new")
     assert (tmp_path / "x.bin").read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, live.name, "x.bin"])
+
+
+def test_the_temp_file_sits_beside_its_target_named_for_the_cleaner_and_ends_up_0644(
+    tmp_path, monkeypatch
+):
+    """In the target's folder, so that the replace is one rename on one file system; named
+    ``.<name>.*.tmp``, the pattern remove_orphaned_temps looks for; and mode 0644 whatever the
+    umask, as the files are published."""
+    import fnmatch
+    import os
+
+    moves, replace = [], os.replace
+    monkeypatch.setattr(
+        storage.os, "replace", lambda src, dst: moves.append(src) or replace(src, dst)
+    )
+    target = tmp_path / "x.bin"
+    umask = os.umask(0o077)
+    try:
+        storage.atomic_write_bytes(target, b"1")
+    finally:
+        os.umask(umask)
+    (tmp,) = map(Path, moves)
+    assert tmp.parent == tmp_path
+    assert fnmatch.fnmatchcase(tmp.name, ".x.bin.*.tmp"), tmp.name
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_every_orphan_goes_whatever_order_the_folder_lists_them_in(tmp_path):
+    import fcntl
+    from contextlib import ExitStack
+
+    names = [f".x.bin.{i}.tmp" for i in range(8)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"half")
+    with ExitStack() as stack:
+        for name in names[::2]:  # every other one is a live writer's
+            held = stack.enter_context(open(tmp_path / name, "rb"))
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        storage.remove_orphaned_temps(tmp_path / "x.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[::2])
 
 
 def test_read_npz_names_missing_files_and_arrays(tmp_path):
