@@ -191,10 +191,18 @@ FILES = [f"{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
 
 
 def lock_text(root, names=FILES) -> str:
-    """A dvc.lock in DVC 3's own layout recording ``root/datasets/tinydigits/<name>``."""
+    """A dvc.lock in DVC 3's own layout recording ``root/datasets/tinydigits/<name>``, after a
+    stage that records no outs (as the real one's first stage, params, does)."""
     lines = [
         "schema: '2.0'",
         "stages:",
+        "  params:",
+        "    cmd: python -m pipeline params",
+        "    deps:",
+        "    - path: params.yaml",
+        "      hash: md5",
+        "      md5: 0123456789abcdef0123456789abcdef",
+        "      size: 1",
         "  pickle:",
         "    cmd: python -m pipeline pickle",
         "    outs:",

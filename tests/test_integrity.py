@@ -2,14 +2,15 @@
 
 import hashlib
 import pickle
+import shutil
 
 import numpy as np
 import pytest
 
 from pipeline import load
 from pipeline.core.errors import DigestError, LfsPointerError
-from pipeline.loader.integrity import parse_pointer
-from tests.helpers import PUBLISHED, lock_text
+from pipeline.loader.integrity import parse_pointer, recorded_digest
+from tests.helpers import FILES, PUBLISHED, lock_text
 
 # ---- no dvc.lock, or no record in it -------------------------------------------------------
 
@@ -114,3 +115,20 @@ def test_only_a_real_pointer_counts_as_one():
     assert parse_pointer(b"version 1\n") is None
     assert parse_pointer(lfs_pointer(b"") + b"#" * 1024) is None  # pointers are under 1,024 bytes
     assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\n").size is None
+
+
+@pytest.mark.parametrize("marker", [".git", ".dvc"])
+def test_the_search_for_dvc_lock_stops_at_a_repository_without_one(tmp_path, marker):
+    """A copy inside another project's tree (its own .git or .dvc, no dvc.lock) is not checked
+    against the outer project's dvc.lock, even one that records a file at the same path."""
+    inner = tmp_path / "outer" / "inner"
+    data = inner / "datasets" / "tinydigits"
+    data.mkdir(parents=True)
+    for name in FILES:
+        shutil.copyfile(PUBLISHED / name, data / name)
+    (tmp_path / "outer" / "dvc.lock").write_text(
+        lock_text(inner).replace("path: datasets/", "path: inner/datasets/")
+    )
+    assert recorded_digest(data / "test.pkl")[2] == tmp_path / "outer" / "dvc.lock"
+    (inner / marker).mkdir()
+    assert recorded_digest(data / "test.pkl") is None

@@ -52,13 +52,23 @@ def test_command_line_checks_every_split_and_both_formats(project, caplog):
     assert "test.npz holds the same arrays" in caplog.text
 
 
-def test_command_line_fails_when_the_twins_disagree(project):
+@pytest.mark.parametrize("differ", ["both", "images", "labels"])
+def test_command_line_fails_when_the_twins_disagree(project, differ):
     images, labels = load("test", project)
-    (project / "test.npz").write_bytes(npz_bytes({"images": images[::-1], "labels": labels[::-1]}))
+    twin = {
+        "images": images[::-1] if differ != "labels" else images,
+        "labels": labels[::-1] if differ != "images" else labels,
+    }
+    (project / "test.npz").write_bytes(npz_bytes(twin))
     # digests fine, content not
     (project.parents[1] / "dvc.lock").write_text(lock_text(project.parents[1]))
     with pytest.raises(DatasetError, match="test.pkl and test.npz .* hold different arrays"):
         main([str(project)])
+
+
+def test_command_line_takes_one_folder_at_most(project):
+    with pytest.raises(DatasetError, match=r"^load takes one folder \(default: .*\), got a b$"):
+        main(["a", "b"])
 
 
 # ---- damaged files ---------------------------------------------------------------------------
@@ -127,6 +137,10 @@ def bad_records():
         "flat images": (
             {"images": images.reshape(10, 64), "labels": labels},
             r"shape \(N, 8, 8\) .* got \(10, 64\)",
+        ),
+        "8x9 images": (
+            {"images": np.zeros((10, 8, 9), np.float32), "labels": labels},
+            r"shape \(N, 8, 8\) .* got \(10, 8, 9\)",
         ),
         "empty": ({"images": images[:0], "labels": labels[:0]}, r"N >= 1, got \(0, 8, 8\)"),
         "short labels": (
