@@ -57,6 +57,9 @@ pyyaml==6.0.4 \\
         ("sys_platform == 'linux' and python_version >= '3.12'", False),  # and: both must hold
         ("python_full_version ~= '3.11.2'", True),  # compatible release: 3.11.7 is >= 3.11.2
         ("python_full_version ~= '3.11.8'", False),
+        ("python_full_version ~= '3.10.1'", False),  # ~= 3.10.1 is == 3.10.*: 3.11.7 is not
+        ("python_version ~= '3.9'", True),  # ~= 3.9 is == 3.*
+        ("python_version ~= '2.7'", False),
     ],
 )
 def test_markers_are_evaluated_as_pep_508_says(marker, expected):
@@ -272,3 +275,93 @@ def test_lock_names_are_every_pinned_package_whatever_its_marker():
     assert environment.lock_names(LOCK) == {"numpy", "pywin32", "pyyaml"}
     assert "pywin32" not in environment.read_lock(LOCK, LINUX_311)[1]
     assert environment.lock_names("PyYAML==6.0.4 \\\n    --hash=sha256:dd\n") == {"pyyaml"}
+
+
+# ---- each comparison at its boundary, every variable, names, the listing: found by mutation
+# testing (mutmut 3.8), where a flipped boundary, a renamed variable or break for continue passed
+
+
+@pytest.mark.parametrize(
+    "left, op, right, expected",
+    [
+        ("3.12", "<=", "3.12.0", True),
+        ("3.12", "<", "3.12", False),
+        ("3.12", ">", "3.12", False),
+        ("3.12", ">=", "3.12.0", True),
+        ("3.12", "==", "3.12.0", True),
+        ("3.12", "!=", "3.12.0", False),
+        ("3.12", "===", "3.12.0", False),  # arbitrary equality compares the strings
+        ("3.12", "===", "3.12", True),
+        ("3.12", "!=", "linux", True),  # a version against a word: compared as strings
+        ("linux", "==", "linux", True),
+        ("linux", "in", "linux2", True),
+        ("win32", "not in", "linux cygwin", True),
+        ("linux", "not in", "linux cygwin", False),
+    ],
+)
+def test_each_comparison_at_its_boundary(left, op, right, expected):
+    env = {"a": left, "b": right}
+    assert environment.evaluate(f"a {op} b", env) is expected
+
+
+def test_not_in_may_be_spelt_with_any_spacing():
+    assert environment.evaluate("sys_platform not   in 'win32 cygwin'", LINUX_311) is True
+
+
+@pytest.mark.parametrize("variable", sorted(environment.marker_environment()))
+def test_every_marker_variable_names_this_interpreter(variable):
+    import platform
+
+    here = {
+        "python_version": "{}.{}".format(*sys.version_info[:2]),
+        "python_full_version": platform.python_version(),
+        "implementation_name": sys.implementation.name,
+        "platform_python_implementation": platform.python_implementation(),
+        "sys_platform": sys.platform,
+        "platform_system": platform.system(),
+        "platform_machine": platform.machine(),
+        "os_name": os.name,
+        "extra": "",
+    }
+    assert set(environment.marker_environment()) == set(here)
+    marker = f"{variable} === '{here[variable]}'"
+    assert environment.evaluate(marker, environment.marker_environment()) is True
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("PyYAML", "pyyaml"),
+        ("scikit_learn", "scikit-learn"),
+        ("ruamel.yaml.clib", "ruamel-yaml-clib"),
+        ("zope__interface", "zope-interface"),
+        ("A-_.b", "a-b"),
+    ],
+)
+def test_names_are_compared_as_pep_503_spells_them(name, expected):
+    assert environment.canonical(name) == expected
+
+
+def test_a_lock_without_its_python_header_reads_as_no_requirement():
+    assert environment.read_lock("pyyaml==6.0.4\n", LINUX_311) == (None, {"pyyaml": "6.0.4"})
+
+
+def test_installed_versions_takes_the_first_on_sys_path_by_canonical_name(tmp_path, monkeypatch):
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "My_Pkg-1.2.3.dist-info").mkdir(parents=True)
+    (first / "other-0.1.dist-info").mkdir()
+    (second / "my_pkg-9.9.dist-info").mkdir(parents=True)
+    (second / "later-2.0.dist-info").mkdir()
+    # an egg-info, which the listing does not read: importlib.metadata finds it
+    egg = second / "eggy-0.5.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: eggy\nVersion: 0.5\n")
+    missing = tmp_path / "not-there"  # an entry that cannot be listed is skipped, not the end
+    monkeypatch.chdir(first)
+    monkeypatch.setattr(sys, "path", [str(missing), "", str(second)])
+    assert environment.installed_versions(["my-pkg", "later", "eggy", "absent-pkg"]) == {
+        "my-pkg": "1.2.3",  # "" is the current folder, listed before second
+        "later": "2.0",
+        "eggy": "0.5",
+        "absent-pkg": None,
+    }

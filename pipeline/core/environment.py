@@ -80,8 +80,11 @@ def _compare(left, op, right):
     if a is None or b is None or op in ("===",):
         a, b = left, right
     else:  # versions: compare as equal-length tuples, so 3.12 == 3.12.0
-        width = max(len(a), len(b))
+        width, release = max(len(a), len(b)), len(b)
         a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
+        if op == "~=":  # compatible release: ~= 3.11.2 is >= 3.11.2 and == 3.11.*
+            keep = max(release - 1, 1)
+            return a >= b and a[:keep] == b[:keep]
     if op == "~=":
         return a >= b
     return {
