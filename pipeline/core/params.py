@@ -4,7 +4,9 @@ Every stage validates the whole file, and the first stage, ``params``, tracks it
 anywhere fails the next ``dvc repro`` with one message that names the key and what would be valid::
 
     $ python -m pipeline params
-    seed=42 train=100 per class (1,000) test=20 per class (200)
+    seed=42 train=[100, 100, ..., 100] (1,000) test=[20, 20, ..., 20] (200)
+
+(each list holds ten counts, one per digit 0..9, and its total).
 """
 
 from __future__ import annotations
