@@ -135,9 +135,12 @@ def test_a_digit_given_as_both_int_and_string_names_both_spellings():
         ("８", "U+FF18 FULLWIDTH DIGIT EIGHT"),  # int() would silently read it as 8
         ("٨", "U+0668 ARABIC-INDIC DIGIT EIGHT"),
         ("²", "U+00B2 SUPERSCRIPT TWO"),  # str.isdigit() is True, int() raises ValueError
+        ("８８", "U+FF18 FULLWIDTH DIGIT EIGHT"),  # each character named, in order
     ],
 )
 def test_non_ascii_digits_are_refused_by_name(digit, name):
+    if len(digit) > 1:
+        name = ", ".join([name] * len(digit))
     assert digit.isdigit()
     with pytest.raises(
         ParamsError,
@@ -171,7 +174,9 @@ def test_a_key_written_twice_is_refused_with_its_line(tmp_path):
     with pytest.raises(ParamsError, match=r"line 2: key seed is given twice \(first on line 1\)"):
         params.load(write(tmp_path, "seed: 42\nseed: 7\n"))
     with pytest.raises(
-        ParamsError, match=r"line 3: key benchmark\.sweep_per_class\[0\]\.a is given twice"
+        ParamsError,
+        match=rf"^{re.escape(str(tmp_path))}/params\.yaml line 3: key benchmark\.sweep_per_class\[0\]\.a "
+        r"is given twice",
     ):
         params.load(write(tmp_path, "benchmark:\n  sweep_per_class: [{a: 1,\n    a: 2}]\n"))
 
@@ -373,3 +378,44 @@ def test_a_yaml_error_gives_its_context_only_when_it_has_one(tmp_path):
         r"are not allowed in \"<unicode string>\", position 6$",
     ):
         params.load(write(tmp_path, "seed: \x07\n"))
+
+
+SAMPLE_KEYS = "train_per_class, test_per_class, train_counts, test_counts"
+BENCHMARK_KEYS = (
+    "seeds, hidden_units, learning_rate, batch_size, epochs, min_accuracy, sweep_per_class, "
+    "reference_hidden_units, reference_max_epochs"
+)
+
+
+def test_a_block_names_every_key_it_takes_when_it_is_wrong():
+    with pytest.raises(
+        ParamsError, match=rf"^sample must be a mapping with keys {SAMPLE_KEYS}, got None$"
+    ):
+        params.parse(with_(sample=None))
+    raw = with_()
+    raw["sample"]["zzz"] = 1  # nothing close: no suggestion
+    with pytest.raises(
+        ParamsError, match=rf"^unknown key sample\.zzz; valid keys here: {SAMPLE_KEYS}$"
+    ):
+        params.parse(raw)
+    raw = with_()
+    del raw["benchmark"]["epochs"]
+    with pytest.raises(
+        ParamsError, match=rf"^missing key benchmark\.epochs; benchmark needs {BENCHMARK_KEYS}$"
+    ):
+        params.parse(raw)
+    raw = with_()
+    del raw["sample"]
+    with pytest.raises(
+        ParamsError, match=r"^missing key sample; params\.yaml needs seed, sample, benchmark$"
+    ):
+        params.parse(raw)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), True, "0.5", None])
+def test_a_number_that_is_not_a_finite_number_is_refused(value):
+    with pytest.raises(
+        ParamsError,
+        match=rf"^benchmark\.min_accuracy must be a number in \[0\.0, 1\.0\], got {re.escape(repr(value))}$",
+    ):
+        params.parse(with_(benchmark__min_accuracy=value))

@@ -19,11 +19,10 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def integer(value: Any, key: str, lo: int, hi: int | None = None) -> int:
+def integer(value: Any, key: str, lo: int, hi: int) -> int:
     """Return ``value`` if it is an integer in ``[lo, hi]``; otherwise name the key and range."""
-    valid = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
-    if not is_int(value) or value < lo or (hi is not None and value > hi):
-        raise ParamsError(f"{key} must be {valid}, got {value!r}")
+    if not is_int(value) or value < lo or value > hi:
+        raise ParamsError(f"{key} must be an integer in [{lo}, {hi}], got {value!r}")
     return value
 
 
