@@ -211,3 +211,149 @@ def test_splits_frame_rejects_wrong_shapes():
         schemas.splits_frame({"train": (images.reshape(40, 64), labels)})
     with pytest.raises(ContractError, match=r"labels must have shape \(40,\), got \(39,\)"):
         schemas.splits_frame({"train": (images, labels[:-1])})
+
+
+# ---- what mutation testing (mutmut 3.8) found untested: strict and ordered columns, the splits'
+# own pixel and split checks, the report's names and counts, and the shuffle check's arithmetic
+
+
+@pytest.mark.parametrize("which", ["raw", "normalized", "splits"])
+def test_every_schema_refuses_an_extra_column_and_a_reordered_one(which):
+    if which == "splits":
+        data, train_counts, test_counts = splits()
+        frame, schema = schemas.splits_frame(data), schemas.splits_schema(train_counts, test_counts)
+    else:
+        frame = raw_frame() if which == "raw" else normalized_frame()
+        schema = schemas.RAW if which == "raw" else schemas.NORMALIZED
+    head = rf"^stage 'unit': {which} data \({len(frame):,} rows\) violates the contract:\n"
+    reject(frame.assign(note="x"), schema, head + rf"  - check 'column_in_schema': {which}: note$")
+    moved = frame[["label"] + [c for c in frame.columns if c != "label"]]
+    reject(moved, schema, head + r"  - check 'column_ordered'")
+
+
+def test_a_missing_pixel_column_is_named_with_the_ones_found():
+    frame = normalized_frame().drop(columns=["pixel_0_1"])
+    message = reject(frame, schemas.NORMALIZED, r"column_in_dataframe")
+    assert (
+        "  - check '64 pixel columns pixel_<row>_<col>': pixel columns "
+        "['pixel_0_0', 'pixel_0_2', 'pixel_0_3']... (63), want 64"
+    ) in message.splitlines()
+
+
+def test_the_report_quotes_five_offenders_and_counts_the_rest():
+    frame = normalized_frame()
+    frame.loc[:6, "pixel_4_4"] = 1.5  # seven cells
+    message = reject(frame, schemas.NORMALIZED, r"in_range")
+    (line,) = [row for row in message.splitlines() if "in_range" in row]
+    assert line == (
+        "  - check 'in_range(0.0, 1.0)': pixel_4_4[0]=1.5; pixel_4_4[1]=1.5; pixel_4_4[2]=1.5; "
+        "pixel_4_4[3]=1.5; pixel_4_4[4]=1.5 (+2 more)"
+    )
+    frame = normalized_frame()
+    frame.loc[:4, "pixel_4_4"] = 1.5  # five: all shown, nothing more
+    assert reject(frame, schemas.NORMALIZED, r"in_range").endswith("pixel_4_4[4]=1.5")
+
+
+def test_a_whole_frame_check_counts_its_offenders_beyond_five():
+    data, train_counts, test_counts = splits()
+    test_counts = [3] * 7 + test_counts[7:]  # seven digits short of what params say
+    message = check_splits(data, train_counts, test_counts, r"per-class counts")
+    assert message.splitlines()[1] == (
+        "  - check 'per-class counts as params say': test digit 0: 2 images, params say 3; "
+        "test digit 1: 2 images, params say 3; test digit 2: 2 images, params say 3; "
+        "test digit 3: 2 images, params say 3; test digit 4: 2 images, params say 3 (+2 more)"
+    )
+
+
+def test_a_digit_missing_from_a_split_counts_as_none():
+    data, train_counts, test_counts = splits()
+    images, labels = data["test"]
+    keep = labels != 9
+    data["test"] = (images[keep], labels[keep])
+    check_splits(
+        data, train_counts, test_counts, r"'per-class counts as params say': test digit 9: 0 images"
+    )
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda f: f.assign(split=f["split"].where(f.index != 3, "valid")), r"isin\("),
+        (lambda f: f.assign(split=f["split"].where(f.index != 3, None)), r"not_nullable': split"),
+        (lambda f: f.assign(pixel_0_0=f["pixel_0_0"].where(f.index != 3, 2.0)), r"in_range"),
+        (
+            lambda f: f.assign(pixel_0_0=f["pixel_0_0"].where(f.index != 3, 1 / 32)),
+            r"check 'multiple of 1/16': pixel_0_0\[3\]=0\.03125",
+        ),
+        (
+            lambda f: f.assign(pixel_0_0=f["pixel_0_0"].astype("float64")),
+            r"check 'dtype\('float32'\)': pixel_0_0: float64$",
+        ),
+    ],
+)
+def test_the_splits_check_their_split_column_and_pixels(change, match):
+    data, train_counts, test_counts = splits()
+    frame = change(schemas.splits_frame(data))
+    reject(frame, schemas.splits_schema(train_counts, test_counts), match)
+
+
+@pytest.mark.parametrize(
+    "counts, chance",
+    [
+        ([1, 1], 1.0),  # 2 orders, both grouped
+        ([2, 2], 1 / 3),  # 2 of the 6 orders of AABB are grouped
+        ([0, 2, 2, 0], 1 / 3),  # an absent digit changes nothing
+        ([1, 2], 2 / 3),  # ABB, BBA of ABB, BAB, BBA
+        ([3], 1.0),
+    ],
+)
+def test_grouped_chance_is_the_share_of_orders_grouped_by_class(counts, chance):
+    assert schemas.grouped_chance(counts) == pytest.approx(chance, rel=1e-12)
+
+
+def test_each_split_is_checked_for_a_shuffle_in_frame_order():
+    # test, one image per digit, is exempt; train, grouped, is not: the exempt split must not end
+    # the check, and both grouped splits are named in the frame's own order
+    data, train_counts, test_counts = splits(per_class_train=4, per_class_test=1)
+    images, labels = data["train"]
+    order = np.argsort(labels, kind="stable")
+    data = {"test": data["test"], "train": (images[order], labels[order])}
+    check_splits(data, train_counts, test_counts, r"train labels are grouped by class")
+    data, train_counts, test_counts = splits(per_class_train=4, per_class_test=4)
+    for name in ("train", "test"):
+        images, labels = data[name]
+        order = np.argsort(labels, kind="stable")
+        data[name] = (images[order], labels[order])
+    message = check_splits(data, train_counts, test_counts, r"grouped by class")
+    assert message.endswith(
+        "  - check 'labels shuffled, not grouped by class': train labels are grouped by class "
+        "(10 runs), not shuffled; test labels are grouped by class (10 runs), not shuffled"
+    )
+
+
+def test_to_frame_refuses_images_that_are_not_8x8_or_64():
+    with pytest.raises(
+        ContractError, match=r"^images must have shape \(N, 8, 8\) or \(N, 64\), got \(10, 8, 9\)$"
+    ):
+        schemas.to_frame(np.zeros((10, 8, 9), np.float32), np.zeros(10, np.int64))
+
+
+def test_an_unknown_schema_name_is_an_attribute_error_naming_it():
+    with pytest.raises(
+        AttributeError, match=r"^module 'pipeline.schemas' has no attribute 'RAWW'$"
+    ):
+        schemas.RAWW  # noqa: B018
+
+
+def test_the_report_lists_the_failed_checks_in_the_order_pandera_ran_them():
+    frame = normalized_frame()
+    frame.loc[2, "pixel_1_1"] = np.nan
+    frame.loc[3, "pixel_1_2"] = 1.5
+    frame.loc[4, "pixel_1_3"] = 1 / 32
+    message = reject(frame, schemas.NORMALIZED, r"not_nullable")
+    assert message.splitlines() == [
+        "stage 'unit': normalized data (40 rows) violates the contract:",
+        "  - check 'not_nullable': pixel_1_1[2]=nan",
+        "  - check 'in_range(0.0, 1.0)': pixel_1_2[3]=1.5",
+        "  - check 'multiple of 1/16': pixel_1_3[4]=0.03125",
+    ]
