@@ -171,7 +171,9 @@ def test_the_record_is_written_in_one_key_order_whatever_the_entries_order():
     assert record.record_bytes(reordered) == (ROOT / record.RECORD_FILE).read_bytes()
 
 
-def test_a_release_is_dated_by_heads_commit_in_utc_not_by_the_clock(tmp_path):
+def test_a_release_is_dated_by_heads_commit_in_utc_not_by_the_clock(tmp_path, monkeypatch):
+    import time
+
     from pipeline.release import cut
 
     run(["git", "init", "-q", "-b", "main"], tmp_path)
@@ -179,6 +181,38 @@ def test_a_release_is_dated_by_heads_commit_in_utc_not_by_the_clock(tmp_path):
     when = {"GIT_COMMITTER_DATE": "2001-02-03T23:30:00-05:00"}
     run(["git", "commit", "-q", "--allow-empty", "-m", "released"], tmp_path, env=when)
     assert cut.release_date(tmp_path) == "2001-02-04"
+    # and on a machine whose clock is set to New York too (not only to UTC, as CI's is)
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert cut.release_date(tmp_path) == "2001-02-04"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_param_changes_name_every_changed_key_as_params_yaml_does():
+    old = {
+        "seed": 42,
+        "sample": {"train_counts": [100] * 10, "test_counts": [20] * 10},
+        "benchmark": {"seeds": 10, "epochs": 20},
+    }
+    new = {
+        "seed": 42,
+        "sample": {"train_counts": [90] * 8 + [50, 90], "test_counts": [20] * 10},
+        "benchmark": {"seeds": 5, "epochs": 30, "sweep_per_class": [5, 10]},
+    }
+    assert record.param_changes(old, new) == [
+        "benchmark.epochs: 20 -> 30",
+        "benchmark.seeds: 10 -> 5",
+        "benchmark.sweep_per_class: null -> [5, 10]",  # a param the older release did not have
+        "sample.train_counts: {} -> {8: 50}",
+        "sample.train_per_class: 100 -> 90",
+    ]
+    assert record.param_changes(new, old)[2] == "benchmark.sweep_per_class: [5, 10] -> null"
+    assert record.param_changes(old, old) == []
+    # a block that became a value is one change, not a walk into it
+    assert record.param_changes({"a": {"x": 1}}, {"a": 2}) == ["a: {x: 1} -> 2"]
 
 
 @pytest.mark.parametrize(
