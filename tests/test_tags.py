@@ -135,6 +135,23 @@ def test_a_tag_elsewhere_or_lightweight_is_refused(history):
         tags.ensure(repo)
 
 
+def test_every_problem_of_every_release_is_named_at_once(history):
+    """1.0.0's record disagrees with its file and its tag is elsewhere; 1.1.0's file disagrees too:
+    one refusal names all three, so that one fix-and-rerun is enough."""
+    repo, commits = history
+    record = json.loads((repo / DATA / "releases.json").read_text())
+    for release in record["releases"]:
+        release["files"]["train.npz"]["sha256"] = "0" * 64
+    (repo / DATA / "releases.json").write_text(json.dumps(record))
+    git(repo, "commit", "-qam", "a record edited by hand")
+    git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "by hand", commits["1.1.0"])
+    with pytest.raises(ReleaseError) as err:
+        tags.ensure(repo)
+    problems = str(err.value).removeprefix("no tag was made: ").split(" | ")
+    assert [p.split(":")[0] for p in problems] == ["release 1.0.0"] * 2 + ["release 1.1.0"]
+    assert f"{DATA}/train.npz" in problems[0] and "points at" in problems[1]
+
+
 def test_the_command_prints_created_tags_on_stdout_and_refusals_as_one_line(history):
     repo, _ = history
     cmd = ["python", "-m", "pipeline", "tags"]
