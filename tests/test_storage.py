@@ -149,3 +149,46 @@ def test_read_npz_parses_bytes_already_read_without_touching_the_path(tmp_path):
     blob = storage.npz_bytes({"a": np.arange(3)})
     got = storage.read_npz(tmp_path / "never-written.npz", ("a",), blob)
     assert got["a"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda b: b[: len(b) // 2], "BadZipFile"),  # truncated
+        # not a zip: NumPy would take it for a pickle, and refuses to unpickle it
+        (lambda b: b"not a zip at all", "ValueError: This file contains pickled (object) data"),
+        (None, "ValueError: Object arrays cannot be loaded when allow_pickle=False"),
+    ],
+)
+def test_read_npz_refuses_a_damaged_file_or_pickled_objects_in_one_line(tmp_path, damage, why):
+    if damage is None:  # an .npz numpy.savez wrote with a pickled object: never unpickled
+        buf = BytesIO()
+        np.savez(buf, images=np.array([{"a": 1}], dtype=object))
+        data = buf.getvalue()
+    else:
+        data = damage(storage.npz_bytes({"images": np.zeros((2, 8, 8), np.float32)}))
+    path = tmp_path / "sample.npz"
+    path.write_bytes(data)
+    with pytest.raises(PipelineError) as err:
+        storage.read_npz(path, ("images",))
+    assert str(err.value).startswith(f"{path} is not a readable .npz of arrays ({why}")
+    assert str(err.value).endswith(
+        f"`dvc checkout {path}` restores it from the cache, `dvc repro` rebuilds it"
+    )
+
+
+def test_zip_stored_takes_exactly_its_limits(monkeypatch):
+    monkeypatch.setattr(
+        storage, "_ZIP_MAX", 64
+    )  # stands in for 4 GiB; a local header is 30 bytes + name
+    assert storage.zip_stored([(b"a", b"0" * 33)])  # its records end exactly at the limit: fine
+    # 64 bytes of data are within the member limit; the records then end at 98, beyond the archive's
+    with pytest.raises(ValueError, match=r"^1 members, 98 bytes: npz_bytes writes archives under"):
+        storage.zip_stored([(b"edge", b"0" * 64)])
+    # a member that starts exactly at the limit is within it; the records' end is not
+    with pytest.raises(ValueError, match=r"^2 members, 95 bytes: npz_bytes writes archives under"):
+        storage.zip_stored([(b"a", b"0" * 33), (b"b", b"")])
+    monkeypatch.undo()
+    assert storage.zip_stored([(b"m", b"")] * 0xFFFF)  # 65,535 members: the most a zip counts
+    with pytest.raises(ValueError, match=r"^65536 members, "):
+        storage.zip_stored([(b"m", b"")] * 0x10000)

@@ -16,6 +16,7 @@ import io
 import os
 import struct
 import tempfile
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -139,3 +140,9 @@ def read_npz(
             return {n: z[n] for n in names}
     except FileNotFoundError:
         raise PipelineError(f"{path} not found; run the stage that writes it (dvc repro)") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+        # damaged, truncated, or holding pickled objects (never loaded): not what write_npz wrote
+        raise PipelineError(
+            f"{path} is not a readable .npz of arrays ({type(err).__name__}: {err}); "
+            f"`dvc checkout {path}` restores it from the cache, `dvc repro` rebuilds it"
+        ) from None
