@@ -13,7 +13,7 @@ DVC := $(BIN)/dvc --wait-for-lock
 SERIAL := $(shell command -v flock >/dev/null 2>&1 && echo flock $(VENV)/.repro.lock)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock lint check-wheels check-pythons repro test test-fast status bench bench-env check-repro verify-data push pull release tags review numpy1
+.PHONY: help install lock lint check-wheels check-pythons repro test test-fast mutate status bench bench-env check-repro verify-data push pull release tags review numpy1
 
 ## help: list the targets
 help:
@@ -95,6 +95,12 @@ test: $(STAMP)
 ## test-fast: the unit tier only (no end-to-end dvc/git runs), for the edit loop; `make test` runs both
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e" $(PYTEST_ARGS)
+
+## mutate: mutation testing (mutmut, in a clone of HEAD): which changes to MUTATE's modules does no unit test notice? needs the index once
+# MUTATE: files or globs under pipeline/ (default: the contract, params, storage, the environment check, the loader, releases).
+MUTATE ?=
+mutate: $(STAMP)
+	$(BIN)/python scripts/mutate.py $(MUTATE)
 
 ## status: exit non-zero unless every stage is up to date
 status: $(STAMP)
