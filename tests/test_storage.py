@@ -178,9 +178,8 @@ def test_read_npz_refuses_a_damaged_file_or_pickled_objects_in_one_line(tmp_path
 
 
 def test_zip_stored_takes_exactly_its_limits(monkeypatch):
-    monkeypatch.setattr(
-        storage, "_ZIP_MAX", 64
-    )  # stands in for 4 GiB; a local header is 30 bytes + name
+    # 64 stands in for 4 GiB; a member's local header is 30 bytes + its name
+    monkeypatch.setattr(storage, "_ZIP_MAX", 64)
     assert storage.zip_stored([(b"a", b"0" * 33)])  # its records end exactly at the limit: fine
     # 64 bytes of data are within the member limit; the records then end at 98, beyond the archive's
     with pytest.raises(ValueError, match=r"^1 members, 98 bytes: npz_bytes writes archives under"):
