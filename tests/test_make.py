@@ -68,6 +68,11 @@ BY_HAND["bench"] = (
     "even its cheapest mode (--skip-loop --skip-benchmark --scale 1) takes about 3 minutes, and the "
     "suite's time is itself a goal (docs/performance.md); the maintainer runs it, after `make repro`"
 )
+BY_HAND["mutate"] = (
+    "installs mutmut from the package index on first use and takes minutes per module (about half an "
+    "hour for its default modules on 2 cores); tests/test_mutate.py tests its own logic, and the "
+    "maintainer runs it on the modules a change touched (docs/testing.md)"
+)
 # Phony targets `make help` need not list (none today): helpers that only other targets use.
 INTERNAL: set[str] = set()
 
