@@ -99,3 +99,19 @@ def test_mutmuts_failure_words_are_recognised():
     assert mutate.TESTS_FAILED.search("failed to collect stats. runner returned 1")
     assert mutate.TESTS_FAILED.search("Failed to run clean test")
     assert not mutate.TESTS_FAILED.search("439/439  🎉 370 🫥 6  🙁 63")
+
+
+def test_a_module_outside_pipeline_is_one_line_before_anything_is_installed(tmp_path):
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/mutate.py"), "pipeline/no_such_module.py"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "mutate: error: 'pipeline/no_such_module.py' names no file under pipeline/; give paths such "
+        "as pipeline/core/params.py or pipeline/release/*"
+    ]
