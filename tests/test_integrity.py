@@ -3,12 +3,13 @@
 import hashlib
 import pickle
 import shutil
+import sys
 
 import numpy as np
 import pytest
 
 from pipeline import load
-from pipeline.core.errors import DigestError, LfsPointerError
+from pipeline.core.errors import DatasetError, DigestError, LfsPointerError
 from pipeline.loader.integrity import parse_pointer, recorded_digest
 from tests.helpers import FILES, PUBLISHED, lock_text
 
@@ -132,3 +133,17 @@ def test_the_search_for_dvc_lock_stops_at_a_repository_without_one(tmp_path, mar
     assert recorded_digest(data / "test.pkl")[2] == tmp_path / "outer" / "dvc.lock"
     (inner / marker).mkdir()
     assert recorded_digest(data / "test.pkl") is None
+
+
+def test_verifying_without_pyyaml_names_what_to_do(project, monkeypatch):
+    """The loader needs only NumPy; reading dvc.lock takes PyYAML, and its absence is one message."""
+    monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` raises ImportError
+    lock = project.parents[1] / "dvc.lock"
+    with pytest.raises(DatasetError) as err:
+        load("train", project, verify=True)
+    assert str(err.value) == (
+        f"{lock} records digests but PyYAML is not installed to read it; "
+        "install pyyaml, or pass verify=False to load unverified"
+    )
+    images, _ = load("train", project, verify=False)
+    assert len(images) == 1000

@@ -195,3 +195,41 @@ def test_npz_with_wrong_arrays_is_a_format_error(loose, arrays, message):
     (loose / "train.npz").write_bytes(npz_bytes(arrays))
     with pytest.raises(DatasetFormatError, match=message):
         load("train", loose, format="npz")
+
+
+# ---- every message names its file, and the notes say how each file was checked (found by
+# mutation testing: the path could be dropped from any of them and every test passed)
+
+
+@pytest.mark.parametrize(
+    "name, damage",
+    [
+        ("test.pkl", lambda b: b[:200]),  # truncated pickle
+        ("test.npz", lambda b: b[:100]),  # truncated zip
+        ("test.pkl", lambda b: pickle.dumps({"images": 1, "labels": 2})),  # the wrong arrays
+        ("test.npz", lambda b: npz_bytes({"images": np.zeros((2, 8, 8)), "labels": np.zeros(2)})),
+    ],
+)
+def test_every_refusal_starts_with_the_files_path(loose, name, damage):
+    path = loose / name
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DatasetError) as err:
+        load("test", loose, format=name.split(".")[1])
+    assert str(err.value).startswith(f"{path}"), str(err.value)
+
+
+def test_the_command_line_says_how_each_file_was_checked(project, loose, caplog):
+    import hashlib
+
+    with caplog.at_level(logging.INFO, logger="pipeline.loader.reader"):
+        main([str(project)])
+        main([str(loose)])
+    md5 = hashlib.md5((project / "train.pkl").read_bytes()).hexdigest()
+    assert (
+        f"train: 1,000 images; train.pkl md5 {md5[:12]} as dvc.lock records; "
+        "train.npz holds the same arrays"
+    ) in caplog.messages
+    assert (
+        "test: 200 images; test.pkl not verified (no dvc.lock records it); "
+        "test.npz holds the same arrays"
+    ) in caplog.messages
