@@ -70,11 +70,28 @@ def changed(**edits):
 
 def test_bump_rule():
     same = changed()
-    assert record.required_bump(V1_ENTRY, same)[0] == "PATCH"
-    new_file = changed(a=(("files", "train.parquet"), {"bytes": 1, "sha256": "0" * 64}))
+    assert record.required_bump(V1_ENTRY, same) == (
+        "PATCH",
+        ["every published file is byte-identical (card, metadata or code changed)"],
+    )
+    new_file = changed(
+        a=(("files", "train.parquet"), {"bytes": 1, "sha256": "0" * 64}),
+        b=(("files", "test.parquet"), {"bytes": 1, "sha256": "1" * 64}),
+    )
     assert record.required_bump(V1_ENTRY, new_file) == (
         "MINOR",
-        ["new file(s) train.parquet beside unchanged ones"],
+        ["new file(s) test.parquet, train.parquet beside unchanged ones"],
+    )
+    # the same number of images, but other ones (or other labels)
+    swapped = changed(
+        a=(("splits", "test", "content_sha256"), "e" * 64),
+        c=(("files", "test.pkl", "sha256"), "3" * 64),
+    )
+    assert record.required_bump(V1_ENTRY, swapped) == (
+        "MAJOR",
+        [
+            "test: images or labels changed (still 200 images, but not the same ones or not the same labels)"
+        ],
     )
     fewer = changed(
         a=(("splits", "train", "content_sha256"), "f" * 64),
@@ -85,7 +102,9 @@ def test_bump_rule():
     assert level == "MAJOR" and reasons == ["train: images or labels changed (1,000 -> 900 images)"]
     reordered = changed(a=(("files", "test.npz", "sha256"), "2" * 64))
     level, reasons = record.required_bump(V1_ENTRY, reordered)
-    assert level == "MAJOR" and "same images and labels but other bytes" in reasons[0]
+    assert level == "MAJOR" and reasons == [
+        "test.npz: same images and labels but other bytes (order or encoding), so its pinned sha256 breaks"
+    ]
     dropped = changed(a=(("files", "test.pkl"), None))
     assert record.required_bump(V1_ENTRY, dropped) == (
         "MAJOR",

@@ -97,6 +97,18 @@ def test_a_second_run_changes_nothing_and_tag_objects_are_the_same_everywhere(hi
     assert {t: git(repo, "rev-parse", t) for t in tag_list(repo)} == objects
 
 
+def test_a_clone_with_some_tags_gets_the_missing_ones(history):
+    """A clone that fetched 1.0.0's tag but not 1.1.0's: the existing tag is kept, the missing one
+    made (break for continue after an existing tag passed every other test)."""
+    repo, commits = history
+    tags.ensure(repo)
+    kept = git(repo, "rev-parse", "tinydigits@v1.0.0")
+    git(repo, "tag", "-d", "tinydigits@v1.1.0")
+    assert [t.name for t in tags.ensure(repo)] == ["tinydigits@v1.1.0"]
+    assert git(repo, "rev-parse", "tinydigits@v1.0.0") == kept
+    assert git(repo, "rev-parse", "tinydigits@v1.1.0^{commit}") == commits["1.1.0"]
+
+
 def test_a_record_that_disagrees_with_the_files_is_refused_and_tags_nothing(history):
     repo, commits = history
     record = json.loads((repo / DATA / "releases.json").read_text())
