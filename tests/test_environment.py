@@ -365,3 +365,36 @@ def test_installed_versions_takes_the_first_on_sys_path_by_canonical_name(tmp_pa
         "eggy": "0.5",
         "absent-pkg": None,
     }
+
+
+def test_check_in_process_says_what_is_wrong_which_interpreter_and_the_fix(tmp_path):
+    """The message a stage prints, built here without a stage's process around it (the stage
+    tests above run one, where mutation testing cannot reach)."""
+    import platform
+
+    lock = tmp_path / "requirements.lock"
+    here = environment.installed_versions(["numpy"])["numpy"]
+    lock.write_text(
+        (ROOT / "requirements.lock").read_text().replace(f"numpy=={here} ", "numpy==0.0.1 ")
+    )
+    with pytest.raises(EnvironmentMismatch) as err:
+        environment.check(lock)
+    assert str(err.value) == (
+        f"wrong environment for this stage: numpy {here} is installed, requirements.lock pins 0.0.1; "
+        f"interpreter {sys.executable} (Python {platform.python_version()}). Fix: {environment.FIX}. "
+        "Nothing was written."
+    )
+    environment.check(ROOT / "requirements.lock")  # the pinned environment: no complaint
+    with pytest.raises(
+        EnvironmentMismatch,
+        match=r"^cannot read .*/nowhere\.lock \(.*No such file.*\); the stages run only in the repository$",
+    ):
+        environment.check(tmp_path / "nowhere.lock")
+
+
+def test_a_marker_it_cannot_read_is_named():
+    with pytest.raises(
+        EnvironmentMismatch,
+        match=r"^requirements\.lock: cannot read the marker 'python_version >= 3\.11'$",
+    ):
+        environment.evaluate("python_version >= 3.11", LINUX_311)  # an unquoted version
