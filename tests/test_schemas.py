@@ -357,3 +357,23 @@ def test_the_report_lists_the_failed_checks_in_the_order_pandera_ran_them():
         "  - check 'in_range(0.0, 1.0)': pixel_1_2[3]=1.5",
         "  - check 'multiple of 1/16': pixel_1_3[4]=0.03125",
     ]
+
+
+def test_a_float32_cell_is_quoted_as_float32_prints_it_and_one_more_is_counted():
+    frame = normalized_frame()
+    frame["pixel_2_2"] = frame["pixel_2_2"].astype(np.float32)
+    frame.loc[:5, "pixel_2_2"] = np.float32(0.1)  # six cells off the 1/16 grid
+    message = reject(frame, schemas.NORMALIZED, r"multiple of 1/16")
+    assert message.splitlines()[-1] == (
+        "  - check 'multiple of 1/16': pixel_2_2[0]=0.1; pixel_2_2[1]=0.1; pixel_2_2[2]=0.1; "
+        "pixel_2_2[3]=0.1; pixel_2_2[4]=0.1 (+1 more)"
+    )
+
+
+def test_splits_frame_refuses_8x9_images_by_split():
+    data, _, _ = splits()
+    images, labels = data["train"]
+    with pytest.raises(
+        ContractError, match=r"^train images must have shape \(N, 8, 8\), got \(40, 8, 9\)$"
+    ):
+        schemas.splits_frame({"train": (np.zeros((40, 8, 9), np.float32), labels)})
