@@ -4,7 +4,7 @@
     mutate: mutmut 3.8.1 in .tools/mutmut, with .venv's packages
     mutate: a clone of HEAD 23535f8 in /tmp/mutate-k2x9/tinydigits
     mutate: leaving out tests/test_verify_data.py::test_directory_deps_...: it fails under mutmut before any mutant
-    mutate: pipeline.core.storage: 194 mutants: 188 killed, 6 survived
+    mutate: pipeline.core.storage: 196 mutants: 188 killed, 8 survived
     mutate: survived pipeline.core.storage.x_zip_stored__mutmut_7
     mutate:   -        if len(data) > _ZIP_MAX or offset > _ZIP_MAX:
     mutate:   +        if len(data) >= _ZIP_MAX or offset > _ZIP_MAX:
@@ -28,8 +28,9 @@ from the package index on first use, pinned; it sees ``.venv``'s packages). Two 
   function while it measured coverage, and a cached builder (the contract's schemas) is reached by
   the first such test alone, so its mutants would pass for want of tests, not of claims.
 
-Exit 0 with the report; the survivors are findings, not a failure. Each module takes about a minute
-per 100 mutants on 2 cores.
+Exit 0 with the report; the survivors are findings, not a failure. On 2 cores: about 2 minutes of
+test runs before the first mutant, then 5-6 mutants a second (the default modules, 4,269 mutants,
+12.4 minutes; ``pipeline/core/storage.py`` alone, 196, 3.4 minutes).
 """
 
 from __future__ import annotations
