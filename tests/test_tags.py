@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from pipeline.core.errors import ReleaseError
-from pipeline.release import changelog, tags
+from pipeline.core.errors import ReleaseError, RevisionError
+from pipeline.release import changelog, revisions, tags
 from tests.helpers import ROOT, link_venv, run
 
 DATA = "datasets/tinydigits"
@@ -107,6 +107,32 @@ def test_a_clone_with_some_tags_gets_the_missing_ones(history):
     assert [t.name for t in tags.ensure(repo)] == ["tinydigits@v1.1.0"]
     assert git(repo, "rev-parse", "tinydigits@v1.0.0") == kept
     assert git(repo, "rev-parse", "tinydigits@v1.1.0^{commit}") == commits["1.1.0"]
+
+
+def test_a_release_without_its_tag_is_found_by_the_commit_that_recorded_it(history):
+    """What `make diff` and `make review` do in a clone without tags, here in process (their own
+    tests run them as commands, where mutation testing cannot reach: make mutate left the whole
+    fallback alive)."""
+    repo, commits = history
+    assert revisions.resolve("tinydigits@v1.0.0", repo) == commits["1.0.0"]
+    assert revisions.resolve("tinydigits@v1.1.0", repo) == commits["1.1.0"]
+    assert revisions.resolve("main", repo) == git(repo, "rev-parse", "HEAD")
+    assert not revisions.has_tag("tinydigits@v1.0.0", repo)
+    # a tag that exists wins, wherever it points (tags.plan is what refuses a misplaced one)
+    git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "by hand", commits["1.1.0"])
+    assert revisions.has_tag("tinydigits@v1.0.0", repo)
+    assert revisions.resolve("tinydigits@v1.0.0", repo) == commits["1.1.0"]
+    with pytest.raises(
+        RevisionError,
+        match=r"^unknown revision 'tinydigits@v9\.9\.9': not a branch, tag or commit of this "
+        r"repository; release 9\.9\.9 is not in this clone's datasets/tinydigits/releases\.json either$",
+    ):
+        revisions.resolve("tinydigits@v9.9.9", repo)
+    with pytest.raises(
+        RevisionError,
+        match=r"^unknown revision 'nope': not a branch, tag or commit of this repository$",
+    ):
+        revisions.resolve("nope", repo)
 
 
 def test_a_record_that_disagrees_with_the_files_is_refused_and_tags_nothing(history):
