@@ -308,24 +308,30 @@ def test_not_in_may_be_spelt_with_any_spacing():
     assert environment.evaluate("sys_platform not   in 'win32 cygwin'", LINUX_311) is True
 
 
-@pytest.mark.parametrize("variable", sorted(environment.marker_environment()))
-def test_every_marker_variable_names_this_interpreter(variable):
-    import platform
+SUPPORTED = {
+    "python_version",
+    "python_full_version",
+    "implementation_name",
+    "platform_python_implementation",
+    "sys_platform",
+    "platform_system",
+    "platform_machine",
+    "os_name",
+    "extra",
+}
 
-    here = {
-        "python_version": "{}.{}".format(*sys.version_info[:2]),
-        "python_full_version": platform.python_version(),
-        "implementation_name": sys.implementation.name,
-        "platform_python_implementation": platform.python_implementation(),
-        "sys_platform": sys.platform,
-        "platform_system": platform.system(),
-        "platform_machine": platform.machine(),
-        "os_name": os.name,
-        "extra": "",
-    }
-    assert set(environment.marker_environment()) == set(here)
-    marker = f"{variable} === '{here[variable]}'"
-    assert environment.evaluate(marker, environment.marker_environment()) is True
+
+@pytest.mark.parametrize("variable", sorted(SUPPORTED))
+def test_every_marker_variable_is_what_pypas_packaging_says(variable):
+    """Against packaging's own marker environment (PyPA's reference implementation, pinned),
+    not a second copy of ours; ``extra`` is empty outside an extra's install."""
+    from packaging.markers import default_environment
+
+    ours = environment.marker_environment()
+    assert set(ours) == SUPPORTED
+    expected = "" if variable == "extra" else default_environment()[variable]
+    assert ours[variable] == expected
+    assert environment.evaluate(f"{variable} === '{expected}'", ours) is True
 
 
 @pytest.mark.parametrize(
