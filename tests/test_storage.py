@@ -173,7 +173,7 @@ def test_read_npz_refuses_a_damaged_file_or_pickled_objects_in_one_line(tmp_path
         storage.read_npz(path, ("images",))
     assert str(err.value).startswith(f"{path} is not a readable .npz of arrays ({why}")
     assert str(err.value).endswith(
-        f"`dvc checkout {path}` restores it from the cache, `dvc repro` rebuilds it"
+        f"`dvc checkout --force {path}` restores it from the cache, `dvc repro` rebuilds it"
     )
 
 

@@ -144,5 +144,5 @@ def read_npz(
         # damaged, truncated, or holding pickled objects (never loaded): not what write_npz wrote
         raise PipelineError(
             f"{path} is not a readable .npz of arrays ({type(err).__name__}: {err}); "
-            f"`dvc checkout {path}` restores it from the cache, `dvc repro` rebuilds it"
+            f"`dvc checkout --force {path}` restores it from the cache, `dvc repro` rebuilds it"
         ) from None
