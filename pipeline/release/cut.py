@@ -203,8 +203,10 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
         # The tag follows the record, as `make tags` makes it: this release's, and any missing older one.
         created = [t.name for t in tags.ensure(root)]
     except BaseException:
-        # the tree was clean at head: nothing of yours is lost
+        # The tree was clean at head (no untracked file either), so what differs now is this
+        # release's: tracked files back, and the files it created (a first CHANGELOG.md) removed.
         revisions.git(["reset", "-q", "--hard", head], root)
+        revisions.git(["clean", "-q", "-f", "-d"], root)
         raise
     commit = revisions.resolve("HEAD", root)[:7]
     log.info(
