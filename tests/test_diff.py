@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, ReleaseError, RevisionError
 from pipeline.core.storage import npz_bytes
 from pipeline.release import diff
 from tests.helpers import ROOT, run
@@ -15,6 +19,7 @@ from tests.helpers import ROOT, run
 # 40 distinct images
 POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16
 LABELS = np.arange(40, dtype=np.int64) % 10
+SHA_OF_BRACES = hashlib.sha256(b"{}\n").hexdigest()  # B's croissant.json
 
 
 def split(index, relabel=()):
@@ -145,105 +150,194 @@ def revs(tmp_path_factory):
     return repo, a, b
 
 
-def pdiff(repo, *args):
-    return run(
-        ["python", "-m", "pipeline", "diff", *args],
-        repo,
-        check=False,
-        env={"PYTHONPATH": str(ROOT)},
-    )
+@pytest.fixture
+def pdiff(capsys, monkeypatch):
+    """``python -m pipeline diff ARGS`` run in ``repo`` in this process (where ``make mutate``
+    reaches it); returns what it printed. The entry point itself: :func:`test_the_command_line_...`."""
+
+    def call(repo, *args):
+        monkeypatch.chdir(repo)
+        capsys.readouterr()
+        diff.main(list(args))
+        return capsys.readouterr().out
+
+    return call
 
 
-def test_json_numbers_between_two_revisions(revs):
+def test_json_numbers_between_two_revisions(revs, pdiff):
     repo, a, b = revs
-    result = pdiff(repo, a, "main", "--json")
-    assert result.returncode == 0, result.stderr
-    r = json.loads(result.stdout)
+    r = json.loads(pdiff(repo, a, "main", "--json"))
     assert numbers(r) == EXPECTED
     assert r["test_accuracy"] == {"a": 0.8, "b": 0.75}
     assert r["files"]["train.npz"]["a"]["sha256"] != r["files"]["train.npz"]["b"]["sha256"]
+    blob = (repo / "datasets/tinydigits/train.npz").read_bytes()
+    assert r["files"]["train.npz"]["b"] == {
+        "bytes": len(blob),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+    }
+    assert r["files"]["croissant.json"] == {"a": None, "b": {"bytes": 3, "sha256": SHA_OF_BRACES}}
 
 
-def test_text_says_plainly_that_moved_images_leak(revs):
+def test_revisions_are_labelled_as_named_and_by_commit(revs, pdiff):
     repo, a, b = revs
-    out = pdiff(repo, a, b).stdout
+    r = json.loads(pdiff(repo, a[:9], "main", "--json"))
+    # a commit as given; a name and its commit
+    assert (r["a"], r["b"]) == (a[:9], f"main ({b[:7]})")
+    assert json.loads(pdiff(repo, "main", "--json"))["b"] == "working tree"
+
+
+def test_text_says_plainly_that_moved_images_leak(revs, pdiff):
+    repo, a, b = revs
+    out = pdiff(repo, a, b)
+    assert out.startswith(f"TinyDigits: A = {a}  ->  B = {b}\n\n")
     assert "train: 20 -> 18 images: 3 added, 5 removed, 15 kept" in out
-    assert "would be scored on 2 of its own training images" in out
+    assert "test: 10 -> 11 images: 6 added, 5 removed, 5 kept" in out
+    assert "  A          2     2     2     2     2     2     2     2     2     2" in out
+    assert (
+        "MOVED between splits: 2 images from A's train are in B's test, 3 from A's test are in "
+        "B's train.\n  A model trained on A's train and scored on B's test would be scored on 2 of "
+        "its own training images: do not compare such scores." in out
+    )
     assert (
         "labels changed: 1" in out and "benchmark test accuracy: 0.8000 -> 0.7500 (-0.0500)" in out
     )
 
 
-def test_defaults_are_the_last_release_and_the_working_tree(revs):
+def test_text_of_a_change_that_moves_and_relabels_nothing(revs, pdiff, tmp_path):
+    repo, a, _ = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    write_revision(clone, {"train": A["train"], "test": split(np.arange(20, 29))}, None)
+    out = pdiff(clone, a)
+    assert "test: 10 -> 9 images: 0 added, 1 removed, 9 kept" in out
+    assert "moved between splits: none\nlabels changed: none\n" in out
+    assert "MOVED" not in out and "would be scored" not in out
+    assert out.endswith("benchmark test accuracy: A 0.8, B None (not recorded where None)\n")
+
+
+def test_images_moved_only_from_test_to_train_are_no_leak(revs, pdiff, tmp_path):
+    repo, a, _ = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    write_revision(clone, {"train": split(np.arange(0, 21)), "test": split(np.arange(21, 30))}, 0.8)
+    out = pdiff(clone, a)
+    assert "MOVED between splits: 0 images from A's train are in B's test, 1 from A's test" in out
+    assert "would be scored" not in out
+    assert "benchmark test accuracy: 0.8000 -> 0.8000 (+0.0000)" in out
+
+
+def test_defaults_are_the_last_release_and_the_working_tree(revs, pdiff):
     repo, a, b = revs
-    r = json.loads(pdiff(repo, "--json").stdout)
-    assert "tag tinydigits@v1.0.0" in r["a"] and r["b"] == "working tree" and numbers(r) == EXPECTED
+    r = json.loads(pdiff(repo, "--json"))
+    assert r["a"] == f"release 1.0.0 (tag tinydigits@v1.0.0, commit {a[:7]})"
+    assert r["b"] == "working tree" and numbers(r) == EXPECTED
 
 
-def test_without_the_tag_the_release_is_found_by_the_commit_that_recorded_it(revs, tmp_path):
+def test_without_the_tag_the_release_is_found_by_the_commit_that_recorded_it(revs, pdiff, tmp_path):
     repo, a, b = revs
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", "--no-tags", str(repo), str(clone)], tmp_path)
-    result = pdiff(clone, "--json")
-    assert result.returncode == 0, result.stderr
-    r = json.loads(result.stdout)
+    r = json.loads(pdiff(clone, "--json"))
     assert a[:7] in r["a"] and "not in this clone" in r["a"] and numbers(r) == EXPECTED
+
+
+def test_without_a_recorded_release_revision_a_must_be_named(revs, pdiff, tmp_path):
+    repo, _, _ = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    (clone / "datasets/tinydigits/releases.json").write_text('{"releases": []}')
+    with pytest.raises(ReleaseError) as err:
+        pdiff(clone)
+    assert str(err.value) == (
+        "no release is recorded in datasets/tinydigits/releases.json; name revision A"
+    )
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["nope", "main"], "unknown revision 'nope': not a branch, tag or commit"),
+        (
+            ["nope", "main"],
+            "unknown revision 'nope': not a branch, tag or commit of this repository",
+        ),
         (
             ["tinydigits@v9.9.9"],
-            "release 9.9.9 is not in this clone's datasets/tinydigits/releases.json",
+            "unknown revision 'tinydigits@v9.9.9': not a branch, tag or commit of this repository; "
+            "release 9.9.9 is not in this clone's datasets/tinydigits/releases.json either",
         ),
     ],
 )
-def test_an_unknown_revision_is_one_line(revs, args, message):
-    repo, _, _ = revs
-    result = pdiff(repo, *args)
-    assert result.returncode == 1 and message in result.stderr
-    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+def test_an_unknown_revision_is_named(revs, pdiff, args, message):
+    with pytest.raises(RevisionError) as err:
+        pdiff(revs[0], *args)
+    assert str(err.value) == message
 
 
-def test_a_file_missing_at_a_revision_is_one_line(revs, tmp_path):
+def test_the_command_line_says_an_error_in_one_line(revs):
+    """The entry point, as a user runs it: exit 1 and one line on stderr, no traceback."""
+    result = run(
+        ["python", "-m", "pipeline", "diff", "nope", "main"],
+        revs[0],
+        check=False,
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (
+        "diff: error: unknown revision 'nope': not a branch, tag or commit of this repository\n"
+    )
+
+
+def test_a_file_missing_at_a_revision_is_named_with_the_revision(revs, pdiff):
     repo, _, _ = revs
     run(["git", "rm", "-q", "datasets/tinydigits/test.npz"], repo)
     c = commit(repo, "no test split")
     try:
-        result = pdiff(repo, "main~1", c)
-        assert result.returncode == 1 and "neither test.npz nor test.pkl" in result.stderr
-        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        with pytest.raises(ReleaseError) as err:
+            pdiff(repo, "main~1", c)
+        assert str(err.value).startswith(
+            f"revision {c!r}: neither test.npz nor test.pkl is among the published files"
+        )
+        with pytest.raises(ReleaseError, match=r"^the working tree: neither test\.npz nor"):
+            pdiff(repo, "main~1")
     finally:
         run(["git", "reset", "-q", "--hard", "main~1"], repo)
 
 
-def test_a_release_tag_missing_from_the_clone_names_the_commit_that_recorded_it(revs, tmp_path):
+def test_a_release_tag_missing_from_the_clone_names_the_commit_that_recorded_it(
+    revs, pdiff, tmp_path
+):
     repo, a, _ = revs
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", "--no-tags", str(repo), str(clone)], tmp_path)
-    result = pdiff(clone, "tinydigits@v1.0.0", "main", "--json")
-    assert result.returncode == 0, result.stderr
-    r = json.loads(result.stdout)
+    r = json.loads(pdiff(clone, "tinydigits@v1.0.0", "main", "--json"))
     assert r["a"] == f"tinydigits@v1.0.0 ({a[:7]})" and numbers(r) == EXPECTED
 
 
-def test_the_file_list_includes_metadata_and_stays_aligned(revs):
+def test_the_file_list_includes_metadata_and_stays_aligned(revs, pdiff):
     repo, a, b = revs
-    out = pdiff(repo, a, b).stdout
+    out = pdiff(repo, a, b)
     rows = out[out.index("files:") :].splitlines()[1:-1]
     assert [r.split()[0] for r in rows] == ["croissant.json", "test.npz", "train.npz"]
-    assert "croissant.json" in rows[0] and "absent" in rows[0]
+    assert rows[0].split() == "croissant.json absent -> 3 bytes sha256".split() + [
+        SHA_OF_BRACES[:16]
+    ]
     assert len({r.index("->") for r in rows}) == 1, rows  # absent rows line up with the others
 
 
-def test_markdown_review_and_its_png(revs, tmp_path):
+def test_an_unchanged_file_says_so(revs, pdiff):
+    repo, a, _ = revs
+    out = pdiff(repo, a, a)
+    blob = run(["git", "show", f"{a}:datasets/tinydigits/test.npz"], repo, text=False).stdout
+    cell = f"{len(blob):,} bytes sha256 {hashlib.sha256(blob).hexdigest()[:16]}"
+    assert f"  test.npz   {cell}  (unchanged)" in out.splitlines()
+    assert "benchmark test accuracy: 0.8000 -> 0.8000 (+0.0000)" in out
+
+
+def test_markdown_review_and_its_png(revs, pdiff, tmp_path):
     repo, a, b = revs
     png = tmp_path / "local" / "review.png"
-    result = pdiff(repo, a, b, "--markdown", "--png", str(png))
-    assert result.returncode == 0, result.stderr
-    md = result.stdout
+    md = pdiff(repo, a, b, "--markdown", "--png", str(png))
+    assert md.startswith(f"### TinyDigits data review\n\nA = `{a}` -> B = `{b}`\n")
     assert "| train | 20 | 18 | 3 | 5 | 15 |" in md and "| test | 10 | 11 | 6 | 5 | 5 |" in md
     assert (
         "Moved between splits: 2 from train to test, 3 from test to train. Labels changed: 1." in md
@@ -252,6 +346,7 @@ def test_markdown_review_and_its_png(revs, tmp_path):
     assert "| `test_accuracy` | `0.8` | `0.75` | -0.0500 |" in md
     assert "| train | B | " + " | ".join(map(str, np.bincount(B["train"][1], minlength=10))) in md
     assert "| `croissant.json` | absent | 3 bytes" in md
+    assert "#### Params changed\n\nNone.\n" in md  # no params.yaml at either revision
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -267,3 +362,74 @@ def test_review_groups_are_what_changed_by_content():
         "moved test -> train (label in B)": 3,
     }
     assert sorted(got["test: added"][1]) == sorted(LABELS[30:34].tolist())
+
+
+def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, monkeypatch):
+    from pipeline.release import review
+
+    repo, a, _ = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    params = {"seed": 42, "sample": {"train_per_class": 100, "test_per_class": 20}}
+    (clone / "params.yaml").write_text(json.dumps(params))
+    commit(clone, "params")
+    params["sample"]["train_per_class"], params["seed"] = 90, None
+    (clone / "params.yaml").write_text(json.dumps({**params, "benchmark": {"epochs": 20}}))
+    (clone / "reports/metrics.json").write_text(
+        json.dumps({"test_accuracy": 0.75, "gate": {"passed": True}})
+    )
+    commit(clone, "90 per digit")
+    assert review.changes("main~1", "main", Path("params.yaml"), clone) == [
+        ("benchmark.epochs", None, 20),
+        ("sample.train_per_class", 100, 90),
+        ("seed", 42, None),
+    ]
+    assert review.changes("main~1", None, Path("params.yaml"), clone) == review.changes(
+        "main~1", "main", Path("params.yaml"), clone
+    )
+    monkeypatch.chdir(clone)
+    capsys.readouterr()
+    review.main(["main~1"])  # diff --markdown, and the PNG in reports/local/
+    md = capsys.readouterr().out
+    assert (
+        "#### Params changed\n\n| param | A | B |\n| --- | --- | --- |\n"
+        "| `benchmark.epochs` | absent | `20` |\n"
+        "| `sample.train_per_class` | `100` | `90` |\n"
+        "| `seed` | `42` | absent |\n" in md
+    )
+    metrics = md[md.index("#### Metrics changed") : md.index("#### Files")]
+    assert metrics == (  # test_accuracy is the same at both: not a row
+        "#### Metrics changed (`reports/metrics.json`)\n\n| metric | A | B | change |\n"
+        "| --- | ---: | ---: | ---: |\n| `gate.passed` | absent | `true` |  |\n\n"
+    )
+    assert (clone / config.REVIEW_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_review_takes_one_revision(revs, monkeypatch):
+    from pipeline.release import review
+
+    monkeypatch.chdir(revs[0])
+    with pytest.raises(PipelineError) as err:
+        review.main(["a", "b"])
+    assert str(err.value) == "review takes one revision, BASE (default: main), got a b"
+
+
+def test_review_of_no_change_says_none(revs, tmp_path, capsys, monkeypatch):
+    from pipeline.release import review
+
+    repo, _, b = revs
+    monkeypatch.chdir(repo)
+    capsys.readouterr()
+    diff.main([b, "main", "--markdown"])
+    md = capsys.readouterr().out
+    assert (
+        "Moved between splits: 0 from train to test, 0 from test to train. Labels changed: 0." in md
+    )
+    assert "Leakage" not in md
+    assert (
+        "#### Params changed\n\nNone.\n\n#### Metrics changed (`reports/metrics.json`)\n\nNone.\n"
+        in md
+    )
+    assert md.count("(unchanged) |") == 3
+    png = review.figure(review.groups(B, B), "nothing")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
