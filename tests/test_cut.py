@@ -14,7 +14,6 @@ import logging
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,8 +64,9 @@ def state(repo):
 def repo(tmp_path, monkeypatch):
     """A repository whose first commit holds this project's published files and record (so it
     records every release so far, untagged; no card or CHANGELOG.md yet: a release writes them),
-    then a commit that changes documentation only (a PATCH change). The working directory is the
-    repository, as under ``make release``."""
+    then a commit that changes documentation only (a PATCH change). Each call names the repository
+    as its root, from a working directory that is not a repository at all, so that a call that
+    forgot its root cannot pass by reading the working directory's."""
     repo = tmp_path / "repo"
     for rel in COPIED:
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,10 @@ def repo(tmp_path, monkeypatch):
     (repo / "README.md").write_text("A line of documentation: a PATCH-level change.\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "docs")
-    monkeypatch.chdir(repo)
+    monkeypatch.chdir(tmp_path)
+    for who in ("AUTHOR", "COMMITTER"):  # the release commits in this process: a git identity
+        monkeypatch.setenv(f"GIT_{who}_NAME", "tests")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "tests@tinydigits.invalid")
     return repo
 
 
@@ -118,13 +121,13 @@ def ninety_per_digit(repo):
 def test_a_bad_version_is_refused_with_what_would_be_valid(repo, version, message):
     before = state(repo)
     with pytest.raises(ReleaseError) as err:
-        cut.plan(version)
+        cut.plan(version, repo)
     assert str(err.value) == message
     assert state(repo) == before
 
 
 def test_the_bump_the_change_calls_for_passes_the_cheap_checks(repo):
-    entries, level, reasons, now = cut.plan(PATCH)
+    entries, level, reasons, now = cut.plan(PATCH, repo)
     assert entries == ENTRIES and level == "PATCH"
     assert reasons == ["every published file is byte-identical (card, metadata or code changed)"]
     assert now == fingerprint.measure(cut.current_files(repo))
@@ -139,13 +142,13 @@ def test_a_record_without_releases_is_refused(repo):
         match=r"^datasets/tinydigits/releases.json records no release; "
         r"the first \(1\.0\.0\) is recorded by hand$",
     ):
-        cut.plan(PATCH)
+        cut.plan(PATCH, repo)
 
 
 def test_an_existing_tag_is_refused(repo):
     git(repo, "tag", f"tinydigits@v{PATCH}")
     with pytest.raises(ReleaseError) as err:
-        cut.plan(PATCH)
+        cut.plan(PATCH, repo)
     assert (
         str(err.value) == f"tag tinydigits@v{PATCH} already exists; choose a version above {LAST}"
     )
@@ -156,6 +159,7 @@ def test_an_existing_tag_is_refused(repo):
     [
         (["notes.txt"], "notes.txt"),
         (["a.txt", "b.txt", "c.txt"], "a.txt, b.txt, c.txt"),
+        (["a.txt", "b.txt", "c.txt", "d.txt"], "a.txt, b.txt, c.txt and 1 more"),
         (["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"], "a.txt, b.txt, c.txt and 2 more"),
     ],
 )
@@ -163,7 +167,7 @@ def test_a_dirty_tree_is_refused_naming_what_is_not_committed(repo, names, shown
     for name in names:
         (repo / name).write_text("draft")
     with pytest.raises(ReleaseError) as err:
-        cut.plan(PATCH)
+        cut.plan(PATCH, repo)
     assert str(err.value) == (
         f"the working tree is not clean ({shown}); commit or stash first: a release is a commit"
     )
@@ -172,13 +176,13 @@ def test_a_dirty_tree_is_refused_naming_what_is_not_committed(repo, names, shown
 def test_a_modified_tracked_file_is_named_by_its_path(repo):
     (repo / "README.md").write_text("changed\n")
     with pytest.raises(ReleaseError, match=r"^the working tree is not clean \(README\.md\); "):
-        cut.plan(PATCH)
+        cut.plan(PATCH, repo)
 
 
 def test_nothing_changed_since_the_last_release_is_refused(repo):
     git(repo, "reset", "-q", "--hard", "HEAD~1")  # back at the commit that recorded it
     with pytest.raises(ReleaseError) as err:
-        cut.plan(PATCH)
+        cut.plan(PATCH, repo)
     first = git(repo, "rev-parse", "HEAD")
     assert str(err.value) == (
         f"nothing changed since release {LAST} (commit {first[:7]}, which recorded it; tag "
@@ -190,7 +194,7 @@ def test_a_published_file_gone_from_the_commit_is_named(repo):
     git(repo, "rm", "-q", "datasets/tinydigits/train.parquet", "datasets/tinydigits/test.pkl")
     git(repo, "commit", "-qm", "two files fewer")
     with pytest.raises(ReleaseError) as err:
-        cut.plan(MAJOR)
+        cut.plan(MAJOR, repo)
     assert str(err.value) == (
         "published file(s) test.pkl, train.parquet missing from datasets/tinydigits; run make repro"
     )
@@ -199,13 +203,13 @@ def test_a_published_file_gone_from_the_commit_is_named(repo):
 def test_a_change_of_images_is_major_and_says_so(repo):
     ninety_per_digit(repo)
     with pytest.raises(ReleaseError) as err:
-        cut.plan(PATCH)
+        cut.plan(PATCH, repo)
     assert str(err.value).startswith(
         f"VERSION {PATCH} is a PATCH bump but the change since {LAST} is MAJOR (train: images or "
         "labels changed (1,000 -> 900 images)); release it as "
     )
     assert str(err.value).endswith(f"; release it as {MAJOR}")
-    assert cut.plan(MAJOR)[1] == "MAJOR"
+    assert cut.plan(MAJOR, repo)[1] == "MAJOR"
 
 
 def gate(returncode, stdout):
@@ -223,7 +227,7 @@ def test_a_failing_gate_is_one_message_of_its_failed_checks(repo, monkeypatch):
     )
     monkeypatch.setattr(cut, "run_child", gate(1, out))
     with pytest.raises(ReleaseError) as err:
-        cut.check_repro()
+        cut.check_repro(repo)
     assert str(err.value) == (
         "make check-repro fails, so HEAD is not a reproducible release: FAIL git status "
         "--porcelain: M datasets/tinydigits/train.npz | FAIL dvc.lock changed"
@@ -237,11 +241,11 @@ def test_a_gate_failing_without_a_check_quotes_its_last_lines(repo, monkeypatch)
         gate(1, "check-repro: one\ncheck-repro: two\ncheck-repro: three\ncheck-repro: four\n"),
     )
     with pytest.raises(ReleaseError, match=r"release: two \| three \| four$"):
-        cut.check_repro()
+        cut.check_repro(repo)
     silent = lambda cmd, cwd: subprocess.CompletedProcess(cmd, 2, "", "no such file\n")  # noqa: E731
     monkeypatch.setattr(cut, "run_child", silent)
     with pytest.raises(ReleaseError, match=r"reproducible release: no such file$"):
-        cut.check_repro()
+        cut.check_repro(repo)
 
 
 def test_the_gate_is_this_interpreter_running_check_repro_in_the_root(repo, monkeypatch, caplog):
@@ -257,7 +261,15 @@ def test_the_gate_is_this_interpreter_running_check_repro_in_the_root(repo, monk
     with caplog.at_level(logging.INFO, logger=cut.log.name):
         cut.check_repro(repo)
     assert calls == [([sys.executable, "scripts/check_repro.py"], repo)]
-    assert caplog.messages[-1] == "make check-repro: HEAD abc reproduces"
+    assert caplog.messages == [
+        "running make check-repro: a clean clone of HEAD rebuilt from scratch (slow)",
+        "make check-repro: HEAD abc reproduces",
+    ]
+    caplog.clear()
+    monkeypatch.setattr(cut, "run_child", gate(0, ""))
+    with caplog.at_level(logging.INFO, logger=cut.log.name):
+        cut.check_repro(repo)
+    assert caplog.messages[-1] == "make check-repro: passed"
 
 
 class Stand_ins:  # noqa: N801
@@ -281,17 +293,16 @@ class Stand_ins:  # noqa: N801
         monkeypatch.setattr(cut, "sh", sh)
 
 
-def test_a_release_records_commits_and_tags(repo, monkeypatch):
+def test_a_release_records_commits_and_tags(repo, monkeypatch, caplog):
     ninety_per_digit(repo)
     head = git(repo, "rev-parse", "HEAD")
     base = revisions.recording_commit(LAST, repo)
     stand_ins = Stand_ins(monkeypatch)
-    tag = cut.release(MAJOR, notes="Ninety train images per digit.")
+    with caplog.at_level(logging.INFO, logger=cut.log.name):
+        tag = cut.release(MAJOR, "Ninety train images per digit.", repo)
     assert tag == f"tinydigits@v{MAJOR}"
-    assert stand_ins.gates == [Path(".")]
-    assert stand_ins.repros == [
-        ([sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], Path("."))
-    ]
+    assert stand_ins.gates == [repo]
+    assert stand_ins.repros == [([sys.executable, "-m", "dvc", "--wait-for-lock", "repro"], repo)]
 
     # one commit on top, with the record, the changelog and the card, and nothing left over
     assert git(repo, "rev-parse", "HEAD~1") == head
@@ -304,7 +315,7 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch):
         "datasets/tinydigits/README.md",
         "datasets/tinydigits/releases.json",
     ]
-    entries = record.load(path=config.RECORD_FILE)
+    entries = record.load(path=repo / config.RECORD_FILE)
     assert entries[:-1] == ENTRIES
     new = entries[-1]
     files = cut.current_files(repo)
@@ -327,7 +338,9 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch):
                 "per_digit_before": [100] * 10,
                 "per_digit_after": [90] * 10,
             },
-            "test": diff.compare(diff.snapshot(base).splits, diff.snapshot(None).splits)["test"],
+            "test": diff.compare(
+                diff.snapshot(base, repo).splits, diff.snapshot(None, repo).splits
+            )["test"],
             "moved": {"train_to_test": 0, "test_to_train": 0},
             "relabelled": 0,
         },
@@ -348,6 +361,30 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch):
     }
     assert git(repo, "cat-file", "-t", f"refs/tags/tinydigits@v{MAJOR}") == "tag"  # annotated
 
+    # what the maintainer reads, in order
+    older = " ".join(f"tinydigits@v{e['version']}" for e in ENTRIES)
+    assert [r.getMessage() for r in caplog.records if r.name == cut.log.name] == [
+        f"{MAJOR} is a MAJOR release: train: images or labels changed (1,000 -> 900 images)",
+        f"compared image by image with {LAST} (commit {base[:7]}, which recorded it; tag "
+        f"tinydigits@v{LAST} is not in this clone (make tags))",
+        f"committed {release_commit[:7]} and tagged {older.replace(' ', ', ')}, "
+        f"tinydigits@v{MAJOR}; publish with: git push (CI's tags job then tags the pushed "
+        f"record), or push the tags yourself: git push origin {older} tinydigits@v{MAJOR}",
+    ]
+
+    # the next release is measured against this one, not against the one before it
+    (repo / "README.md").write_text("Another line of documentation.\n")
+    git(repo, "commit", "-qam", "docs")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=cut.log.name):
+        assert cut.release(f"{_major + 1}.0.1", root=repo) == f"tinydigits@v{_major + 1}.0.1"
+    patch = record.load(path=repo / config.RECORD_FILE)[-1]
+    assert (patch["bump"], patch["since"], patch["notes"]) == ("PATCH", MAJOR, "")
+    assert patch["change"]["train"]["kept"] == 900 and patch["change"]["train"]["added"] == 0
+    assert caplog.messages[1] == (
+        f"compared image by image with {MAJOR} (tag tinydigits@v{MAJOR}, commit {release_commit[:7]})"
+    )
+
 
 def test_a_release_whose_card_rebuild_changes_a_published_file_is_rolled_back(repo, monkeypatch):
     ninety_per_digit(repo)
@@ -362,7 +399,7 @@ def test_a_release_whose_card_rebuild_changes_a_published_file_is_rolled_back(re
 
     Stand_ins(monkeypatch, also=damage)
     with pytest.raises(ReleaseError) as err:
-        cut.release(MAJOR)
+        cut.release(MAJOR, root=repo)
     assert str(err.value) == (
         "a published file changed when the card was regenerated; the record must not feed any "
         "published file but the card"
@@ -380,14 +417,14 @@ def test_a_release_interrupted_after_its_writes_is_rolled_back(repo, monkeypatch
 
     Stand_ins(monkeypatch, also=ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        cut.release(MAJOR)
+        cut.release(MAJOR, root=repo)
     assert state(repo) == before
 
 
 def test_a_refused_release_runs_neither_the_gate_nor_dvc(repo, monkeypatch):
     stand_ins = Stand_ins(monkeypatch)
     with pytest.raises(ReleaseError, match="is a MAJOR bump but the change since"):
-        cut.release(MAJOR)
+        cut.release(MAJOR, root=repo)
     assert stand_ins.gates == stand_ins.repros == []
 
 
@@ -402,7 +439,7 @@ def test_without_the_last_releases_revision_the_change_is_left_out_with_a_warnin
     ]
 
 
-def test_the_command_line_takes_the_version_and_the_notes(repo, monkeypatch):
+def test_the_command_line_takes_the_version_and_the_notes(repo, monkeypatch, capsys):
     got = []
     monkeypatch.setattr(cut, "release", lambda version, notes="": got.append((version, notes)))
     cut.main([MAJOR, "--notes", "why"])
@@ -410,3 +447,66 @@ def test_the_command_line_takes_the_version_and_the_notes(repo, monkeypatch):
     assert got == [(MAJOR, "why"), (PATCH, "")]
     with pytest.raises(SystemExit):
         cut.main([])
+    with pytest.raises(SystemExit):
+        cut.main(["--help"])
+    words = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    assert words.startswith(
+        "usage: python -m pipeline release [-h] [--notes NOTES] version ``make release "
+        "VERSION=X.Y.Z``: record the committed dataset as a release, commit, tag. positional"
+    )
+
+
+def test_commands_run_with_this_interpreters_environment_first_on_path(repo, monkeypatch):
+    """As under `.venv/bin/python -m pipeline release` with .venv not activated: the card's
+    `dvc repro` must find this environment's python and dvc, not the first on the user's PATH."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    out = cut.sh(["python", "-c", "import sys; print(sys.prefix)"], repo)
+    assert out == sys.prefix + "\n"
+    assert cut.sh(["git", "rev-parse", "--show-toplevel"], repo).strip() == str(repo.resolve())
+
+
+def test_a_failing_command_is_named_with_its_error_line(repo, monkeypatch):
+    monkeypatch.setenv("LC_ALL", "C")  # git's own words, untranslated
+    with pytest.raises(ReleaseError) as err:
+        cut.sh(["git", "show", "no-such-revision"], repo)
+    # git's error line, not the usage hint it prints after it
+    assert str(err.value) == (
+        "`git show no-such-revision` failed: fatal: ambiguous argument 'no-such-revision': "
+        "unknown revision or path not in the working tree."
+    )
+    with pytest.raises(ReleaseError) as err:  # nothing on stderr: its stdout's last line
+        cut.sh(["python", "-c", "print('first'); print('last'); raise SystemExit(1)"], repo)
+    assert str(err.value).endswith(" failed: last")
+    with pytest.raises(ReleaseError) as err:
+        cut.sh(
+            ["python", "-c", "import sys; print('one\\ntwo', file=sys.stderr); sys.exit(1)"], repo
+        )
+    assert str(err.value).endswith(" failed: two")
+    with pytest.raises(ReleaseError) as err:
+        cut.sh(["python", "-c", "raise SystemExit(3)"], repo)
+    assert str(err.value) == (
+        "`python -c raise SystemExit(3)` failed: exit status 3, nothing printed"
+    )
+
+
+def test_without_a_git_identity_the_release_says_so_and_is_rolled_back(repo, monkeypatch, tmp_path):
+    ninety_per_digit(repo)
+    before = state(repo)
+    for name in ("AUTHOR_NAME", "AUTHOR_EMAIL", "COMMITTER_NAME", "COMMITTER_EMAIL"):
+        monkeypatch.delenv(f"GIT_{name}")
+    monkeypatch.delenv("EMAIL", raising=False)
+    (tmp_path / "empty.gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "empty.gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    Stand_ins(monkeypatch)
+    with pytest.raises(ReleaseError) as err:
+        cut.release(MAJOR, root=repo)
+    assert str(err.value).startswith(f"`git commit -q -m Release tinydigits@v{MAJOR}: MAJOR, ")
+    assert "failed: fatal: no email was given and auto-detection is disabled" in str(err.value)
+    assert state(repo) == before
+
+
+def test_the_release_date_of_a_repository_without_commits_is_an_error(tmp_path):
+    run(["git", "init", "-q", "-b", "main"], tmp_path)
+    with pytest.raises(ReleaseError, match=r"^cannot read HEAD's commit date: fatal: "):
+        cut.release_date(tmp_path)

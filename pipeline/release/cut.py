@@ -118,13 +118,24 @@ def check_repro(root: Path = Path(".")) -> None:
 
 
 def sh(cmd: list[str], root: Path) -> str:
+    """Run ``cmd`` in ``root`` with this interpreter's environment first on PATH (``.venv`` need not
+    be activated); its stdout, or a :class:`ReleaseError` quoting its error line (git's ``fatal:``
+    or ``error:``, else its last line of output)."""
     env = dict(
         os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     )
     result = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if result.returncode:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        # git ends some errors with a usage hint: quote its error line, else the last line
+        errors = [line for line in said if line.startswith(("fatal:", "error:"))]
         raise ReleaseError(
-            f"`{' '.join(cmd)}` failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+            f"`{' '.join(cmd)}` failed: "
+            + (
+                (errors or said)[-1]
+                if said
+                else f"exit status {result.returncode}, nothing printed"
+            )
         )
     return result.stdout
 
