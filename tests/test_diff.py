@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, ReleaseError, RevisionError
 from pipeline.core.storage import npz_bytes
-from pipeline.release import diff
+from pipeline.release import diff, fingerprint
 from tests.helpers import ROOT, run
 
 # 40 distinct images
@@ -345,7 +346,7 @@ def test_markdown_review_and_its_png(revs, pdiff, tmp_path):
     assert "**Leakage warning:** 2 images of A's train set are in B's test set" in md
     assert "| `test_accuracy` | `0.8` | `0.75` | -0.0500 |" in md
     assert "| train | B | " + " | ".join(map(str, np.bincount(B["train"][1], minlength=10))) in md
-    assert "| `croissant.json` | absent | 3 bytes" in md
+    assert f"| `croissant.json` | absent | 3 bytes, sha256 `{SHA_OF_BRACES[:16]}` |" in md
     assert "#### Params changed\n\nNone.\n" in md  # no params.yaml at either revision
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -433,3 +434,101 @@ def test_review_of_no_change_says_none(revs, tmp_path, capsys, monkeypatch):
     assert md.count("(unchanged) |") == 3
     png = review.figure(review.groups(B, B), "nothing")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_side_is_read_at_its_own_revision(revs, pdiff, tmp_path):
+    """dvc.yaml (which files are published), the metrics and the params are read at each revision,
+    not in the working tree, which here differs from both."""
+    repo, a, b = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    run(["git", "rm", "-q", "reports/metrics.json"], clone)
+    (clone / "params.yaml").write_text(json.dumps({"seed": 7}))
+    c = commit(clone, "no metrics; params")
+    (clone / "dvc.yaml").write_text("stages: {}\n")
+    (clone / "params.yaml").write_text(json.dumps({"seed": 8}))
+    (clone / "reports").mkdir(exist_ok=True)
+    (clone / "reports/metrics.json").write_text(json.dumps({"test_accuracy": 0.5}))
+    r = json.loads(pdiff(clone, a, c, "--json"))
+    assert numbers(r) == EXPECTED and r["test_accuracy"] == {"a": 0.8, "b": None}
+    md = pdiff(clone, b, c, "--markdown")
+    assert "| `seed` | absent | `7` |" in md
+    assert "| `test_accuracy` | `0.75` | absent |  |" in md
+
+
+def test_json_is_indented_and_the_output_ends_in_one_newline(revs, pdiff):
+    repo, a, b = revs
+    out = pdiff(repo, a, b, "--json")
+    assert out.startswith('{\n  "a": ') and out.endswith("}\n")
+    for form in ((), ("--markdown",)):
+        out = pdiff(repo, a, b, *form)
+        assert out.endswith("\n") and not out.endswith("\n\n")
+
+
+def test_the_png_goes_where_asked_creating_folders_and_replacing_a_file(
+    revs, pdiff, tmp_path, caplog
+):
+    repo, a, b = revs
+    png = tmp_path / "deep" / "er" / "review.png"
+    with caplog.at_level(logging.INFO, logger=diff.log.name):
+        pdiff(repo, a, b, "--png", str(png))
+    first = png.read_bytes()
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert caplog.messages == [f"wrote {png}"]
+    pdiff(repo, a, a, "--png", str(png))  # again, into the same folder: replaced
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.read_bytes() != first
+
+
+def test_the_text_tables_digits_under_their_headings(revs, pdiff):
+    repo, a, b = revs
+    lines = pdiff(repo, a, b).splitlines()
+    at = lines.index("train: 20 -> 18 images: 3 added, 5 removed, 15 kept")
+    after = np.bincount(B["train"][1], minlength=10)
+    assert lines[at + 1 : at + 4] == [
+        "  digit   " + "  ".join(f"{d:>4}" for d in range(10)),
+        "  A       " + "  ".join(f"{n:>4}" for n in [2] * 10),
+        "  B       " + "  ".join(f"{n:>4}" for n in after),
+    ]
+
+
+def test_per_digit_counts_list_every_digit_even_one_absent():
+    no_nines = {s: (x[y != 9], y[y != 9]) for s, (x, y) in A.items()}
+    r = diff.compare(A, no_nines)
+    assert r["train"]["per_digit_after"] == [2] * 9 + [0]
+    assert diff.compare(no_nines, A)["test"]["per_digit_before"] == [1] * 9 + [0]
+
+
+def test_the_default_base_is_found_in_the_repository_named(revs, tmp_path, monkeypatch):
+    repo, a, _ = revs
+    monkeypatch.chdir(tmp_path)  # not a repository
+    assert diff.default_base(repo) == (
+        "tinydigits@v1.0.0",
+        f"release 1.0.0 (tag tinydigits@v1.0.0, commit {a[:7]})",
+    )
+
+
+def test_review_compares_with_main_by_default(revs, tmp_path, capsys, monkeypatch):
+    from pipeline.release import review
+
+    repo, _, b = revs
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    monkeypatch.chdir(clone)
+    capsys.readouterr()
+    review.main([])
+    assert f"A = `main ({b[:7]})` -> B = `working tree`" in capsys.readouterr().out
+
+
+def test_a_review_group_takes_each_digits_first_image_then_each_ones_second():
+    """Cut at SHOWN_PER_GROUP, a group still shows every digit: round-robin over the digits."""
+    from pipeline.release import review
+
+    b = {"train": split(np.r_[5:10, 15:20]), "test": A["test"]}  # 0..4 and 10..14 removed
+    (title, images, labels), *rest = review.groups(A, b)
+    assert title == "train: removed" and rest == []
+    assert labels.dtype == np.int64 and labels.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+    first = {int(label): i for i, label in reversed(list(enumerate(labels)))}
+    for digit, at in first.items():  # each digit's images in one fixed order: by content hash
+        same = [i for i in np.flatnonzero(labels == digit)]
+        hashes = [fingerprint.image_hash(images[i]) for i in same]
+        assert hashes == sorted(hashes) and same[0] == at

@@ -28,11 +28,7 @@ RECORDED = [
 ]
 LAST = RECORDED[-1][0]
 _major, _minor, _patch = map(int, LAST.split("."))
-PATCH, MINOR, MAJOR = (
-    f"{_major}.{_minor}.{_patch + 1}",
-    f"{_major}.{_minor + 1}.0",
-    f"{_major + 1}.0.0",
-)
+PATCH, MAJOR = f"{_major}.{_minor}.{_patch + 1}", f"{_major + 1}.0.0"
 
 
 def git(repo, *args):
@@ -84,20 +80,18 @@ def project(cold_build, tmp_path_factory):
     return base, repo, v1
 
 
+# Through make, as a maintainer types it: no VERSION at all, and a bump the measured change refutes.
+# Every other refusal, and each message word for word, is tested in process in tests/test_cut.py.
 @pytest.mark.parametrize(
     "version, message",
     [
         ("", "VERSION must be a semantic version MAJOR.MINOR.PATCH such as 2.0.0, got ''"),
-        ("2.0", "VERSION must be a semantic version"),
-        (LAST, f"VERSION {LAST} is not greater than the last release, {LAST}"),
-        ("0.9.9", "not greater than the last release"),
         # The project as it stands has the files of the last release and one more line of docs: PATCH.
         (
             MAJOR,
             f"VERSION {MAJOR} is a MAJOR bump but the change since {LAST} is PATCH (every published "
             f"file is byte-identical (card, metadata or code changed)); release it as {PATCH}",
         ),
-        (MINOR, f"is a MINOR bump but the change since {LAST} is PATCH"),
     ],
 )
 def test_refuses_a_bad_version(project, version, message):
