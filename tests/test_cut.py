@@ -510,3 +510,29 @@ def test_the_release_date_of_a_repository_without_commits_is_an_error(tmp_path):
     run(["git", "init", "-q", "-b", "main"], tmp_path)
     with pytest.raises(ReleaseError, match=r"^cannot read HEAD's commit date: fatal: "):
         cut.release_date(tmp_path)
+
+
+def test_every_reason_is_named_in_the_refusal_the_log_and_the_commit(repo, monkeypatch, caplog):
+    path = repo / DATA / "test.npz"
+    images, labels = reader.validate(reader.parse_npz(path.read_bytes()))
+    path.write_bytes(npz_bytes({"images": images[::-1], "labels": labels[::-1]}))
+    ninety_per_digit(repo)  # commits both
+    reasons = (
+        "train: images or labels changed (1,000 -> 900 images); test.npz: same images and labels "
+        "but other bytes (order or encoding), so its pinned sha256 breaks"
+    )
+    with pytest.raises(ReleaseError) as err:
+        cut.plan(MINOR, repo)
+    assert f"the change since {LAST} is MAJOR ({reasons}); release it as {MAJOR}" in str(err.value)
+    Stand_ins(monkeypatch)
+    with caplog.at_level(logging.INFO, logger=cut.log.name):
+        cut.release(MAJOR, root=repo)
+    assert caplog.messages[0] == f"{MAJOR} is a MAJOR release: {reasons}"
+    assert git(repo, "log", "-1", "--format=%s") == f"Release tinydigits@v{MAJOR}: MAJOR, {reasons}"
+
+
+def test_a_git_error_line_is_quoted_before_its_hints(repo):
+    script = "import sys; sys.exit('error: it broke\\nhint: try this')"  # both lines on stderr
+    with pytest.raises(ReleaseError) as err:
+        cut.sh(["python", "-c", script], repo)
+    assert str(err.value).endswith(" failed: error: it broke")
