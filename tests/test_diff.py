@@ -532,3 +532,15 @@ def test_a_review_group_takes_each_digits_first_image_then_each_ones_second():
         same = [i for i in np.flatnonzero(labels == digit)]
         hashes = [fingerprint.image_hash(images[i]) for i in same]
         assert hashes == sorted(hashes) and same[0] == at
+
+
+def test_a_file_absent_at_a_revision_or_in_the_tree_is_named_with_where(revs):
+    from pipeline.release import revisions
+
+    repo, a, _ = revs
+    with pytest.raises(RevisionError) as err:
+        revisions.show(a, "nope.txt", repo)
+    assert str(err.value) == f"nope.txt does not exist at revision {a!r}"
+    with pytest.raises(RevisionError) as err:
+        revisions.show(None, "nope.txt", repo)
+    assert str(err.value) == "nope.txt does not exist in the working tree"

@@ -65,3 +65,51 @@ stages:
     outs: [datasets/interim/elsewhere.npz, datasets/tinydigits/croissant.json]
 """
     assert fingerprint.published_names(dvc_yaml) == ["kept.pkl", "plain.npz", "scores.json"]
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_split_with_pickles_only_is_read_from_its_pickle(split):
+    """A revision that publishes no .npz (a fork that dropped them) is still measured."""
+    files = {n: (ROOT / "datasets/tinydigits" / n).read_bytes() for n in V1_ENTRY["files"]}
+    from_npz = fingerprint.split_arrays(files, split)
+    pickles = {n: b for n, b in files.items() if n.endswith(".pkl")}
+    images, labels = fingerprint.split_arrays(pickles, split)
+    assert np.array_equal(images, from_npz[0]) and np.array_equal(labels, from_npz[1])
+    assert fingerprint.measure(pickles)["splits"] == fingerprint.measure(files)["splits"]
+
+
+@pytest.mark.parametrize("suffix", ["npz", "pkl"])
+def test_an_unreadable_split_file_is_named(suffix):
+    from pipeline.core.errors import PipelineError
+
+    with pytest.raises(PipelineError, match=rf"^train\.{suffix}"):
+        fingerprint.split_arrays({f"train.{suffix}": b"not a " + suffix.encode()}, "train")
+    good = ROOT / f"datasets/tinydigits/test.{suffix}"
+    with pytest.raises(PipelineError, match=rf"^train\.{suffix}: "):  # readable, but not a split
+        fingerprint.split_arrays({f"train.{suffix}": _wrong_shape(suffix, good)}, "train")
+
+
+def _wrong_shape(suffix, good):
+    """A readable file of the right kind whose arrays are not a split: images (N, 64)."""
+    import pickle
+
+    from pipeline.core.storage import npz_bytes
+    from pipeline.loader import reader
+
+    images, labels = reader.validate(
+        reader.parse_npz(good.read_bytes())
+        if suffix == "npz"
+        else reader.unpickle(good.read_bytes())
+    )
+    arrays = {"images": images.reshape(len(images), 64), "labels": labels}
+    return npz_bytes(arrays) if suffix == "npz" else pickle.dumps(arrays, protocol=4)
+
+
+def test_per_digit_counts_list_all_ten_digits_even_one_absent():
+    files = {n: (ROOT / "datasets/tinydigits" / n).read_bytes() for n in ("train.npz", "test.npz")}
+    from pipeline.core.storage import npz_bytes
+
+    images, labels = fingerprint.split_arrays(files, "test")
+    keep = labels != 9
+    files["test.npz"] = npz_bytes({"images": images[keep], "labels": labels[keep]})
+    assert fingerprint.measure(files)["splits"]["test"]["per_digit"] == [20] * 9 + [0]
