@@ -69,7 +69,7 @@ BY_HAND["bench"] = (
     "suite's time is itself a goal (docs/performance.md); the maintainer runs it, after `make repro`"
 )
 BY_HAND["mutate"] = (
-    "installs mutmut from the package index on first use and takes minutes (about 12 for its "
+    "installs mutmut from the package index on first use and takes minutes (about 26 for its "
     "default modules on 2 cores); tests/test_mutate.py tests its own logic, and the "
     "maintainer runs it on the modules a change touched (docs/testing.md)"
 )
