@@ -334,10 +334,12 @@ def test_an_unchanged_file_says_so(revs, pdiff):
     assert "benchmark test accuracy: 0.8000 -> 0.8000 (+0.0000)" in out
 
 
-def test_markdown_review_and_its_png(revs, pdiff, tmp_path):
+def test_markdown_review_and_its_png(revs, pdiff, tmp_path, caplog):
     repo, a, b = revs
-    png = tmp_path / "local" / "review.png"
-    md = pdiff(repo, a, b, "--markdown", "--png", str(png))
+    png = tmp_path / "deep" / "er" / "review.png"  # folders made as needed
+    with caplog.at_level(logging.INFO, logger=diff.log.name):
+        md = pdiff(repo, a, b, "--markdown", "--png", str(png))
+    assert caplog.messages == [f"wrote {png}"]
     assert md.startswith(f"### TinyDigits data review\n\nA = `{a}` -> B = `{b}`\n")
     assert "| train | 20 | 18 | 3 | 5 | 15 |" in md and "| test | 10 | 11 | 6 | 5 | 5 |" in md
     assert (
@@ -348,7 +350,10 @@ def test_markdown_review_and_its_png(revs, pdiff, tmp_path):
     assert "| train | B | " + " | ".join(map(str, np.bincount(B["train"][1], minlength=10))) in md
     assert f"| `croissant.json` | absent | 3 bytes, sha256 `{SHA_OF_BRACES[:16]}` |" in md
     assert "#### Params changed\n\nNone.\n" in md  # no params.yaml at either revision
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    first = png.read_bytes()
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    pdiff(repo, a, a, "--png", str(png))  # again, into the same folder: replaced
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.read_bytes() != first
 
 
 def test_review_groups_are_what_changed_by_content():
@@ -463,20 +468,6 @@ def test_json_is_indented_and_the_output_ends_in_one_newline(revs, pdiff):
     for form in ((), ("--markdown",)):
         out = pdiff(repo, a, b, *form)
         assert out.endswith("\n") and not out.endswith("\n\n")
-
-
-def test_the_png_goes_where_asked_creating_folders_and_replacing_a_file(
-    revs, pdiff, tmp_path, caplog
-):
-    repo, a, b = revs
-    png = tmp_path / "deep" / "er" / "review.png"
-    with caplog.at_level(logging.INFO, logger=diff.log.name):
-        pdiff(repo, a, b, "--png", str(png))
-    first = png.read_bytes()
-    assert first[:8] == b"\x89PNG\r\n\x1a\n"
-    assert caplog.messages == [f"wrote {png}"]
-    pdiff(repo, a, a, "--png", str(png))  # again, into the same folder: replaced
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.read_bytes() != first
 
 
 def test_the_text_tables_digits_under_their_headings(revs, pdiff):
