@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import subprocess
 
@@ -203,6 +204,55 @@ def test_the_command_prints_created_tags_on_stdout_and_refusals_as_one_line(hist
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.startswith("tags: error: no tag was made: release 1.1.0: tag")
     assert "Traceback" not in refused.stderr and len(refused.stderr.splitlines()) == 1
+
+
+def test_make_tags_says_what_it_made_and_what_was_there(history, monkeypatch, capsys, caplog):
+    """`python -m pipeline tags` in this process (where `make mutate` reaches it): the tags made on
+    stdout, one log line per release for the maintainer."""
+    repo, commits = history
+    monkeypatch.chdir(repo)
+    with caplog.at_level(logging.INFO, logger=tags.log.name):
+        tags.main([])
+    assert capsys.readouterr().out == "tinydigits@v1.0.0\ntinydigits@v1.1.0\n"
+    one, two = commits["1.0.0"][:7], commits["1.1.0"][:7]
+    assert caplog.messages == [
+        f"tinydigits@v1.0.0 created at {one}, the commit that recorded 1.0.0 (1 files match the record)",
+        f"tinydigits@v1.1.0 created at {two}, the commit that recorded 1.1.0 (2 files match the record)",
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=tags.log.name):
+        tags.main([])
+    assert capsys.readouterr().out == ""
+    assert caplog.messages == [
+        f"tinydigits@v1.0.0 already at {one}, the commit that recorded 1.0.0",
+        f"tinydigits@v1.1.0 already at {two}, the commit that recorded 1.1.0",
+    ]
+
+
+def test_every_file_of_a_release_is_checked_after_an_absent_one(history):
+    repo, commits = history
+    at = commits["1.0.0"][:7]
+    absent, other = b"never committed", b"not what was committed"
+    files = {"a.npz": absent, "train.npz": other}
+    assert tags.problems_at(entry("1.0.0", files), commits["1.0.0"], repo) == [
+        f"release 1.0.0: {DATA}/a.npz is absent at {at}, the commit that recorded it; the record "
+        f"says 15 bytes sha256 {hashlib.sha256(absent).hexdigest()}",
+        f"release 1.0.0: {DATA}/train.npz at {at} is 3 bytes sha256 "
+        f"{hashlib.sha256(b'one').hexdigest()}, but the record says 22 bytes sha256 "
+        f"{hashlib.sha256(other).hexdigest()}",
+    ]
+
+
+def test_without_a_record_at_head_nothing_is_tagged(tmp_path):
+    run(["git", "init", "-q", "-b", "main"], tmp_path)
+    (tmp_path / "notes.txt").write_text("no release yet")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "first")
+    with pytest.raises(ReleaseError) as err:
+        tags.plan(tmp_path)
+    assert str(err.value) == (
+        "HEAD has no datasets/tinydigits/releases.json: there is no release to tag"
+    )
 
 
 # ---- this repository: a fresh clone of main, `make tags`, and the consumer commands ------------
