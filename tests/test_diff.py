@@ -535,3 +535,68 @@ def test_a_file_absent_at_a_revision_or_in_the_tree_is_named_with_where(revs):
     with pytest.raises(RevisionError) as err:
         revisions.show(None, "nope.txt", repo)
     assert str(err.value) == "nope.txt does not exist in the working tree"
+
+
+def test_the_review_markdown_whole():
+    """The pull request's review as GitHub renders it: every blank line before a table or a quote
+    matters, so the whole text is pinned (each piece has its own test above)."""
+    from pipeline.release import review
+
+    def short(blob):
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    files_a = {"test.npz": b"t" * 1000, "train.npz": b"a" * 2500}
+    files_b = {"croissant.json": b"{}\n", "test.npz": b"t" * 1000, "train.npz": b"b" * 2400}
+    r = diff.report(
+        diff.Snapshot("A", A, files_a, 0.8), diff.Snapshot("B (abc1234)", B, files_b, 0.75)
+    )
+    c, t, a, b = (short(blob) for blob in (b"{}\n", b"t" * 1000, b"a" * 2500, b"b" * 2400))
+    params = [("sample.train_per_class", 100, 90)]
+    metrics = [("test_accuracy", 0.8, 0.75), ("gate.passed", None, True)]
+    assert (
+        review.markdown(r, params, metrics)
+        == f"""### TinyDigits data review
+
+A = `A` -> B = `B (abc1234)`
+
+| split | images in A | images in B | added | removed | kept |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| train | 20 | 18 | 3 | 5 | 15 |
+| test | 10 | 11 | 6 | 5 | 5 |
+
+Moved between splits: 2 from train to test, 3 from test to train. Labels changed: 1.
+
+> **Leakage warning:** 2 images of A's train set are in B's test set. A model trained on A and \
+scored on B would be scored on its own training images: do not compare such scores.
+
+#### Images per digit
+
+| split | | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | total |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| train | A | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 2 | 20 |
+| train | B | 2 | 4 | 3 | 2 | 2 | 1 | 1 | 1 | 1 | 1 | 18 |
+| test | A | 1 | 1 | 1 | 1 | 1 | 1 | 1 | 1 | 1 | 1 | 10 |
+| test | B | 1 | 1 | 1 | 1 | 0 | 2 | 2 | 1 | 1 | 1 | 11 |
+
+#### Params changed
+
+| param | A | B |
+| --- | --- | --- |
+| `sample.train_per_class` | `100` | `90` |
+
+#### Metrics changed (`reports/metrics.json`)
+
+| metric | A | B | change |
+| --- | ---: | ---: | ---: |
+| `test_accuracy` | `0.8` | `0.75` | -0.0500 |
+| `gate.passed` | absent | `true` |  |
+
+#### Files
+
+| file | A | B |
+| --- | --- | --- |
+| `croissant.json` | absent | 3 bytes, sha256 `{c}` |
+| `test.npz` | 1,000 bytes, sha256 `{t}` | 1,000 bytes, sha256 `{t}` (unchanged) |
+| `train.npz` | 2,500 bytes, sha256 `{a}` | 2,400 bytes, sha256 `{b}` |
+"""
+    )
