@@ -159,6 +159,33 @@ ENTRIES = record.load(path=ROOT / record.RECORD_FILE)
 V1_ENTRY = ENTRIES[0]
 
 
+# The last release recorded, and the next version of each level: refusals are phrased against it, so
+# that cutting a release never breaks a test.
+LAST = ENTRIES[-1]["version"]
+_major, _minor, _patch = map(int, LAST.split("."))
+PATCH, MINOR, MAJOR = (
+    f"{_major}.{_minor}.{_patch + 1}",
+    f"{_major}.{_minor + 1}.0",
+    f"{_major + 1}.0.0",
+)
+PATCH_AFTER_MAJOR = f"{_major + 1}.0.1"  # once MAJOR is released
+
+
+def git(repo: Path, *args: str) -> str:
+    """``git ARGS`` in ``repo`` (it must succeed); its stdout, stripped."""
+    return run(["git", *args], repo).stdout.strip()
+
+
+def release_state(repo: Path) -> tuple:
+    """What a refused or failed release must leave as it was: HEAD, the tags, the tree, the record."""
+    return (
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "tag", "--list"),
+        git(repo, "status", "--porcelain"),
+        (repo / config.RECORD_FILE).read_bytes(),
+    )
+
+
 RAW_PARAMS = yaml.safe_load((ROOT / config.PARAMS_FILE).read_text())  # params.yaml as committed
 
 

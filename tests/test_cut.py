@@ -23,16 +23,20 @@ from pipeline.core.errors import ReleaseError
 from pipeline.core.storage import npz_bytes
 from pipeline.loader import reader
 from pipeline.release import changelog, cut, diff, fingerprint, record, revisions
-from tests.helpers import ENTRIES, ROOT, run
+from tests.helpers import (
+    ENTRIES,
+    LAST,
+    MAJOR,
+    MINOR,
+    PATCH,
+    PATCH_AFTER_MAJOR,
+    ROOT,
+    git,
+    release_state,
+    run,
+)
 
 DATA = config.DATASET_DIR
-LAST = ENTRIES[-1]["version"]
-_major, _minor, _patch = map(int, LAST.split("."))
-PATCH, MINOR, MAJOR = (
-    f"{_major}.{_minor}.{_patch + 1}",
-    f"{_major}.{_minor + 1}.0",
-    f"{_major + 1}.0.0",
-)
 COPIED = [
     "dvc.yaml",
     "params.yaml",
@@ -46,28 +50,12 @@ COPIED = [
 COMMITTED_AT = "2031-02-03T23:30:00+00:00"  # HEAD's committer date: the release's date (UTC)
 
 
-def git(repo, *args):
-    return run(["git", *args], repo).stdout.strip()
-
-
-def state(repo):
-    """What a refused or failed release must leave as it was."""
-    return (
-        git(repo, "rev-parse", "HEAD"),
-        git(repo, "tag", "--list"),
-        git(repo, "status", "--porcelain"),
-        (repo / config.RECORD_FILE).read_bytes(),
-    )
-
-
-@pytest.fixture
-def repo(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
     """A repository whose first commit holds this project's published files and record (so it
     records every release so far, untagged; no card or CHANGELOG.md yet: a release writes them),
-    then a commit that changes documentation only (a PATCH change). Each call names the repository
-    as its root, from a working directory that is not a repository at all, so that a call that
-    forgot its root cannot pass by reading the working directory's."""
-    repo = tmp_path / "repo"
+    then a commit that changes documentation only (a PATCH change). Built once; never changed."""
+    repo = tmp_path_factory.mktemp("cut") / "repo"
     for rel in COPIED:
         (repo / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / rel, repo / rel)
@@ -77,6 +65,15 @@ def repo(tmp_path, monkeypatch):
     (repo / "README.md").write_text("A line of documentation: a PATCH-level change.\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "docs")
+    return repo
+
+
+@pytest.fixture
+def repo(template, tmp_path, monkeypatch):
+    """This test's own copy of :func:`template`. Each call names the repository as its root, from
+    a working directory that is not a repository at all, so that a call that forgot its root cannot
+    pass by reading the working directory's."""
+    repo = shutil.copytree(template, tmp_path / "repo")
     monkeypatch.chdir(tmp_path)
     for who in ("AUTHOR", "COMMITTER"):  # the release commits in this process: a git identity
         monkeypatch.setenv(f"GIT_{who}_NAME", "tests")
@@ -119,11 +116,11 @@ def ninety_per_digit(repo):
     ],
 )
 def test_a_bad_version_is_refused_with_what_would_be_valid(repo, version, message):
-    before = state(repo)
+    before = release_state(repo)
     with pytest.raises(ReleaseError) as err:
         cut.plan(version, repo)
     assert str(err.value) == message
-    assert state(repo) == before
+    assert release_state(repo) == before
 
 
 def test_the_bump_the_change_calls_for_passes_the_cheap_checks(repo):
@@ -272,7 +269,7 @@ def test_the_gate_is_this_interpreter_running_check_repro_in_the_root(repo, monk
     assert caplog.messages[-1] == "make check-repro: passed"
 
 
-class Stand_ins:  # noqa: N801
+class StandIns:
     """The gate and the card's ``dvc repro``, replaced; ``card`` is what the repro writes, and
     ``also`` runs after it (to change a published file, say)."""
 
@@ -297,7 +294,7 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch, caplog):
     ninety_per_digit(repo)
     head = git(repo, "rev-parse", "HEAD")
     base = revisions.recording_commit(LAST, repo)
-    stand_ins = Stand_ins(monkeypatch)
+    stand_ins = StandIns(monkeypatch)
     with caplog.at_level(logging.INFO, logger=cut.log.name):
         tag = cut.release(MAJOR, "Ninety train images per digit.", repo)
     assert tag == f"tinydigits@v{MAJOR}"
@@ -377,7 +374,7 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch, caplog):
     git(repo, "commit", "-qam", "docs")
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=cut.log.name):
-        assert cut.release(f"{_major + 1}.0.1", root=repo) == f"tinydigits@v{_major + 1}.0.1"
+        assert cut.release(PATCH_AFTER_MAJOR, root=repo) == f"tinydigits@v{PATCH_AFTER_MAJOR}"
     patch = record.load(path=repo / config.RECORD_FILE)[-1]
     assert (patch["bump"], patch["since"], patch["notes"]) == ("PATCH", MAJOR, "")
     assert patch["change"]["train"]["kept"] == 900 and patch["change"]["train"]["added"] == 0
@@ -388,7 +385,7 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch, caplog):
 
 def test_a_release_whose_card_rebuild_changes_a_published_file_is_rolled_back(repo, monkeypatch):
     ninety_per_digit(repo)
-    before = state(repo)
+    before = release_state(repo)
     changelog_before = (repo / config.CHANGELOG_FILE).exists()
 
     def damage(root):  # the same test images in another order: other bytes
@@ -397,32 +394,32 @@ def test_a_release_whose_card_rebuild_changes_a_published_file_is_rolled_back(re
             npz_bytes({"images": images[::-1], "labels": labels[::-1]})
         )
 
-    Stand_ins(monkeypatch, also=damage)
+    StandIns(monkeypatch, also=damage)
     with pytest.raises(ReleaseError) as err:
         cut.release(MAJOR, root=repo)
     assert str(err.value) == (
         "a published file changed when the card was regenerated; the record must not feed any "
         "published file but the card"
     )
-    assert state(repo) == before  # no commit, no tag, the record and the files as they were
+    assert release_state(repo) == before  # no commit, no tag, the record and the files as they were
     assert (repo / config.CHANGELOG_FILE).exists() == changelog_before
 
 
 def test_a_release_interrupted_after_its_writes_is_rolled_back(repo, monkeypatch):
     ninety_per_digit(repo)
-    before = state(repo)
+    before = release_state(repo)
 
     def ctrl_c(root):
         raise KeyboardInterrupt
 
-    Stand_ins(monkeypatch, also=ctrl_c)
+    StandIns(monkeypatch, also=ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         cut.release(MAJOR, root=repo)
-    assert state(repo) == before
+    assert release_state(repo) == before
 
 
 def test_a_refused_release_runs_neither_the_gate_nor_dvc(repo, monkeypatch):
-    stand_ins = Stand_ins(monkeypatch)
+    stand_ins = StandIns(monkeypatch)
     with pytest.raises(ReleaseError, match="is a MAJOR bump but the change since"):
         cut.release(MAJOR, root=repo)
     assert stand_ins.gates == stand_ins.repros == []
@@ -491,19 +488,19 @@ def test_a_failing_command_is_named_with_its_error_line(repo, monkeypatch):
 
 def test_without_a_git_identity_the_release_says_so_and_is_rolled_back(repo, monkeypatch, tmp_path):
     ninety_per_digit(repo)
-    before = state(repo)
+    before = release_state(repo)
     for name in ("AUTHOR_NAME", "AUTHOR_EMAIL", "COMMITTER_NAME", "COMMITTER_EMAIL"):
         monkeypatch.delenv(f"GIT_{name}")
     monkeypatch.delenv("EMAIL", raising=False)
     (tmp_path / "empty.gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "empty.gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    Stand_ins(monkeypatch)
+    StandIns(monkeypatch)
     with pytest.raises(ReleaseError) as err:
         cut.release(MAJOR, root=repo)
     assert str(err.value).startswith(f"`git commit -q -m Release tinydigits@v{MAJOR}: MAJOR, ")
     assert "failed: fatal: no email was given and auto-detection is disabled" in str(err.value)
-    assert state(repo) == before
+    assert release_state(repo) == before
 
 
 def test_the_release_date_of_a_repository_without_commits_is_an_error(tmp_path):
@@ -524,7 +521,7 @@ def test_every_reason_is_named_in_the_refusal_the_log_and_the_commit(repo, monke
     with pytest.raises(ReleaseError) as err:
         cut.plan(MINOR, repo)
     assert f"the change since {LAST} is MAJOR ({reasons}); release it as {MAJOR}" in str(err.value)
-    Stand_ins(monkeypatch)
+    StandIns(monkeypatch)
     with caplog.at_level(logging.INFO, logger=cut.log.name):
         cut.release(MAJOR, root=repo)
     assert caplog.messages[0] == f"{MAJOR} is a MAJOR release: {reasons}"

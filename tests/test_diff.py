@@ -14,7 +14,7 @@ import pytest
 from pipeline.core import config
 from pipeline.core.errors import PipelineError, ReleaseError, RevisionError
 from pipeline.core.storage import npz_bytes
-from pipeline.release import diff, fingerprint
+from pipeline.release import diff, fingerprint, review, revisions
 from tests.helpers import ROOT, run
 
 # 40 distinct images
@@ -357,8 +357,6 @@ def test_markdown_review_and_its_png(revs, pdiff, tmp_path, caplog):
 
 
 def test_review_groups_are_what_changed_by_content():
-    from pipeline.release import review
-
     got = {title: (len(labels), labels.tolist()) for title, _, labels in review.groups(A, B)}
     assert {t: n for t, (n, _) in got.items()} == {
         "train: removed": 3,
@@ -371,8 +369,6 @@ def test_review_groups_are_what_changed_by_content():
 
 
 def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, monkeypatch):
-    from pipeline.release import review
-
     repo, a, _ = revs
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
@@ -412,8 +408,6 @@ def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, mon
 
 
 def test_review_takes_one_revision(revs, monkeypatch):
-    from pipeline.release import review
-
     monkeypatch.chdir(revs[0])
     with pytest.raises(PipelineError) as err:
         review.main(["a", "b"])
@@ -421,8 +415,6 @@ def test_review_takes_one_revision(revs, monkeypatch):
 
 
 def test_review_of_no_change_says_none(revs, tmp_path, capsys, monkeypatch):
-    from pipeline.release import review
-
     repo, _, b = revs
     monkeypatch.chdir(repo)
     capsys.readouterr()
@@ -499,8 +491,6 @@ def test_the_default_base_is_found_in_the_repository_named(revs, tmp_path, monke
 
 
 def test_review_compares_with_main_by_default(revs, tmp_path, capsys, monkeypatch):
-    from pipeline.release import review
-
     repo, _, b = revs
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
@@ -512,8 +502,6 @@ def test_review_compares_with_main_by_default(revs, tmp_path, capsys, monkeypatc
 
 def test_a_review_group_takes_each_digits_first_image_then_each_ones_second():
     """Cut at SHOWN_PER_GROUP, a group still shows every digit: round-robin over the digits."""
-    from pipeline.release import review
-
     b = {"train": split(np.r_[5:10, 15:20]), "test": A["test"]}  # 0..4 and 10..14 removed
     (title, images, labels), *rest = review.groups(A, b)
     assert title == "train: removed" and rest == []
@@ -526,8 +514,6 @@ def test_a_review_group_takes_each_digits_first_image_then_each_ones_second():
 
 
 def test_a_file_absent_at_a_revision_or_in_the_tree_is_named_with_where(revs):
-    from pipeline.release import revisions
-
     repo, a, _ = revs
     with pytest.raises(RevisionError) as err:
         revisions.show(a, "nope.txt", repo)
@@ -540,7 +526,6 @@ def test_a_file_absent_at_a_revision_or_in_the_tree_is_named_with_where(revs):
 def test_the_review_markdown_whole():
     """The pull request's review as GitHub renders it: every blank line before a table or a quote
     matters, so the whole text is pinned (each piece has its own test above)."""
-    from pipeline.release import review
 
     def short(blob):
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
+from pipeline.core.errors import PipelineError
+from pipeline.core.storage import npz_bytes
+from pipeline.loader import reader
 from pipeline.release import fingerprint
 from tests.helpers import ROOT, V1_ENTRY
 
@@ -80,8 +85,6 @@ def test_a_split_with_pickles_only_is_read_from_its_pickle(split):
 
 @pytest.mark.parametrize("suffix", ["npz", "pkl"])
 def test_an_unreadable_split_file_is_named(suffix):
-    from pipeline.core.errors import PipelineError
-
     with pytest.raises(PipelineError, match=rf"^train\.{suffix}"):
         fingerprint.split_arrays({f"train.{suffix}": b"not a " + suffix.encode()}, "train")
     good = ROOT / f"datasets/tinydigits/test.{suffix}"
@@ -91,11 +94,6 @@ def test_an_unreadable_split_file_is_named(suffix):
 
 def _wrong_shape(suffix, good):
     """A readable file of the right kind whose arrays are not a split: images (N, 64)."""
-    import pickle
-
-    from pipeline.core.storage import npz_bytes
-    from pipeline.loader import reader
-
     images, labels = reader.validate(
         reader.parse_npz(good.read_bytes())
         if suffix == "npz"
@@ -107,8 +105,6 @@ def _wrong_shape(suffix, good):
 
 def test_per_digit_counts_list_all_ten_digits_even_one_absent():
     files = {n: (ROOT / "datasets/tinydigits" / n).read_bytes() for n in ("train.npz", "test.npz")}
-    from pipeline.core.storage import npz_bytes
-
     images, labels = fingerprint.split_arrays(files, "test")
     keep = labels != 9
     files["test.npz"] = npz_bytes({"images": images[keep], "labels": labels[keep]})

@@ -16,33 +16,26 @@ import numpy as np
 import pytest
 
 from scripts.oracle import reference_splits
-from tests.helpers import ROOT, copy_build, ctrl_c, link_venv, run, update_params
+from tests.helpers import (
+    ENTRIES,
+    LAST,
+    MAJOR,
+    PATCH,
+    PATCH_AFTER_MAJOR,
+    copy_build,
+    ctrl_c,
+    git,
+    link_venv,
+    release_state,
+    run,
+    update_params,
+)
 
 pytestmark = pytest.mark.e2e
 TRAIN = "datasets/tinydigits/train.npz"
-# The releases recorded today: the refusals are phrased against the last of them, so that cutting a
-# release never breaks this file. RECORDED: [(version, bump), ...]; LAST and its PATCH successor.
-RECORDED = [
-    (e["version"], e["bump"])
-    for e in json.loads((ROOT / "datasets/tinydigits/releases.json").read_text())["releases"]
-]
-LAST = RECORDED[-1][0]
-_major, _minor, _patch = map(int, LAST.split("."))
-PATCH, MAJOR = f"{_major}.{_minor}.{_patch + 1}", f"{_major + 1}.0.0"
-
-
-def git(repo, *args):
-    return run(["git", *args], repo).stdout.strip()
-
-
-def state(repo):
-    """What a refused release must leave as it was."""
-    return (
-        git(repo, "rev-parse", "HEAD"),
-        git(repo, "tag", "--list"),
-        git(repo, "status", "--porcelain"),
-        (repo / "datasets/tinydigits/releases.json").read_bytes(),
-    )
+# The releases recorded today, [(version, bump), ...]: the refusals are phrased against the last
+# of them (helpers.LAST), so that cutting a release never breaks this file.
+RECORDED = [(e["version"], e["bump"]) for e in ENTRIES]
 
 
 def make_release(repo, version, notes=""):
@@ -56,14 +49,14 @@ def make_release(repo, version, notes=""):
 
 
 def assert_refused(repo, version, message, *, slow=False):
-    before = state(repo)
+    before = release_state(repo)
     result = make_release(repo, version)
     errors = [line for line in result.stderr.splitlines() if line.startswith("release: error:")]
     assert result.returncode != 0 and len(errors) == 1, result.stderr
     assert message in errors[0], errors[0]
     assert "Traceback" not in result.stderr
     assert ("running make check-repro" in result.stderr) == slow  # cheap checks come first
-    assert state(repo) == before
+    assert release_state(repo) == before
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +135,7 @@ def test_ctrl_c_in_the_gate_releases_nothing_and_leaves_no_clone(project):
     base, repo, _ = project
     tmp = base / "tmp-ctrl-c"
     tmp.mkdir()
-    before = state(repo)
+    before = release_state(repo)
     status, output = ctrl_c(
         repo,
         ["make", "-o", ".venv/.installed", "release", f"VERSION={PATCH}"],
@@ -158,7 +151,7 @@ def test_ctrl_c_in_the_gate_releases_nothing_and_leaves_no_clone(project):
     ), output
     # make's own last line: "Interrupt" or "Error 130", as the signal reaches make before or after
     assert status != 0 and re.search(r"release\] (Interrupt|Error 130)$", output.splitlines()[-1])
-    assert state(repo) == before
+    assert release_state(repo) == before
     assert list(tmp.iterdir()) == []  # the gate's clone went with it
 
 
@@ -236,7 +229,7 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
 def test_refuses_a_release_of_nothing_new(released):
     assert_refused(
         released[0],
-        f"{_major + 1}.0.1",
+        PATCH_AFTER_MAJOR,
         f"nothing changed since release {MAJOR} (tag tinydigits@v{MAJOR}",
     )
 

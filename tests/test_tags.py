@@ -14,13 +14,9 @@ import pytest
 
 from pipeline.core.errors import ReleaseError, RevisionError
 from pipeline.release import changelog, revisions, tags
-from tests.helpers import ROOT, link_venv, run
+from tests.helpers import ROOT, git, link_venv, run
 
 DATA = "datasets/tinydigits"
-
-
-def git(repo, *args):
-    return run(["git", *args], repo).stdout.strip()
 
 
 def entry(version, files):

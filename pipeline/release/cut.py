@@ -129,14 +129,8 @@ def sh(cmd: list[str], root: Path) -> str:
         said = (result.stderr or result.stdout).strip().splitlines()
         # git ends some errors with a usage hint: quote its error line, else the last line
         errors = [line for line in said if line.startswith(("fatal:", "error:"))]
-        raise ReleaseError(
-            f"`{' '.join(cmd)}` failed: "
-            + (
-                (errors or said)[-1]
-                if said
-                else f"exit status {result.returncode}, nothing printed"
-            )
-        )
+        nothing = f"exit status {result.returncode}, nothing printed"
+        raise ReleaseError(f"`{' '.join(cmd)}` failed: {(errors or said or [nothing])[-1]}")
     return result.stdout
 
 
