@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from pipeline.core.errors import PipelineError  # noqa: E402  (the repository's own module)
 from pipeline.core.runner import run, run_child  # noqa: E402
+from scripts.repro_setup import clone_head  # noqa: E402
 
 MUTMUT = "mutmut==3.8.1"
 TOOL = ROOT / ".tools" / "mutmut"
@@ -179,12 +180,11 @@ def tool() -> Path:
 
 def clone(into: Path) -> Path:
     repo = into / "tinydigits"
-    checked(["git", "clone", "-q", str(ROOT), str(repo)])
+    head = clone_head(ROOT, repo, who="mutate")  # the gate's own: HEAD, detached or not
     for path in (repo / "pipeline").rglob("*.py"):
         text = path.read_text()
         if uncached(text) != text:
             path.write_text(uncached(text))
-    head = checked(["git", "rev-parse", "--short", "HEAD"], cwd=repo).strip()
     say(f"a clone of HEAD {head} in {repo}")
     return repo
 

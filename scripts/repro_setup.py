@@ -31,8 +31,9 @@ def tail(result: subprocess.CompletedProcess, n: int = 25) -> str:
 # ---- set-up --------------------------------------------------------------------------------
 
 
-def clone_head(source: Path, dest: Path) -> str:
-    """Check out ``source``'s HEAD (a branch or detached, even in a shallow clone) into ``dest``."""
+def clone_head(source: Path, dest: Path, who: str = "check-repro") -> str:
+    """Check out ``source``'s HEAD (a branch or detached, even in a shallow clone) into ``dest``;
+    its short hash. A failure exits naming ``who`` (the command that asked) and the git command."""
     for cmd in (
         ["git", "init", "-q", dest],
         ["git", "-C", dest, "fetch", "-q", "--no-tags", source, "HEAD"],
@@ -40,7 +41,7 @@ def clone_head(source: Path, dest: Path) -> str:
     ):
         result = sh(cmd, source)
         if result.returncode:
-            raise SystemExit(f"check-repro: {' '.join(map(str, cmd))} failed:\n{tail(result)}")
+            raise SystemExit(f"{who}: {' '.join(map(str, cmd))} failed:\n{tail(result)}")
     return sh(["git", "rev-parse", "--short", "HEAD"], dest).stdout.strip()
 
 
