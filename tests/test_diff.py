@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -366,6 +367,77 @@ def test_review_groups_are_what_changed_by_content():
         "moved test -> train (label in B)": 3,
     }
     assert sorted(got["test: added"][1]) == sorted(LABELS[30:34].tolist())
+
+
+def shaded(n, offset=0.0):
+    """``n`` images (8, 8), image i of the even value (i + 1) / 64 + offset: each tells where it went."""
+    return np.stack([np.full((8, 8), (i + 1) / 64 + offset, np.float32) for i in range(n)])
+
+
+def test_review_sheet_pastes_each_group_under_its_title_twenty_to_a_row():
+    many, few = shaded(review.SHOWN_PER_GROUP + 1), shaded(3, offset=0.5)
+    drawn = [
+        ("train: added", many, np.arange(41) % 10),
+        ("test: removed", few, np.array([7, 8, 9])),
+    ]
+    grid, texts = review.sheet(drawn)
+    # 40 of 41 shown, in two rows of 20, then three in one row; each row an 8-pixel image under a
+    # 3-pixel label band; each group under a 6-pixel title band; 20 images and 19 gaps across
+    assert grid.shape == (6 + 2 * 11 + 6 + 11, 20 * 8 + 19) and grid.dtype == np.float32
+    painted = np.zeros(grid.shape, bool)
+    labels = []
+    for i, (top, image) in enumerate([(6, x) for x in many[:40]] + [(28 + 6, x) for x in few]):
+        k = i % 40  # place in its own group
+        y, x = top + (k // 20) * 11 + 3, (k % 20) * 9
+        np.testing.assert_array_equal(grid[y : y + 8, x : x + 8], image)
+        painted[y : y + 8, x : x + 8] = True
+        labels.append((y - 2, x + 3.5))
+    assert np.isnan(grid[~painted]).all()  # everything else blank
+    headers = [(t.row, t.col, t.text) for t in texts if t.kind == "header"]
+    assert headers == [
+        (4, -0.5, "train: added: 41 images, 40 shown"),
+        (28 + 4, -0.5, "test: removed: 3 images"),
+    ]
+    got = [(t.row, t.col, t.text) for t in texts if t.kind == "label"]
+    want = [str(d) for d in np.arange(40) % 10] + ["7", "8", "9"]
+    assert got == [(r, c, d) for (r, c), d in zip(labels, want, strict=True)]
+    assert len(texts) == 2 + 43 and texts[1].kind == "label"  # each group's title before its labels
+
+
+def test_review_sheet_shows_a_full_group_without_a_cut_and_nothing_as_one_line():
+    _, texts = review.sheet([("moved test -> train (label in B)", shaded(40), np.zeros(40, int))])
+    assert texts[0].text == "moved test -> train (label in B): 40 images"
+    grid, texts = review.sheet([])
+    assert grid.shape == (6, 179) and np.isnan(grid).all()
+    assert texts == [review.Text(2.5, 89.0, "no image added, removed or moved", "note")]
+
+
+def png_pixels(png: bytes) -> np.ndarray:
+    from matplotlib import image
+
+    return image.imread(io.BytesIO(png), format="png")
+
+
+def test_review_png_draws_the_sheet_half_an_inch_per_image():
+    ink = np.ones((21, 8, 8), np.float32)  # black images: 20 in the first row, one in the second
+    png = review.figure([("train: added", ink, np.zeros(21, int))], "A -> B")
+    pixels = png_pixels(png)  # (rows, columns, RGBA) in [0, 1]
+    # the sheet is 28 x 179 pixels at 0.055 in, with 0.3 in round it and 0.3 in more for the title
+    assert pixels.shape == (round((28 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 4)
+
+    def at(row, col):  # the figure's pixel at the centre of the sheet's pixel (row, col)
+        return pixels[
+            int((0.6 + (row + 0.5) * 0.055) * 100), int((0.3 + (col + 0.5) * 0.055) * 100)
+        ]
+
+    for k in (0, 19, 20):  # an image's centre is black, the gap to its right white
+        y, x = 6 + (k // 20) * 11 + 3, (k % 20) * 9
+        assert list(at(y + 4, x + 4)[:3]) == [0, 0, 0], k
+        assert list(at(y + 4, x + 8)[:3]) == [1, 1, 1], k
+        assert list(at(1, x + 4)[:3]) == [1, 1, 1], k  # the space above the group's title
+    assert list(at(6 + 11 + 3 + 4, 9 + 4)[:3]) == [1, 1, 1]  # no 22nd image
+    empty = png_pixels(review.figure([], "nothing"))
+    assert empty.shape == (round((6 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 4)
 
 
 def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, monkeypatch):

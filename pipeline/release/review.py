@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -161,36 +162,86 @@ def groups(a: dict, b: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
-def figure(drawn: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> bytes:
-    """A PNG of the groups, one row block per group, each image titled with its label."""
-    import matplotlib
+# The PNG is one image, a "sheet", with every group's images pasted in and the text written over it.
+COLS = 20  # images side by side in a group
+GAP = 1  # blank pixels between two images side by side
+LABEL = 3  # blank pixel rows above each image, where its digit is written
+HEADER = 6  # blank pixel rows above a group: a space, then its title in the last three
+INCH = 0.055  # inches per pixel of the sheet (an 8x8 image is about half an inch)
+MARGIN = 0.3  # inches round the sheet; the figure's title takes MARGIN more at the top
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
 
-    cols = 20
-    heights = [max(1, -(-min(len(lab), SHOWN_PER_GROUP) // cols)) for _, _, lab in drawn] or [1]
-    fig = plt.figure(figsize=(cols * 0.5, 0.6 + sum(h * 0.62 + 0.35 for h in heights)), dpi=100)
-    fig.suptitle(title, fontsize=9)
-    if not drawn:
-        fig.text(0.5, 0.5, "no image added, removed or moved", ha="center")
-    grid = fig.add_gridspec(sum(h + 1 for h in heights), cols, hspace=0.6)
-    row = 0
-    for (name, images, labels), h in zip(drawn, heights, strict=False):
+class Text(NamedTuple):
+    """Text over the sheet, centred vertically on ``row`` (a ``header`` starts at ``col``, a
+    ``label`` is centred on it); rows and columns are the sheet's pixels."""
+
+    row: float
+    col: float
+    text: str
+    kind: str
+
+
+def sheet(drawn: list[tuple[str, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, list[Text]]:
+    """The PNG's content: each group of :func:`groups` under its title, at most
+    :data:`SHOWN_PER_GROUP` of its images, :data:`COLS` to a row, each under its digit.
+
+    Returns the sheet (float32, blank pixels NaN, the images where they are drawn) and the text to
+    write over it. With no group, a sheet of one blank band and a line saying so."""
+    h, w = drawn[0][1].shape[1:] if drawn else (8, 8)
+    width = COLS * (w + GAP) - GAP
+    blocks, texts, top = [], [], 0
+    for name, images, labels in drawn:
         shown = min(len(labels), SHOWN_PER_GROUP)
         more = f", {shown} shown" if shown < len(labels) else ""
-        header = fig.add_subplot(grid[row, :])
-        header.axis("off")
-        header.text(0, 0.2, f"{name}: {len(labels):,} images{more}", fontsize=9, weight="bold")
+        texts.append(
+            Text(top + HEADER - 2, -0.5, f"{name}: {len(labels):,} images{more}", "header")
+        )
+        rows = -(-shown // COLS)
+        block = np.full((HEADER + rows * (LABEL + h), width), np.nan, np.float32)
         for i in range(shown):
-            ax = fig.add_subplot(grid[row + 1 + i // cols, i % cols])
-            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
-            ax.set_title(str(labels[i]), fontsize=7, pad=1)
-            ax.axis("off")
-        row += h + 1
+            y, x = HEADER + (i // COLS) * (LABEL + h) + LABEL, (i % COLS) * (w + GAP)
+            block[y : y + h, x : x + w] = images[i]
+            texts.append(Text(top + y - (LABEL + 1) / 2, x + (w - 1) / 2, str(labels[i]), "label"))
+        blocks.append(block)
+        top += len(block)
+    if not drawn:
+        blocks.append(np.full((HEADER, width), np.nan, np.float32))
+        texts.append(
+            Text((HEADER - 1) / 2, (width - 1) / 2, "no image added, removed or moved", "note")
+        )
+    return np.concatenate(blocks), texts
+
+
+def figure(drawn: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> bytes:
+    """The PNG of :func:`sheet`: one image and its text, under ``title`` (one axes: drawing 40
+    axes per group took over a second)."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    grid, texts = sheet(drawn)
+    height, width = grid.shape
+    fig = Figure(figsize=(width * INCH + 2 * MARGIN, height * INCH + 3 * MARGIN), dpi=100)
+    ax = fig.add_axes(
+        (
+            MARGIN / fig.get_figwidth(),
+            MARGIN / fig.get_figheight(),
+            width * INCH / fig.get_figwidth(),
+            height * INCH / fig.get_figheight(),
+        )
+    )
+    cmap = colormaps["gray_r"].with_extremes(bad="white")
+    ax.imshow(grid, cmap=cmap, vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+    ax.axis("off")
+    style = {
+        "header": {"ha": "left", "fontsize": 9, "weight": "bold"},
+        "label": {"ha": "center", "fontsize": 7},
+        "note": {"ha": "center", "fontsize": 9},
+    }
+    for t in texts:
+        ax.text(t.col, t.row, t.text, va="center", **style[t.kind])
+    fig.suptitle(title, fontsize=9, y=1 - MARGIN / 2 / fig.get_figheight())
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
     return buffer.getvalue()
 
 
