@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import shutil
 from pathlib import Path
 
@@ -407,8 +408,14 @@ def test_review_sheet_pastes_each_group_under_its_title_twenty_to_a_row():
 def test_review_sheet_shows_a_full_group_without_a_cut_and_nothing_as_one_line():
     _, texts = review.sheet([("moved test -> train (label in B)", shaded(40), np.zeros(40, int))])
     assert texts[0].text == "moved test -> train (label in B): 40 images"
+    _, texts = review.sheet([(name, shaded(1), np.zeros(1, int)) for name in "abc"])
+    assert [t.row for t in texts if t.kind == "header"] == [
+        4,
+        17 + 4,
+        2 * 17 + 4,
+    ]  # one under another
     grid, texts = review.sheet([])
-    assert grid.shape == (6, 179) and np.isnan(grid).all()
+    assert grid.shape == (6, 179) and grid.dtype == np.float32 and np.isnan(grid).all()
     assert texts == [review.Text(2.5, 89.0, "no image added, removed or moved", "note")]
 
 
@@ -420,22 +427,35 @@ def png_pixels(png: bytes) -> np.ndarray:
 
 def test_review_png_draws_the_sheet_half_an_inch_per_image():
     ink = np.ones((21, 8, 8), np.float32)  # black images: 20 in the first row, one in the second
+    ink[1] = 0.5  # but one grey
     png = review.figure([("train: added", ink, np.zeros(21, int))], "A -> B")
-    pixels = png_pixels(png)  # (rows, columns, RGBA) in [0, 1]
+    pixels = png_pixels(png)[..., :3]  # (rows, columns, RGB) in [0, 1]
     # the sheet is 28 x 179 pixels at 0.055 in, with 0.3 in round it and 0.3 in more for the title
-    assert pixels.shape == (round((28 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 4)
+    assert pixels.shape == (round((28 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 3)
 
     def at(row, col):  # the figure's pixel at the centre of the sheet's pixel (row, col)
         return pixels[
             int((0.6 + (row + 0.5) * 0.055) * 100), int((0.3 + (col + 0.5) * 0.055) * 100)
         ]
 
+    white = np.ones(3)
     for k in (0, 19, 20):  # an image's centre is black, the gap to its right white
         y, x = 6 + (k // 20) * 11 + 3, (k % 20) * 9
-        assert list(at(y + 4, x + 4)[:3]) == [0, 0, 0], k
-        assert list(at(y + 4, x + 8)[:3]) == [1, 1, 1], k
-        assert list(at(1, x + 4)[:3]) == [1, 1, 1], k  # the space above the group's title
-    assert list(at(6 + 11 + 3 + 4, 9 + 4)[:3]) == [1, 1, 1]  # no 22nd image
+        assert (at(y + 4, x + 4) == 0).all(), k
+        assert (at(y + 4, x + 8) == white).all(), k
+        assert (at(1, x + 4) == white).all(), k  # the space above the group's title
+        band = pixels[int((0.6 + (y - 3) * 0.055) * 100) : int((0.6 + y * 0.055) * 100)]
+        assert (
+            band[:, int((0.3 + x * 0.055) * 100) : int((0.3 + (x + 8) * 0.055) * 100)].min() < 0.5
+        )
+    assert np.allclose(at(6 + 3 + 4, 9 + 4), 0.5, atol=0.01)  # grey on a scale of 0 to 1
+    assert (at(6 + 11 + 3 + 4, 9 + 4) == white).all()  # no 22nd image
+    # the title in the top 0.3 in; nothing else outside the sheet (no axis, no tick)
+    assert pixels[:30].min() < 0.5
+    outside = np.ones(pixels.shape[:2], bool)
+    outside[:30] = False
+    outside[60 : 60 + math.ceil(28 * 5.5), 30 : 30 + math.ceil(179 * 5.5)] = False  # the sheet
+    assert (pixels[outside] == 1).all()
     empty = png_pixels(review.figure([], "nothing"))
     assert empty.shape == (round((6 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 4)
 

@@ -241,7 +241,7 @@ def figure(drawn: list[tuple[str, np.ndarray, np.ndarray]], title: str) -> bytes
         ax.text(t.col, t.row, t.text, va="center", **style[t.kind])
     fig.suptitle(title, fontsize=9, y=1 - MARGIN / 2 / fig.get_figheight())
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
+    fig.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
