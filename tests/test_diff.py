@@ -456,6 +456,8 @@ def test_review_png_draws_the_sheet_half_an_inch_per_image():
     outside[:30] = False
     outside[60 : 60 + math.ceil(28 * 5.5), 30 : 30 + math.ceil(179 * 5.5)] = False  # the sheet
     assert (pixels[outside] == 1).all()
+    grey = png_pixels(review.figure([("g", np.full((1, 8, 8), 0.5, np.float32), [0])], ""))
+    assert np.allclose(grey[int((0.6 + 13.5 * 0.055) * 100), 52, :3], 0.5, atol=0.01)  # alone too
     empty = png_pixels(review.figure([], "nothing"))
     assert empty.shape == (round((6 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 4)
 
