@@ -409,11 +409,8 @@ def test_review_sheet_shows_a_full_group_without_a_cut_and_nothing_as_one_line()
     _, texts = review.sheet([("moved test -> train (label in B)", shaded(40), np.zeros(40, int))])
     assert texts[0].text == "moved test -> train (label in B): 40 images"
     _, texts = review.sheet([(name, shaded(1), np.zeros(1, int)) for name in "abc"])
-    assert [t.row for t in texts if t.kind == "header"] == [
-        4,
-        17 + 4,
-        2 * 17 + 4,
-    ]  # one under another
+    headers = [t.row for t in texts if t.kind == "header"]
+    assert headers == [4, 17 + 4, 2 * 17 + 4]  # one under another
     grid, texts = review.sheet([])
     assert grid.shape == (6, 179) and grid.dtype == np.float32 and np.isnan(grid).all()
     assert texts == [review.Text(2.5, 89.0, "no image added, removed or moved", "note")]
