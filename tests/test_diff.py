@@ -354,6 +354,7 @@ def test_markdown_review_and_its_png(revs, pdiff, tmp_path, caplog):
     assert "#### Params changed\n\nNone.\n" in md  # no params.yaml at either revision
     first = png.read_bytes()
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png_pixels(first)[:30, :, :3].min() < 0.5  # a title (A and B) in the top band
     pdiff(repo, a, a, "--png", str(png))  # again, into the same folder: replaced
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.read_bytes() != first
 
@@ -563,6 +564,51 @@ def test_the_text_tables_digits_under_their_headings(revs, pdiff):
         "  A       " + "  ".join(f"{n:>4}" for n in [2] * 10),
         "  B       " + "  ".join(f"{n:>4}" for n in after),
     ]
+
+
+def test_the_text_lists_each_published_file_at_both_revisions(revs, pdiff):
+    repo, a, b = revs
+    lines = pdiff(repo, a, b).splitlines()
+    names = list(json.loads(pdiff(repo, a, b, "--json"))["files"])
+
+    def cell(rev, name):  # read from git, not from the report
+        got = run(
+            ["git", "show", f"{rev}:datasets/tinydigits/{name}"], repo, check=False, text=False
+        )
+        blob = got.stdout
+        digest = hashlib.sha256(blob).hexdigest()
+        return "absent" if got.returncode else f"{len(blob):,} bytes sha256 {digest[:16]}"
+
+    width, left = max(map(len, names)), max(len(cell(a, n)) for n in names)
+    rows = []
+    for n in names:
+        was, now = cell(a, n), cell(b, n)
+        change = "(unchanged)" if was == now else f"-> {now}"
+        rows.append(f"  {n:<{width}}  {was:<{left}}  {change}")
+    at = lines.index("files:")
+    assert lines[at + 1 : at + 1 + len(names)] == rows
+    assert lines[at + 1 + len(names)].startswith("benchmark test accuracy:")
+    assert any("-> " in r and "absent" not in r for r in rows)  # a file changed, at both sides
+    # croissant.json, new in B
+    assert any(
+        " absent " in r and r.endswith("-> 3 bytes sha256 " + SHA_OF_BRACES[:16]) for r in rows
+    )
+
+
+def test_help_names_each_argument_and_its_default(capsys):
+    with pytest.raises(SystemExit) as stop:
+        diff.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    assert stop.value.code == 0 and out.startswith("usage: python -m pipeline diff ")
+    for text in (
+        diff.__doc__.split("\n")[0],
+        "a git revision or tag (default: the last release)",
+        "b git revision or tag (default: the working tree)",
+        "--json print one JSON object",
+        "--markdown print the pull-request review (Markdown)",
+        "--png PNG also write a PNG of the images added, removed and moved",
+    ):
+        assert text in out, text
 
 
 def test_per_digit_counts_list_every_digit_even_one_absent():
