@@ -1,6 +1,7 @@
 """pipeline.loader.integrity: the dvc.lock digest check and Git LFS pointers, as pipeline.load meets them."""
 
 import hashlib
+import logging
 import pickle
 import shutil
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 from pipeline import load
 from pipeline.core.errors import DatasetError, DigestError, LfsPointerError
-from pipeline.loader.integrity import parse_pointer, recorded_digest
+from pipeline.loader.integrity import check_digest, parse_pointer, recorded_digest
 from tests.helpers import FILES, PUBLISHED, lock_text
 
 # ---- no dvc.lock, or no record in it -------------------------------------------------------
@@ -21,6 +22,24 @@ def test_loads_unverified_without_a_dvc_lock(loose):
     assert images.shape == (1000, 8, 8)
     with pytest.raises(DigestError, match="no dvc.lock above .* records it"):
         load("train", loose, verify=True)
+
+
+def test_the_note_says_how_a_file_was_checked_or_why_not(loose, project, caplog):
+    data = (loose / "test.pkl").read_bytes()
+    assert check_digest(loose / "test.pkl", data, False) == "not verified (verify=False)"
+    with caplog.at_level(logging.DEBUG, logger="pipeline.loader.integrity"):
+        assert (
+            check_digest(loose / "test.pkl", data, None) == "not verified (no dvc.lock records it)"
+        )
+    assert caplog.messages == [f"{loose / 'test.pkl'}: no dvc.lock records it; loading unverified"]
+    md5 = hashlib.md5(data).hexdigest()
+    assert check_digest(project / "test.pkl", data, None) == f"md5 {md5[:12]} as dvc.lock records"
+
+
+def test_a_dvc_lock_with_no_stages_records_nothing(project):
+    (project.parents[1] / "dvc.lock").write_text("schema: '2.0'\n")
+    assert recorded_digest(project / "test.pkl") is None
+    assert load("test", project)[0].shape == (200, 8, 8)
 
 
 def test_a_dvc_lock_without_a_record_for_the_file_is_not_a_verification(project):
@@ -109,12 +128,26 @@ def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix)
         pickle.loads(path.read_bytes())  # what plain pickle says instead
 
 
+def test_a_pointer_that_names_no_size_or_oid_says_so(loose):
+    path = loose / "train.npz"
+    path.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")
+    with pytest.raises(LfsPointerError) as err:
+        load("train", loose, format="npz")
+    assert str(err.value).startswith(
+        f"{path} is a Git LFS pointer, not the data: 43 bytes of text standing for the real file "
+        "(oid not given); this copy was made without Git LFS. "
+    )
+
+
 def test_only_a_real_pointer_counts_as_one():
     pointer = parse_pointer(lfs_pointer(b"x" * 10))
     assert pointer.size == 10 and pointer.oid == "sha256:" + hashlib.sha256(b"x" * 10).hexdigest()
     assert parse_pointer((PUBLISHED / "test.pkl").read_bytes()) is None
     assert parse_pointer(b"version 1\n") is None
     assert parse_pointer(lfs_pointer(b"") + b"#" * 1024) is None  # pointers are under 1,024 bytes
+    short = lfs_pointer(b"")
+    assert parse_pointer(short + b"#" * (1023 - len(short))).size == 0  # 1,023 bytes: one
+    assert parse_pointer(short + b"#" * (1024 - len(short))) is None
     assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\n").size is None
 
 

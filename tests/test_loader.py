@@ -7,8 +7,10 @@ check and Git LFS pointers (pipeline.loader.integrity) are in test_integrity.py.
 
 from __future__ import annotations
 
+import io
 import logging
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -78,7 +80,10 @@ def test_command_line_takes_one_folder_at_most(project):
 def test_truncated_pickle_is_a_corrupt_file(loose, keep):
     path = loose / "test.pkl"
     path.write_bytes(path.read_bytes()[:keep])
-    with pytest.raises(CorruptFileError, match="not a readable pickle .*truncated or damaged"):
+    # the parser's own words, named by their kind (EOFError, UnpicklingError, ...)
+    with pytest.raises(
+        CorruptFileError, match=r"not a readable pickle \([A-Z]\w+: .*\); truncated or"
+    ):
         load("test", loose)
 
 
@@ -86,8 +91,22 @@ def test_truncated_pickle_is_a_corrupt_file(loose, keep):
 def test_truncated_npz_is_a_corrupt_file(loose, keep):
     path = loose / "test.npz"
     path.write_bytes(path.read_bytes()[:keep])  # -1: all but the last byte
-    with pytest.raises(CorruptFileError):
+    with pytest.raises(CorruptFileError, match=r"not an .npz|not a readable .npz \([A-Z]\w+: "):
         load("test", loose, format="npz")
+
+
+def test_a_damaged_array_inside_a_whole_npz_is_a_corrupt_file(loose):
+    """The archive opens, but an array's header is not one: NumPy's ValueError, named as damage."""
+    path = loose / "test.npz"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("images.npy", b"\x93NUMPY\x01\x00" + (10).to_bytes(2, "little") + b"not a dict")
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(CorruptFileError) as err:
+        load("test", loose, format="npz")
+    assert str(err.value) == (
+        f"{path} is not a readable .npz (Cannot parse header: 'not a dict'); truncated or damaged?"
+    )
 
 
 def test_trailing_bytes_after_the_pickle_are_refused(loose):
@@ -109,8 +128,9 @@ def test_missing_file_and_unknown_split_or_format(loose):
         load("test", loose)
     with pytest.raises(DatasetError, match="unknown split 'valid'; valid splits: train, test"):
         load("valid", loose)
-    with pytest.raises(DatasetError, match="unknown format 'csv'"):
+    with pytest.raises(DatasetError) as err:
         load("train", loose, format="csv")
+    assert str(err.value) == "unknown format 'csv'; valid formats: pkl, npz"
 
 
 # ---- wrong contents --------------------------------------------------------------------------
@@ -160,6 +180,21 @@ def bad_records():
         "a list": ([images, labels], "got list"),
         "a number": ({"images": 0.5, "labels": labels}, "images must be a numpy array, got float"),
     }
+
+
+@pytest.mark.parametrize("key", ["images", "labels"])
+def test_many_bad_values_name_the_first_five_and_count_them_all(key):
+    images, labels = (np.tile(a, (3,) + (1,) * (a.ndim - 1)) for a in good_arrays())  # 30 rows
+    bad = [2, 3, 5, 8, 13, 21, 29]
+    if key == "images":
+        images[bad, 4, 4] = 1.5
+        want = "<data>: pixel values must lie in [0, 1]; images [2, 3, 5, 8, 13] (7 in all) do not"
+    else:
+        labels[bad] = -np.arange(1, 8)
+        want = "<data>: labels must be digits 0..9; positions [2, 3, 5, 8, 13] hold [-1, -2, -3, -4, -5]"
+    with pytest.raises(DatasetFormatError) as err:
+        validate({"images": images, "labels": labels})
+    assert str(err.value) == want
 
 
 @pytest.mark.parametrize("name", list(bad_records()))
@@ -216,6 +251,13 @@ def test_every_refusal_starts_with_the_files_path(loose, name, damage):
     with pytest.raises(DatasetError) as err:
         load("test", loose, format=name.split(".")[1])
     assert str(err.value).startswith(f"{path}"), str(err.value)
+
+
+def test_the_command_line_checks_the_published_folder_by_default(monkeypatch, caplog):
+    monkeypatch.chdir(ROOT)
+    with caplog.at_level(logging.INFO, logger="pipeline.loader.reader"):
+        main([])
+    assert [m.split(";")[0] for m in caplog.messages] == ["train: 1,000 images", "test: 200 images"]
 
 
 def test_the_command_line_says_how_each_file_was_checked(project, loose, caplog):

@@ -64,6 +64,18 @@ def test_malicious_pickle_is_refused_and_runs_nothing(loose, tmp_path, name, pro
     assert not marker.exists()
 
 
+def test_the_refusal_names_the_global_and_what_is_allowed(loose):
+    (loose / "train.pkl").write_bytes(pickle.dumps({"images": os.getcwd}, protocol=4))
+    with pytest.raises(UnsafePickleError) as err:
+        load("train", loose)
+    where = os.getcwd.__module__  # posix, or nt on Windows
+    assert str(err.value) == (
+        f"{loose / 'train.pkl'}: pickle references {where}.getcwd, which a TinyDigits file never "
+        "needs; refused without calling it (allowed: numpy._core.multiarray._reconstruct, "
+        "numpy.core.multiarray._reconstruct, numpy.ndarray, numpy.dtype)"
+    )
+
+
 def test_the_exploit_is_real(tmp_path):
     marker = tmp_path / "pwned"
     # the plain unpickler runs it
