@@ -23,8 +23,8 @@ from pipeline.core.errors import (
     DatasetNotFoundError,
 )
 from pipeline.core.storage import npz_bytes
-from pipeline.loader.reader import main, validate
-from tests.helpers import ROOT, good_arrays, lock_text
+from pipeline.loader.reader import main, parse_npz, unpickle, validate
+from tests.helpers import PUBLISHED, ROOT, good_arrays, lock_text
 
 # ---- the published files -------------------------------------------------------------------
 
@@ -93,6 +93,20 @@ def test_truncated_npz_is_a_corrupt_file(loose, keep):
     path.write_bytes(path.read_bytes()[:keep])  # -1: all but the last byte
     with pytest.raises(CorruptFileError, match=r"not an .npz|not a readable .npz \([A-Z]\w+: "):
         load("test", loose, format="npz")
+
+
+def test_damage_is_named_by_the_parsers_own_error():
+    """Called on bytes alone (as fingerprint does), the messages name ``<bytes>``."""
+    npz = (PUBLISHED / "test.npz").read_bytes()
+    pkl = (PUBLISHED / "test.pkl").read_bytes()
+    for parse, data, want in (
+        (parse_npz, npz[:100], "not a readable .npz (BadZipFile: File is not a zip file)"),
+        (unpickle, b"", "not a readable pickle (EOFError: Ran out of input)"),
+        (unpickle, pkl[:11], "not a readable pickle (UnpicklingError: pickle data was truncated)"),
+    ):
+        with pytest.raises(CorruptFileError) as err:
+            parse(data)
+        assert str(err.value) == f"<bytes> is {want}; truncated or damaged?"
 
 
 def test_a_damaged_array_inside_a_whole_npz_is_a_corrupt_file(loose):
