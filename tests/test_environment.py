@@ -67,8 +67,11 @@ def test_markers_are_evaluated_as_pep_508_says(marker, expected):
 
 
 def test_an_unknown_marker_variable_is_named():
-    with pytest.raises(EnvironmentMismatch, match="unknown marker variable 'platform_wibble'"):
+    with pytest.raises(EnvironmentMismatch) as err:
         environment.evaluate("platform_wibble == 'x'", LINUX_311)
+    assert str(err.value) == (
+        "requirements.lock: unknown marker variable 'platform_wibble' in \"platform_wibble == 'x'\""
+    )
 
 
 def test_the_pin_whose_marker_holds_is_the_pin():
@@ -86,6 +89,14 @@ def test_a_decisive_package_the_lock_does_not_pin_is_a_problem():
         LOCK, LINUX_311, "3.11.7", lambda n: {"numpy": "2.3.5", "scipy": "1.0"}, ("numpy", "scipy")
     )
     assert found == ["requirements.lock pins no version of scipy"]
+    # and the packages after it are still checked
+    found = environment.problems(
+        LOCK, LINUX_311, "3.11.7", lambda n: {"scipy": None, "numpy": "1.0"}, ("scipy", "numpy")
+    )
+    assert found == [
+        "requirements.lock pins no version of scipy",
+        "numpy 1.0 is installed, requirements.lock pins 2.3.5",
+    ]
 
 
 def test_an_unreadable_lock_is_refused_naming_it(tmp_path):
@@ -292,6 +303,10 @@ def test_lock_names_are_every_pinned_package_whatever_its_marker():
         ("3.12", "!=", "3.12.0", False),
         ("3.12", "===", "3.12.0", False),  # arbitrary equality compares the strings
         ("3.12", "===", "3.12", True),
+        ("3.11.2", "~=", "3.11.2", True),  # the bound itself is compatible
+        ("3.12.0", "~=", "3.11.2", False),  # >= 3.11.2 but not 3.11.*
+        ("linux", "~=", "linux", True),  # not versions: compared as strings, >=
+        ("darwin", "~=", "linux", False),
         ("3.12", "!=", "linux", True),  # a version against a word: compared as strings
         ("linux", "==", "linux", True),
         ("linux", "in", "linux2", True),
@@ -389,6 +404,14 @@ def test_check_in_process_says_what_is_wrong_which_interpreter_and_the_fix(tmp_p
         f"wrong environment for this stage: numpy {here} is installed, requirements.lock pins 0.0.1; "
         f"interpreter {sys.executable} (Python {platform.python_version()}). Fix: {environment.FIX}. "
         "Nothing was written."
+    )
+    pandas = environment.installed_versions(["pandas"])["pandas"]
+    lock.write_text(lock.read_text().replace(f"pandas=={pandas} ", "pandas==0.0.2 "))
+    with pytest.raises(EnvironmentMismatch) as err:
+        environment.check(lock)
+    assert str(err.value).startswith(  # every problem, in one message
+        f"wrong environment for this stage: numpy {here} is installed, requirements.lock pins 0.0.1; "
+        f"pandas {pandas} is installed, requirements.lock pins 0.0.2; interpreter {sys.executable} "
     )
     environment.check(ROOT / "requirements.lock")  # the pinned environment: no complaint
     with pytest.raises(
