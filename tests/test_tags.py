@@ -161,13 +161,58 @@ def test_a_recorded_file_absent_at_the_commit_is_refused(history):
 def test_a_tag_elsewhere_or_lightweight_is_refused(history):
     repo, commits = history
     git(repo, "tag", "-a", "tinydigits@v1.0.0", "-m", "by hand", commits["1.1.0"])
-    with pytest.raises(ReleaseError, match="tag tinydigits@v1.0.0 points at .*, but the commit"):
+    with pytest.raises(ReleaseError) as err:
         tags.ensure(repo)
+    assert str(err.value) == (
+        f"no tag was made: release 1.0.0: tag tinydigits@v1.0.0 points at {commits['1.1.0'][:7]}, "
+        f"but the commit that recorded 1.0.0 is {commits['1.0.0'][:7]}; delete the tag "
+        "(git tag -d tinydigits@v1.0.0) if it is wrong"
+    )
     assert tag_list(repo) == ["tinydigits@v1.0.0"]  # 1.1.0 not made either
     git(repo, "tag", "-d", "tinydigits@v1.0.0")
     git(repo, "tag", "tinydigits@v1.0.0", commits["1.0.0"])
-    with pytest.raises(ReleaseError, match="is a lightweight tag, which GTO"):
+    with pytest.raises(ReleaseError) as err:
         tags.ensure(repo)
+    assert str(err.value) == (
+        f"no tag was made: release 1.0.0: tag tinydigits@v1.0.0 at {commits['1.0.0'][:7]} is a "
+        "lightweight tag, which GTO and `dvc artifacts` ignore; replace it: "
+        "git tag -d tinydigits@v1.0.0 && make tags"
+    )
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_a_shallow_clone_names_no_commit_it_cannot_prove(history, tmp_path, depth):
+    """Its oldest commit holds the record of all the history cut off before it: a release first
+    seen there may have been recorded earlier, so neither ``make tags`` nor a tag's stand-in names
+    it (before: every release was tagged at that commit). 1: HEAD alone; 2: from the commit that
+    recorded 1.1.0, unprovable as such; 3: from the commit between the releases, so 1.1.0's is known."""
+    repo, commits = history
+    shallow = tmp_path / "shallow"
+    run(["git", "clone", "-q", f"--depth={depth}", repo.as_uri(), str(shallow)], tmp_path)
+    assert revisions.shallow_commits(shallow) == {
+        git(shallow, "rev-list", "--max-parents=0", "HEAD")
+    }
+    unprovable = ["1.0.0", "1.1.0"] if depth < 3 else ["1.0.0"]
+    with pytest.raises(ReleaseError) as err:
+        tags.ensure(shallow)
+    assert str(err.value) == "no tag was made: " + " | ".join(
+        f"release {v}: no commit of HEAD's history records it in {DATA}/releases.json "
+        "(a shallow clone? run `git fetch --unshallow`)"
+        for v in unprovable
+    )
+    assert tag_list(shallow) == []
+    with pytest.raises(RevisionError) as err:
+        revisions.resolve("tinydigits@v1.0.0", shallow)
+    assert str(err.value) == (
+        "unknown revision 'tinydigits@v1.0.0': not a branch, tag or commit of this repository; "
+        f"release 1.0.0 is in {DATA}/releases.json but the commit that recorded it is not in this "
+        "clone (a shallow clone? run `git fetch --unshallow`)"
+    )
+    if depth == 3:
+        assert revisions.recording_commit("1.1.0", shallow) == commits["1.1.0"]
+    git(shallow, "fetch", "-q", "--unshallow")
+    assert revisions.shallow_commits(shallow) == set()
+    assert [t.commit for t in tags.ensure(shallow)] == [commits["1.0.0"], commits["1.1.0"]]
 
 
 def test_every_problem_of_every_release_is_named_at_once(history):

@@ -44,11 +44,15 @@ def resolve(rev: str, root: Path = Path(".")) -> str:
     match = _TAG.fullmatch(rev)
     commit = recording_commit(match.group(1), root) if match else None
     if commit is None:
-        hint = (
-            f"; release {match.group(1)} is not in this clone's {RECORD_PATH} either"
-            if match
-            else ""
-        )
+        hint = ""
+        if match:
+            version, head = match.group(1), git(["show", f"HEAD:{RECORD_PATH}"], root)
+            hint = (
+                f"; release {version} is in {RECORD_PATH} but the commit that recorded it is not "
+                "in this clone (a shallow clone? run `git fetch --unshallow`)"
+                if head.returncode == 0 and version in recorded_versions(head.stdout)
+                else f"; release {version} is not in this clone's {RECORD_PATH} either"
+            )
         raise RevisionError(
             f"unknown revision {rev!r}: not a branch, tag or commit of this repository{hint}"
         )
@@ -72,8 +76,19 @@ def recording_commit(
     for commit in out.stdout.decode().split():
         blob = git(["show", f"{commit}:{record_path}"], root)
         if blob.returncode == 0 and version in recorded_versions(blob.stdout):
-            return commit
+            # A shallow clone's oldest commit holds the record of all the history cut off before
+            # it: the release may have been recorded earlier, so this commit cannot be named.
+            return None if commit in shallow_commits(root) else commit
     return None
+
+
+def shallow_commits(root: Path = Path(".")) -> set[str]:
+    """The commits whose parents this clone lacks (a shallow clone's oldest); none in a full clone."""
+    where = git(["rev-parse", "--git-path", "shallow"], root).stdout.decode().strip()
+    try:
+        return set((Path(root) / where).read_text(encoding="ascii").split()) if where else set()
+    except FileNotFoundError:
+        return set()
 
 
 def has_tag(tag: str, root: Path = Path(".")) -> bool:
