@@ -36,7 +36,8 @@ def clone_head(source: Path, dest: Path, who: str = "check-repro") -> str:
     its short hash. A failure exits naming ``who`` (the command that asked) and the git command."""
     for cmd in (
         ["git", "init", "-q", dest],
-        ["git", "-C", dest, "fetch", "-q", "--no-tags", source, "HEAD"],
+        # --update-shallow: from a shallow clone (CI's checkout), whose HEAD has no parent here
+        ["git", "-C", dest, "fetch", "-q", "--no-tags", "--update-shallow", source, "HEAD"],
         ["git", "-C", dest, "checkout", "-q", "--detach", "FETCH_HEAD"],
     ):
         result = sh(cmd, source)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from scripts.check_repro import check_git
-from scripts.repro_setup import venv_mismatch
+from scripts.repro_setup import clone_head, venv_mismatch
 from scripts.verify_data import lock_problems, object_problems
 from tests.helpers import (
     LIGHT_BENCHMARK,
@@ -21,6 +21,7 @@ from tests.helpers import (
     VENV_BIN,
     copy_build,
     ctrl_c,
+    git,
     link_venv,
     run,
     update_params,
@@ -309,6 +310,33 @@ def test_verify_data_checks_directory_outputs_through_their_manifest(tiny_projec
 
 
 # ---- when the gate may reuse an existing .venv ------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["branch", "detached", "shallow"])
+def test_the_gate_checks_out_head_from_any_clone(tmp_path, how):
+    """A branch, a detached HEAD, and a shallow clone (what CI's checkout makes: before, git refused
+    to fetch its HEAD, whose parent it lacks, and the gate failed there)."""
+    source = tmp_path / "source"
+    source.mkdir()
+    git(source, "init", "-q", "-b", "main")
+    for text in ("one", "two"):
+        (source / "f.txt").write_text(text)
+        git(source, "add", "-A")
+        git(source, "commit", "-qm", text)
+    if how == "detached":
+        git(source, "checkout", "-q", "--detach", "HEAD~1")
+    if how == "shallow":
+        full, source = source, tmp_path / "shallow"
+        run(["git", "clone", "-q", "--depth=1", full.as_uri(), str(source)], tmp_path)
+    head = git(source, "rev-parse", "--short", "HEAD")
+    assert clone_head(source, tmp_path / "dest") == head
+    assert (tmp_path / "dest/f.txt").read_text() == ("one" if how == "detached" else "two")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(
+        SystemExit
+    ) as err:  # a folder that is not a repository: named, with git's word
+        clone_head(tmp_path / "plain", tmp_path / "dest2", who="mutate")
+    assert str(err.value).startswith("mutate: git -C ") and "fatal: " in str(err.value)
 
 
 def test_this_venv_matches_the_lock_exactly():
