@@ -181,7 +181,7 @@ def test_a_tag_elsewhere_or_lightweight_is_refused(history):
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
-def test_a_shallow_clone_names_no_commit_it_cannot_prove(history, tmp_path, depth):
+def test_a_shallow_clone_names_no_commit_it_cannot_prove(history, tmp_path, monkeypatch, depth):
     """Its oldest commit holds the record of all the history cut off before it: a release first
     seen there may have been recorded earlier, so neither ``make tags`` nor a tag's stand-in names
     it (before: every release was tagged at that commit). 1: HEAD alone; 2: from the commit that
@@ -189,6 +189,7 @@ def test_a_shallow_clone_names_no_commit_it_cannot_prove(history, tmp_path, dept
     repo, commits = history
     shallow = tmp_path / "shallow"
     run(["git", "clone", "-q", f"--depth={depth}", repo.as_uri(), str(shallow)], tmp_path)
+    monkeypatch.chdir(tmp_path)  # every call names the clone; none reads this folder
     assert revisions.shallow_commits(shallow) == {
         git(shallow, "rev-list", "--max-parents=0", "HEAD")
     }
