@@ -327,12 +327,17 @@ def test_the_file_list_includes_metadata_and_stays_aligned(revs, pdiff):
     assert len({r.index("->") for r in rows}) == 1, rows  # absent rows line up with the others
 
 
+def file_cell(repo, rev, name):
+    """How the text report shows ``name`` at ``rev``, from git rather than from the report."""
+    got = run(["git", "show", f"{rev}:datasets/tinydigits/{name}"], repo, check=False, text=False)
+    digest = hashlib.sha256(got.stdout).hexdigest()
+    return "absent" if got.returncode else f"{len(got.stdout):,} bytes sha256 {digest[:16]}"
+
+
 def test_an_unchanged_file_says_so(revs, pdiff):
     repo, a, _ = revs
     out = pdiff(repo, a, a)
-    blob = run(["git", "show", f"{a}:datasets/tinydigits/test.npz"], repo, text=False).stdout
-    cell = f"{len(blob):,} bytes sha256 {hashlib.sha256(blob).hexdigest()[:16]}"
-    assert f"  test.npz   {cell}  (unchanged)" in out.splitlines()
+    assert f"  test.npz   {file_cell(repo, a, 'test.npz')}  (unchanged)" in out.splitlines()
     assert "benchmark test accuracy: 0.8000 -> 0.8000 (+0.0000)" in out
 
 
@@ -571,20 +576,12 @@ def test_the_text_lists_each_published_file_at_both_revisions(revs, pdiff):
     lines = pdiff(repo, a, b).splitlines()
     names = list(json.loads(pdiff(repo, a, b, "--json"))["files"])
 
-    def cell(rev, name):  # read from git, not from the report
-        got = run(
-            ["git", "show", f"{rev}:datasets/tinydigits/{name}"], repo, check=False, text=False
-        )
-        blob = got.stdout
-        digest = hashlib.sha256(blob).hexdigest()
-        return "absent" if got.returncode else f"{len(blob):,} bytes sha256 {digest[:16]}"
-
-    width, left = max(map(len, names)), max(len(cell(a, n)) for n in names)
-    rows = []
-    for n in names:
-        was, now = cell(a, n), cell(b, n)
-        change = "(unchanged)" if was == now else f"-> {now}"
-        rows.append(f"  {n:<{width}}  {was:<{left}}  {change}")
+    cells = {n: (file_cell(repo, a, n), file_cell(repo, b, n)) for n in names}
+    width, left = max(map(len, names)), max(len(was) for was, _ in cells.values())
+    rows = [
+        f"  {n:<{width}}  {was:<{left}}  {'(unchanged)' if was == now else f'-> {now}'}"
+        for n, (was, now) in cells.items()
+    ]
     at = lines.index("files:")
     assert lines[at + 1 : at + 1 + len(names)] == rows
     assert lines[at + 1 + len(names)].startswith("benchmark test accuracy:")

@@ -198,7 +198,7 @@ def bad_records():
 
 @pytest.mark.parametrize("key", ["images", "labels"])
 def test_many_bad_values_name_the_first_five_and_count_them_all(key):
-    images, labels = (np.tile(a, (3,) + (1,) * (a.ndim - 1)) for a in good_arrays())  # 30 rows
+    images, labels = (np.concatenate([a] * 3) for a in good_arrays())  # 30 rows
     bad = [2, 3, 5, 8, 13, 21, 29]
     if key == "images":
         images[bad, 4, 4] = 1.5
