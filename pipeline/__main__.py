@@ -41,6 +41,14 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def early_hint(name):
+    """What Ctrl-C before ``name``'s own code has begun leaves to do: a stage is DVC's to rerun; a
+    tool, or a command that does not exist, has changed nothing."""
+    from pipeline.core.errors import INTERRUPTED, UNCHANGED
+
+    return INTERRUPTED if name in STAGES else UNCHANGED
+
+
 def main(argv):
     if not argv or argv[0] in ("-h", "--help"):
         print(usage(), file=sys.stdout if argv else sys.stderr)
@@ -78,8 +86,9 @@ def main(argv):
         # Ctrl-C while NumPy and the module load ends here in one line too (the runner takes over after)
         module = importlib.import_module(COMMANDS[name][0])
     except (Interrupted, KeyboardInterrupt):
-        return interrupted(name)
-    hint = getattr(module, "INTERRUPTED_HINT", INTERRUPTED)
+        return interrupted(name, early_hint(name))
+    # a stage's outputs are DVC's to finish; each tool says what it leaves (tests/test_layout.py)
+    hint = INTERRUPTED if name in STAGES else module.INTERRUPTED_HINT
     if name in STAGES:
         return run(name, module.main, hint=hint)
     return run(name, lambda: module.main(args), hint=hint)
@@ -105,5 +114,6 @@ if __name__ == "__main__":
         if not caused_by_ctrl_c(err):
             raise
         argv = sys.argv[1:]
-        status = interrupted(argv[0] if argv and argv[0] in COMMANDS else "python -m pipeline")
+        name = argv[0] if argv and argv[0] in COMMANDS else "python -m pipeline"
+        status = interrupted(name, early_hint(name))
     sys.exit(status)

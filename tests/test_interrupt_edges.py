@@ -11,13 +11,18 @@ start-up, ``site``, ``runpy``) no code of ours has run: docs/faults.md measures 
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from pipeline import __main__ as entry
 from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
 from tests.helpers import ROOT, default_ctrl_c, foreground_job, wait_for
 
@@ -197,3 +202,69 @@ def test_on_ctrl_c_run_child_waits_for_the_child_to_clean_up(tmp_path: Path):
     # subprocess.run would have killed the child at once, before it cleaned up
     assert (tmp_path / "cleaned up").exists()
     assert (parent.returncode, err) == (130, f"parent: {INTERRUPTED}\n")
+
+
+# What each tool says when Ctrl-C stops it (a stage's line is tests/test_interrupt.py's): a tool
+# leaves no stage to finish, so none may send its user to `make repro`.
+TOOL_LINES = {
+    "load": "load: interrupted; loading only reads, so nothing was changed",
+    "diff": "diff: interrupted; it writes nothing but the --png file, which is whole, old or new",
+    "review": "review: interrupted; it writes nothing but reports/local/review.png, which is whole, "
+    "old or new",
+    "release": "release: interrupted; nothing was released (the tree is back at the commit it "
+    "started from)",
+    "tags": "tags: interrupted; each tag made so far is whole; run `make tags` again for the rest",
+}
+
+
+@pytest.fixture
+def ctrl_c_handler_kept():
+    """The entry point installs its own Ctrl-C handler in this process: put pytest's back after."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def press_ctrl_c(*args):
+    os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, handled before kill() returns
+    time.sleep(5)
+    raise AssertionError("Ctrl-C did not stop the command")
+
+
+@pytest.mark.parametrize("name", sorted(TOOL_LINES))
+def test_ctrl_c_in_a_tool_says_what_that_tool_leaves(
+    name, monkeypatch, capsys, ctrl_c_handler_kept
+):
+    assert set(TOOL_LINES) == set(entry.TOOLS)
+    monkeypatch.setattr(importlib.import_module(entry.TOOLS[name][0]), "main", press_ctrl_c)
+    assert entry.main([name]) == 130
+    assert capsys.readouterr().err == TOOL_LINES[name] + "\n"
+
+
+@pytest.mark.parametrize("name", ["load", "params"])
+def test_ctrl_c_while_a_command_loads_its_module(name, monkeypatch, capsys, ctrl_c_handler_kept):
+    monkeypatch.setattr(importlib, "import_module", press_ctrl_c)
+    assert entry.main([name]) == 130
+    # the tool had not begun; the stage's outputs are DVC's to finish
+    left = {"load": "interrupted; nothing was changed", "params": INTERRUPTED}[name]
+    assert capsys.readouterr().err == f"{name}: {left}\n"
+
+
+@pytest.mark.parametrize(
+    "command, line",
+    [
+        ("load", "load: interrupted; nothing was changed"),
+        ("params", f"params: {INTERRUPTED}"),
+    ],
+)
+def test_ctrl_c_before_the_entry_point_catches_it(command, line):
+    # at the first import after pipeline/__main__.py is found: before main() has its own catch
+    result = subprocess.run(
+        [sys.executable, "-c", HOOK, "1", "at-the-import", command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=default_ctrl_c,
+    )
+    assert (result.returncode, result.stderr) == (130, line + "\n")

@@ -10,6 +10,9 @@ import sys
 INTERRUPTED = (
     "interrupted; nothing half-written remains; run `make repro` (or `dvc repro`) to finish"
 )
+# What a tool says when Ctrl-C stops it before its own code has begun: it had changed nothing (a
+# tool that writes says more, in its module's INTERRUPTED_HINT; pipeline/__main__.py).
+UNCHANGED = "interrupted; nothing was changed"
 EXIT_INTERRUPTED = 130
 
 

@@ -39,6 +39,8 @@ from pipeline.core.errors import (
 from pipeline.loader.integrity import check_digest, check_not_lfs_pointer
 
 log = logging.getLogger(__name__)
+# what `python -m pipeline load` says when Ctrl-C stops it
+INTERRUPTED_HINT = "interrupted; loading only reads, so nothing was changed"
 
 FORMATS = ("pkl", "npz")
 # What unpickling an ndarray calls: ndarray.__reduce__ names its own reconstructor.

@@ -32,6 +32,8 @@ from pipeline.core.storage import atomic_write_bytes
 from pipeline.release import fingerprint, record, review, revisions
 
 log = logging.getLogger(__name__)
+# what `python -m pipeline diff` says when Ctrl-C stops it: --png replaces its file in one step
+INTERRUPTED_HINT = "interrupted; it writes nothing but the --png file, which is whole, old or new"
 METRICS_FILE = config.METRICS_FILE.as_posix()
 
 

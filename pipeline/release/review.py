@@ -24,6 +24,10 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError
 from pipeline.release import fingerprint, revisions
 
+# what `python -m pipeline review` says when Ctrl-C stops it: the PNG is replaced in one step
+INTERRUPTED_HINT = (
+    f"interrupted; it writes nothing but {config.REVIEW_PNG.as_posix()}, which is whole, old or new"
+)
 SHOWN_PER_GROUP = 40  # images drawn per group; a group's title gives its full count
 
 

@@ -32,6 +32,8 @@ from pipeline.core.errors import ReleaseError
 from pipeline.release import changelog, record, revisions
 
 log = logging.getLogger(__name__)
+# what `python -m pipeline tags` says when Ctrl-C stops it: `git tag` makes each tag in one step
+INTERRUPTED_HINT = "interrupted; each tag made so far is whole; run `make tags` again for the rest"
 
 
 @dataclass(frozen=True)
