@@ -87,7 +87,7 @@ repro: $(STAMP)
 
 ## test: set up, then run the test suite (unit tests and end-to-end `dvc repro` runs) on every core
 # One test file per worker at a time (--dist loadfile): a module's tests share its repository in order.
-# Each worker builds the project once (tests/conftest.py: cold_build) and its modules start from copies.
+# The workers share one build of the project (tests/conftest.py: cold_build); modules start from copies.
 PYTEST_ARGS ?= -n auto --dist loadfile
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

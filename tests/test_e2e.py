@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from scripts.oracle import reference_pickles
-from tests.helpers import V1, VENV_BIN, Pause, restore, run, update_params, wait_for
+from tests.helpers import V1, VENV_BIN, Pause, restore, run, update_params, user_env, wait_for
 
 pytestmark = pytest.mark.e2e
 PUBLISHED = [f"datasets/tinydigits/{s}.{ext}" for s in ("train", "test") for ext in ("pkl", "npz")]
@@ -189,7 +189,7 @@ def test_two_make_repro_at_once_overlap_and_both_succeed(built):
     if not (repo / ".venv").exists():
         (repo / ".venv").symlink_to(VENV_BIN.parent)
     (repo / "datasets/tinydigits/test.pkl").unlink()  # give both runs something to do
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+    env = user_env()  # as a user types it: not a sub-make of the suite's own `make test`
     pause = Pause.before_replacing(repo.parent / "pause-make", "tinydigits/test.pkl")
     # -o: never rebuild the (shared, symlinked) environment from here
     cmd = ["make", "-o", ".venv/.installed", "repro"]

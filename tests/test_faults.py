@@ -18,10 +18,10 @@ from pipeline import load
 from pipeline.core.errors import DigestError
 from scripts.oracle import reference_pickles
 from tests.helpers import (
-    VENV_BIN,
     Pause,
     assert_restorable,
     run,
+    user_env,
 )
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +129,7 @@ def test_sigkill_to_a_running_dvc_repro_inside_the_pickle_writes_leaves_whole_fi
     # the stage stops after replacing train.pkl, train.npz and train.parquet, before test.pkl:
     # its writes take milliseconds, too short a window for a test to hit by polling the folder
     pause = Pause.before_replacing(repo.parent / "pause-kill", f"{DATA}/test.pkl")
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    env = user_env()
     with open(log, "w") as out:
         proc = subprocess.Popen(
             ["dvc", "repro", "pickle"],
@@ -173,7 +173,7 @@ def test_sigkill_to_a_running_dvc_repro_inside_the_pickle_writes_leaves_whole_fi
 def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(repo):
     """What docs/faults.md says: the second stops at once, exit 255, writing nothing; the first completes."""
     set_train_per_class(repo, 80)
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    env = user_env()
     cmd = ["dvc", "--wait-for-lock", "repro", "pickle"]
     log = repo.parent / "first-repro.log"
     pause = Pause.before_replacing(repo.parent / "pause-two", f"{DATA}/train.pkl")
