@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,12 @@ def restored_copy(module_copy) -> Path:
     """:func:`module_copy`, back at its committed state after each test, even when the test fails."""
     yield module_copy
     restore(module_copy)
+
+
+@pytest.fixture
+def ctrl_c_handler_kept():
+    """For a test that calls ``python -m pipeline``'s main() in process: it installs its own Ctrl-C
+    handler in this process, and pytest's goes back after."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, before)

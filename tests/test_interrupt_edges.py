@@ -217,14 +217,6 @@ TOOL_LINES = {
 }
 
 
-@pytest.fixture
-def ctrl_c_handler_kept():
-    """The entry point installs its own Ctrl-C handler in this process: put pytest's back after."""
-    before = signal.getsignal(signal.SIGINT)
-    yield
-    signal.signal(signal.SIGINT, before)
-
-
 def press_ctrl_c(*args):
     os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, handled before kill() returns
     time.sleep(5)
