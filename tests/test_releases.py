@@ -184,6 +184,42 @@ def test_a_missing_file_is_named_in_the_card_note():
     assert "unreleased variant" in note and "files missing: test.npz" in note
 
 
+def test_the_card_notes_word_for_word():
+    """What the card's reader sees: every way a variant differs from the last release, each list
+    in name order; the release the files are; no release at all."""
+    counts = list(DEFAULTS.sample.train_counts)
+    counts[3], counts[8] = 40, 50
+    variant = dataclasses.replace(
+        DEFAULTS, seed=7, sample=dataclasses.replace(DEFAULTS.sample, train_counts=tuple(counts))
+    )
+    files = {n: b for n, b in v1_files().items() if n.endswith(".pkl")}
+    files.update({"train.pkl": b"a", "test.pkl": b"b", "y.parquet": b"c", "x.parquet": b"d"})
+    assert record.card_note(V1_ONLY, variant, files) == (
+        "This is an **unreleased variant** of TinyDigits, not a release: it differs from the last "
+        "release, 1.0.0 (`tinydigits@v1.0.0`): its params differ: `sample.train_counts: {} -> "
+        "{3: 40, 8: 50}`; `seed: 42 -> 7`; other bytes in test.pkl, train.pkl; files not in that "
+        "release: x.parquet, y.parquet; files missing: test.npz, train.npz."
+    )
+    assert record.card_note(V1_ONLY, DEFAULTS, v1_files()) == (
+        "This card describes **TinyDigits 1.0.0** (git tag `tinydigits@v1.0.0`; see "
+        "[CHANGELOG.md](CHANGELOG.md))."
+    )
+    assert record.card_note([], DEFAULTS, v1_files()) == (
+        "No TinyDigits release is recorded yet (`datasets/tinydigits/releases.json`)."
+    )
+
+
+def test_a_damaged_record_names_the_file_the_error_kind_and_what_is_wrong(tmp_path):
+    bad = tmp_path / "releases.json"
+    bad.write_text('{"releases": [{"version": "one"}]}')
+    with pytest.raises(ReleaseError) as raised:
+        record.load(path=bad)
+    assert str(raised.value) == (
+        f"{bad} is not a valid release record (ReleaseError: VERSION must be a semantic version "
+        "MAJOR.MINOR.PATCH such as 2.0.0, got 'one')"
+    )
+
+
 def test_the_record_is_written_in_one_key_order_whatever_the_entries_order():
     """So that a release's diff of record.json shows only the new entry."""
     reordered = [dict(reversed(list(e.items()))) for e in ENTRIES]

@@ -47,7 +47,13 @@ def test_raw_rejects_pixel_above_16_and_names_cell():
 def test_raw_rejects_non_integer_pixels():
     frame = raw_frame()
     frame["pixel_0_0"] = frame["pixel_0_0"].astype("float64")
-    reject(frame, schemas.RAW, r"pixel_0_0.*uint8|dtype")
+    frame.loc[5, "pixel_2_3"] = 17
+    # a column's dtype is named with the dtype found; a cell's check with the cell and its value
+    assert reject(frame, schemas.RAW, "dtype").splitlines() == [
+        "stage 'unit': raw data (1,797 rows) violates the contract:",
+        "  - check 'in_range(0, 16)': pixel_2_3[5]=17",
+        "  - check 'dtype('uint8')': pixel_0_0: float64",
+    ]
 
 
 def test_raw_rejects_unknown_label():
