@@ -200,6 +200,11 @@ def test_the_card_notes_word_for_word():
         "{3: 40, 8: 50}`; `seed: 42 -> 7`; other bytes in test.pkl, train.pkl; files not in that "
         "release: x.parquet, y.parquet; files missing: test.npz, train.npz."
     )
+    # one difference alone: nothing is said of the others
+    assert record.card_note(V1_ONLY, DEFAULTS, {**v1_files(), "x.parquet": b"d"}) == (
+        "This is an **unreleased variant** of TinyDigits, not a release: it differs from the last "
+        "release, 1.0.0 (`tinydigits@v1.0.0`): files not in that release: x.parquet."
+    )
     assert record.card_note(V1_ONLY, DEFAULTS, v1_files()) == (
         "This card describes **TinyDigits 1.0.0** (git tag `tinydigits@v1.0.0`; see "
         "[CHANGELOG.md](CHANGELOG.md))."
