@@ -250,9 +250,8 @@ def test_the_gate_is_this_interpreter_running_check_repro_in_the_root(repo, monk
 
     def child(cmd, cwd):
         calls.append((cmd, cwd))
-        return subprocess.CompletedProcess(
-            cmd, 0, "check-repro: PASS x\ncheck-repro: HEAD abc reproduces\n", ""
-        )
+        out = "check-repro: cloned HEAD\ncheck-repro: PASS x\ncheck-repro: HEAD abc reproduces\n"
+        return subprocess.CompletedProcess(cmd, 0, out, "")
 
     monkeypatch.setattr(cut, "run_child", child)
     with caplog.at_level(logging.INFO, logger=cut.log.name):
@@ -267,6 +266,19 @@ def test_the_gate_is_this_interpreter_running_check_repro_in_the_root(repo, monk
     with caplog.at_level(logging.INFO, logger=cut.log.name):
         cut.check_repro(repo)
     assert caplog.messages[-1] == "make check-repro: passed"
+
+
+def test_help_names_the_version_and_the_notes(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cut.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    assert stop.value.code == 0 and out.startswith("usage: python -m pipeline release ")
+    for text in (
+        cut.__doc__.split("\n")[0],
+        "version MAJOR.MINOR.PATCH, greater than the last release",
+        "--notes NOTES one paragraph for the changelog",
+    ):
+        assert text in out, text
 
 
 class StandIns:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -427,3 +428,31 @@ def test_a_marker_it_cannot_read_is_named():
         match=r"^requirements\.lock: cannot read the marker 'python_version >= 3\.11'$",
     ):
         environment.evaluate("python_version >= 3.11", LINUX_311)  # an unquoted version
+
+
+@pytest.mark.parametrize(
+    "header, resolved_for",
+    [
+        ("# requires-python: >=3.11,<3.15 (from pyproject.toml)\n", ">=3.11,<3.15"),
+        ("", "newer Pythons"),
+    ],
+)
+def test_a_python_without_importlib_metadata_is_named_with_what_the_lock_is_for(
+    header, resolved_for, tmp_path, monkeypatch
+):
+    # Python 3.7, as far as the check can tell: its own sys and platform, nothing else replaced
+    monkeypatch.setattr(
+        environment,
+        "sys",
+        SimpleNamespace(version_info=(3, 7, 9, "final", 0), executable="/old/bin/python3.7"),
+    )
+    monkeypatch.setattr(environment, "platform", SimpleNamespace(python_version=lambda: "3.7.9"))
+    lock = tmp_path / "requirements.lock"
+    lock.write_text(header + "numpy==2.3.5 \\\n    --hash=sha256:00\n", encoding="utf-8")
+    with pytest.raises(EnvironmentMismatch) as raised:
+        environment.check(lock)
+    assert str(raised.value) == (
+        f"wrong environment for this stage: Python 3.7.9 is not supported: requirements.lock is "
+        f"resolved for {resolved_for}; interpreter /old/bin/python3.7 (Python 3.7.9). Fix: "
+        f"{environment.FIX}. Nothing was written."
+    )
