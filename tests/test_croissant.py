@@ -106,6 +106,8 @@ def validate(jsonld: Path, cwd: Path) -> list[str]:
     return lines[:-1]
 
 
+# mlcroissant's own command line, a process each: about 1.2 s apiece (the end-to-end tier)
+@pytest.mark.e2e
 def test_mlcroissant_validates_the_published_file_without_a_warning(tmp_path):
     assert validate(ROOT / config.CROISSANT_FILE, tmp_path) == []
 
@@ -118,6 +120,7 @@ def test_mlcroissant_validates_the_published_file_without_a_warning(tmp_path):
     ],
     ids=["no datePublished", "older @context"],
 )
+@pytest.mark.e2e
 def test_the_validation_catches_a_warning(change, warning, tmp_path):
     doc = json.loads((ROOT / config.CROISSANT_FILE).read_text(encoding="utf-8"))
     change(doc)

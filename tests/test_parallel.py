@@ -139,6 +139,7 @@ print(hashlib.sha256(raw.tobytes()).hexdigest(), hashlib.sha256(blob).hexdigest(
 """
 
 
+@pytest.mark.e2e  # two training runs in child processes: about 5 s, the unit tier's slowest by far
 def test_the_sweep_file_does_not_depend_on_the_blas_kernel():
     """Per-seed losses differ between OpenBLAS kernels; the file, which dvc.lock hashes, must not."""
     if platform.machine() not in ("x86_64", "AMD64"):
