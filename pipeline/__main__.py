@@ -87,11 +87,10 @@ def main(argv):
         module = importlib.import_module(COMMANDS[name][0])
     except (Interrupted, KeyboardInterrupt):
         return interrupted(name, early_hint(name))
-    # a stage's outputs are DVC's to finish; each tool says what it leaves (tests/test_layout.py)
-    hint = INTERRUPTED if name in STAGES else module.INTERRUPTED_HINT
-    if name in STAGES:
-        return run(name, module.main, hint=hint)
-    return run(name, lambda: module.main(args), hint=hint)
+    if name in STAGES:  # its outputs are DVC's to finish
+        return run(name, module.main, hint=INTERRUPTED)
+    # each tool says what it leaves (tests/test_interrupt_edges.py checks every one)
+    return run(name, lambda: module.main(args), hint=module.INTERRUPTED_HINT)
 
 
 if __name__ == "__main__":

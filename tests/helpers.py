@@ -4,9 +4,11 @@ fixtures' building blocks, waiting for an observable event, and Ctrl-C as a term
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -63,6 +65,20 @@ def run(
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
         )
     return result
+
+
+def help_text(main: Callable[[list[str]], object]) -> str:
+    """What a command's ``main(["--help"])`` prints, its whitespace collapsed (argparse wraps to the
+    terminal's width); fails unless it exits 0."""
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            main(["--help"])
+    except SystemExit as stop:
+        assert stop.code == 0, f"--help exited {stop.code}"
+    else:
+        raise AssertionError("--help did not exit")
+    return " ".join(out.getvalue().split())
 
 
 def project_files() -> list[str]:

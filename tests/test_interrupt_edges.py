@@ -68,10 +68,10 @@ finally:
 """
 
 
-def params_stage_with_ctrl_c_at_import(n: int, where: str) -> subprocess.CompletedProcess:
+def ctrl_c_at_import(n: int, where: str, command: str = "params") -> subprocess.CompletedProcess:
     # params: the one stage that writes nothing, so the runs past its last import leave ROOT as it was
     return subprocess.run(
-        [sys.executable, "-c", HOOK, str(n), where, "params"],
+        [sys.executable, "-c", HOOK, str(n), where, command],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def test_ctrl_c_at_every_import_of_the_start_up_gives_the_one_line():
     # a run without Ctrl-C: how many imports, and from which one the runner's own catch is in place
     found = re.search(
         r"^imports: (\d+), caught from: (\d+)$",
-        params_stage_with_ctrl_c_at_import(10_000, "at-the-import").stdout,
+        ctrl_c_at_import(10_000, "at-the-import").stdout,
         re.MULTILINE,
     )
     assert found, "the params stage did not run to its end"
@@ -98,7 +98,7 @@ def test_ctrl_c_at_every_import_of_the_start_up_gives_the_one_line():
         (n, "in-a-class" if n % 5 == 0 else "at-the-import")
         for n in range(1, min(imports, caught_from + 5) + 1)
     ]
-    outcomes = {point: params_stage_with_ctrl_c_at_import(*point) for point in points}
+    outcomes = {point: ctrl_c_at_import(*point) for point in points}
     wrong = {
         point: (result.returncode, result.stderr.splitlines()[-1:])
         for point, result in outcomes.items()
@@ -251,12 +251,5 @@ def test_ctrl_c_while_a_command_loads_its_module(name, monkeypatch, capsys, ctrl
 )
 def test_ctrl_c_before_the_entry_point_catches_it(command, line):
     # at the first import after pipeline/__main__.py is found: before main() has its own catch
-    result = subprocess.run(
-        [sys.executable, "-c", HOOK, "1", "at-the-import", command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=default_ctrl_c,
-    )
+    result = ctrl_c_at_import(1, "at-the-import", command)
     assert (result.returncode, result.stderr) == (130, line + "\n")
