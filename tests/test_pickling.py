@@ -66,5 +66,9 @@ def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(
         ContractError, match=r"images must be float32 \(N, 8, 8\), got float32 \(30, 64\)"
     ):
         pickling.pickle_bytes(images.reshape(30, 64), tiny_labels)
+    with pytest.raises(  # three dimensions, but not 8x8
+        ContractError, match=r"images must be float32 \(N, 8, 8\), got float32 \(30, 4, 16\)"
+    ):
+        pickling.pickle_bytes(images.reshape(30, 4, 16), tiny_labels)
     with pytest.raises(ContractError, match=r"labels must be int64 \(30,\), got int32 \(30,\)"):
         pickling.pickle_bytes(images, tiny_labels.astype(np.int32))

@@ -1,0 +1,139 @@
+"""pipeline.core.runner in this process: what every command prints and returns, a known error, an
+error while Ctrl-C unwinds, and a child process on Ctrl-C. (tests/test_interrupt_edges.py sends
+real Ctrl-Cs to real commands; those run in processes of their own, where mutmut cannot follow.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+import pytest
+
+from pipeline.core import runner
+from pipeline.core.errors import EXIT_INTERRUPTED, Interrupted, SourceError
+
+pytestmark = pytest.mark.usefixtures("ctrl_c_handler_kept")
+
+
+@pytest.fixture(autouse=True)
+def no_ctrl_c_yet(monkeypatch):
+    monkeypatch.setattr(runner, "_pressed", False)
+
+
+def run(command, main, **kwargs) -> int:
+    """runner.run as in a new process: with no handler on the root logger, so that its logging
+    set-up takes effect (pytest puts its own capture handler there for each test; it goes back)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers.clear()
+    root.setLevel(logging.WARNING)
+    try:
+        return runner.run(command, main, **kwargs)
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+def say(message: str) -> None:
+    logging.getLogger("pipeline.somewhere").info(message)
+
+
+def test_lines_name_the_command_and_main_decides_the_exit_status(capsys):
+    assert run("fetch", lambda: say("wrote it")) == 0
+    assert run("fetch", lambda: 3) == 3
+    assert capsys.readouterr() == ("", "fetch: wrote it\n")
+
+
+def test_a_pipeline_error_is_one_line_and_exit_1(capsys):
+    def main():
+        say("started")
+        raise SourceError("source file x is missing")
+
+    assert run("fetch", main) == 1
+    assert capsys.readouterr().err == "fetch: started\nfetch: error: source file x is missing\n"
+
+
+def test_ctrl_c_is_one_line_with_the_commands_hint(capsys):
+    def main():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the handler raises in here
+
+    assert run("tags", main, hint="the hint") == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "tags: the hint\n"
+    # the command is over: a later Ctrl-C ends the process by the signal, silently
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL
+
+
+def test_an_error_raised_after_ctrl_c_was_caught_is_the_interruption(capsys):
+    """A pool cut short while it starts raises an error of its own, with no trace of the Ctrl-C
+    in it: that Ctrl-C was pressed is what counts."""
+
+    def main():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except Interrupted:
+            pass
+        raise RuntimeError("pool cut short")
+
+    assert run("benchmark", main, hint="interrupted") == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "benchmark: interrupted\n"
+
+
+def test_an_error_caused_by_ctrl_c_is_the_interruption(capsys):
+    def main():
+        raise RuntimeError("while defining a class") from KeyboardInterrupt()
+
+    assert run("normalize", main, hint="interrupted") == EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "normalize: interrupted\n"
+
+
+def test_any_other_error_is_not_caught(capsys):
+    def main():
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        run("split", main)
+    assert capsys.readouterr().err == ""
+
+
+# ---- run_child ----------------------------------------------------------------------------------
+
+PRINT = [sys.executable, "-c", "print('out'); import sys; print('err', file=sys.stderr)"]
+
+
+def test_run_child_returns_what_the_child_printed(capfd):
+    done = runner.run_child(PRINT)
+    assert (done.args, done.returncode, done.stdout, done.stderr) == (PRINT, 0, "out\n", "err\n")
+    done = runner.run_child(PRINT, capture=False)
+    assert (done.stdout, done.stderr) == (None, None)
+    assert capfd.readouterr() == ("out\n", "err\n")  # passed through to this process's own
+
+
+def ctrl_c_in(seconds: float) -> None:
+    runner.catch_ctrl_c()
+    threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+
+def test_on_ctrl_c_run_child_lets_the_child_finish_within_the_grace(tmp_path):
+    mark = tmp_path / "cleaned-up"
+    child = [sys.executable, "-c", f"import time; time.sleep(1); open({str(mark)!r}, 'w')"]
+    ctrl_c_in(0.2)
+    with pytest.raises(Interrupted):
+        runner.run_child(child, grace=30)
+    assert mark.exists()  # it was not killed when Ctrl-C came
+
+
+def test_on_ctrl_c_run_child_kills_a_child_that_outlasts_the_grace():
+    child = [sys.executable, "-c", "import time; time.sleep(20)"]
+    ctrl_c_in(0.2)
+    start = time.monotonic()
+    with pytest.raises(Interrupted):
+        runner.run_child(child, grace=0.5)
+    assert time.monotonic() - start < 10
