@@ -72,3 +72,17 @@ def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(
         pickling.pickle_bytes(images.reshape(30, 4, 16), tiny_labels)
     with pytest.raises(ContractError, match=r"labels must be int64 \(30,\), got int32 \(30,\)"):
         pickling.pickle_bytes(images, tiny_labels.astype(np.int32))
+
+
+def test_is_v1_needs_v1s_seed_and_both_counts():
+    from dataclasses import replace
+
+    from pipeline.core import params
+    from tests.helpers import ROOT
+
+    v1 = params.load(ROOT / "params.yaml")
+    assert pickling.is_v1(v1)
+    ninety = (90,) * 10
+    assert not pickling.is_v1(replace(v1, seed=7))
+    assert not pickling.is_v1(replace(v1, sample=replace(v1.sample, train_counts=ninety)))
+    assert not pickling.is_v1(replace(v1, sample=replace(v1.sample, test_counts=(19,) * 10)))

@@ -8,12 +8,15 @@ release. Each stage's lines are what ``python -m pipeline STAGE`` prints after i
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib
 import io
 import json
 import logging
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,8 @@ import yaml
 
 from pipeline.__main__ import STAGES
 from pipeline.core import config
+from pipeline.core.errors import ContractError, SourceError
+from pipeline.core.storage import write_npz
 from scripts.oracle import reference_pickles
 from tests.helpers import LAST, PUBLISHED, RAW_PARAMS, ROOT
 
@@ -138,3 +143,77 @@ def test_every_stage_stops_on_a_bad_params_file_before_writing(stage, tmp_path, 
     with pytest.raises(ParamsError, match=r"^seed"):
         importlib.import_module(STAGES[stage][0]).main()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["params.yaml"]
+
+
+def project_with_params(tmp_path, monkeypatch, **sample):
+    params = {**RAW_PARAMS, "sample": {**RAW_PARAMS["sample"], **sample}}
+    (tmp_path / config.PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+
+
+def main_of(stage: str):
+    return importlib.import_module(STAGES[stage][0]).main
+
+
+def source_with(tmp_path, edit) -> Path:
+    """scikit-learn's digits.csv.gz with ``edit`` applied to its text, in a file of its own."""
+    from pipeline import fetch
+
+    text = gzip.decompress(fetch.source_path().read_bytes()).decode()
+    path = tmp_path / "digits.csv.gz"
+    path.write_bytes(gzip.compress(edit(text).encode()))
+    return path
+
+
+def test_fetch_names_the_source_file_it_cannot_read_or_trust(tmp_path, monkeypatch):
+    from pipeline import fetch
+
+    project_with_params(tmp_path, monkeypatch)
+    tampered = source_with(tmp_path, lambda text: text.replace("0", "1", 1))
+    missing = tmp_path / "nowhere" / "digits.csv.gz"
+    monkeypatch.setattr(fetch, "source_path", lambda: missing)
+    with pytest.raises(SourceError) as err:
+        fetch.main()
+    assert str(err.value) == f"source file {missing} is missing from the installed scikit-learn"
+    monkeypatch.setattr(fetch, "source_path", lambda: tampered)
+    with pytest.raises(
+        SourceError, match=rf"^{re.escape(str(tampered))} sha256 is [0-9a-f]{{64}}, "
+    ):
+        fetch.main()
+    assert not (tmp_path / config.RAW_FILE).exists()
+
+
+def test_each_checking_stage_names_itself_when_its_output_breaks_the_contract(
+    tmp_path, monkeypatch
+):
+    from pipeline import fetch
+
+    project_with_params(tmp_path, monkeypatch)
+    # fetch: a pixel of 17, a whole number in [0, 255] (so it parses) that the contract refuses
+    bad = source_with(tmp_path, lambda text: "17" + text[1:])
+    monkeypatch.setattr(fetch, "source_path", lambda: bad)
+    monkeypatch.setattr(fetch, "verify", lambda data, name: hashlib.sha256(data).hexdigest())
+    with pytest.raises(ContractError, match=r"^stage 'fetch': raw data \(1,797 rows\) violates"):
+        fetch.main()
+    assert not (tmp_path / config.RAW_FILE).exists()
+    # normalize: the same pixel, in a raw snapshot written as if fetch had let it through
+    monkeypatch.undo()
+    project_with_params(tmp_path, monkeypatch)
+    fetch.main()
+    with np.load(config.RAW_FILE, allow_pickle=False) as npz:
+        pixels, labels = npz["pixels"].copy(), npz["labels"]
+    pixels[0, 0] = 17
+    write_npz(config.RAW_FILE, pixels=pixels, labels=labels)
+    with pytest.raises(
+        ContractError, match=r"^stage 'normalize': normalized data \(1,797 rows\) violates"
+    ):
+        main_of("normalize")()
+    assert not (tmp_path / config.NORMALIZED_FILE).exists()
+    # split: a plan of 100 per digit, when params.yaml says 90 by the time split runs
+    write_npz(config.RAW_FILE, pixels=np.where(pixels > 16, 16, pixels), labels=labels)
+    main_of("sample")()
+    main_of("normalize")()
+    project_with_params(tmp_path, monkeypatch, train_per_class=90)
+    with pytest.raises(ContractError, match=r"^stage 'split': splits data \(1,200 rows\) violates"):
+        main_of("split")()
+    assert not (tmp_path / config.SPLITS_FILE).exists()
