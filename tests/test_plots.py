@@ -81,3 +81,29 @@ def test_samples_grid_places_each_digits_first_images_in_its_row():
             else:  # fewer images than columns: blank
                 assert np.isnan(cell).all(), (digit, j)
     assert np.isnan(grid[8::step]).all() and np.isnan(grid[:, 8::step]).all()  # the gaps
+
+
+def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data_give():
+    """Byte for byte: the samples figure from the published train split, and the confusion
+    figure, the per-digit table and the prediction rows from the predictions the stage recorded."""
+    from pipeline.benchmark import reports
+    from pipeline.core import config, params
+    from tests.helpers import PUBLISHED, ROOT
+
+    def committed(path) -> bytes:
+        return (ROOT / path).read_bytes()
+
+    with np.load(PUBLISHED / "train.npz", allow_pickle=False) as npz:
+        samples = plots.samples_png(npz["images"], npz["labels"])
+    assert samples == committed(reports.FIGURE_FILES["samples"])
+
+    seeds = params.load(ROOT / config.PARAMS_FILE).benchmark.seeds
+    rows = np.loadtxt(ROOT / reports.PLOT_FILES["confusion"], delimiter=",", skiprows=1, dtype=int)
+    actual, predicted = rows[: len(rows) // seeds, 0], rows[:, 1].reshape(seeds, -1)
+    assert np.array_equal(np.tile(actual, seeds), rows[:, 0])  # the test labels, once per seed
+    assert plots.confusion_rows(actual, predicted) == committed(reports.PLOT_FILES["confusion"])
+    matrix = plots.confusion_matrix(actual, predicted)
+    per_class = plots.per_class_table(reports.per_digit(matrix))
+    assert per_class == committed(reports.PLOT_FILES["per_class"])
+    title = f"Baseline on test, {seeds} seeds pooled ({len(rows):,} predictions)"
+    assert plots.confusion_png(matrix, title) == committed(reports.FIGURE_FILES["confusion"])
