@@ -238,3 +238,113 @@ def test_each_claim_row_word_for_word_when_it_holds_and_when_it_does_not():
         "not measured: add 15 to benchmark.sweep_per_class",
         "not checked",
     )
+
+
+def test_no_image_of_one_digit_is_not_100_per_digit():
+    nine_digits = facts(train_labels=np.repeat(np.arange(9), 100))  # train_counts: {9: 0}
+    assert claim(nine_digits, "Perfect 100") == (
+        "Perfect 100 samples per digit",
+        "train: 0 to 100 per digit",
+        "does not hold",
+    )
+
+
+def filled(f: card.Facts, names: str) -> str:
+    """The card's values for ``names``, one ``name=value`` per line, through card.render."""
+    return card.render("\n".join(f"{n}=${n}" for n in names.split()), f)
+
+
+def test_the_cards_values_word_for_word():
+    assert filled(
+        facts(),
+        "kind train_images test_images n_train n_test pkl_bytes pkl_kib baseline_pct seeds "
+        "last_seed hidden learning_rate batch_size epochs run_mflop baseline_mean baseline_std "
+        "baseline_min baseline_max curve_table per_class_table hardest reference_hidden "
+        "reference_epochs reference_note reference_accuracy sweep_test_images sweep_test_phrase "
+        "published_note seed take_train take_test test_step",
+    ) == "\n".join(
+        [
+            "kind=a small, balanced set",
+            "train_images=1,000",
+            "test_images=200",
+            "n_train=1000",
+            "n_test=200",
+            "pkl_bytes=317,299",
+            "pkl_kib=309.9",
+            "baseline_pct=80",
+            "seeds=10",
+            "last_seed=9",
+            "hidden=32",
+            "learning_rate=0.01",
+            "batch_size=32",
+            "epochs=20",
+            "run_mflop=284",
+            "baseline_mean=0.8000",
+            "baseline_std=0.0300",
+            "baseline_min=0.7400",
+            "baseline_max=0.8500",
+            "curve_table=| epoch | 1 | 2 | 4 | 6 | 8 | 10 | 12 | 14 | 16 | 18 | 20 |",
+            "| --- |" + " ---: |" * 11,
+            "| accuracy | 0.150 | 0.184 | 0.253 | 0.321 | 0.389 | 0.458 | 0.526 | 0.595 | 0.663 "
+            "| 0.732 | 0.800 |",
+            "per_class_table=| digit | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |",
+            "| --- |" + " ---: |" * 10,
+            "| accuracy | 0.500 | 0.550 | 0.600 | 0.650 | 0.700 | 0.750 | 0.800 | 0.850 | 0.900 "
+            "| 0.950 |",
+            "hardest=digit 0 (0.500) and digit 1 (0.550)",
+            "reference_hidden=64",
+            "reference_epochs=351",
+            "reference_note=",
+            "reference_accuracy=0.9750",
+            "sweep_test_images=200",
+            "sweep_test_phrase=the 20 per digit",
+            "published_note=At 100 per digit the split is exactly the published one, so that row "
+            "equals the baseline above.",
+            "seed=42",
+            "take_train=100",
+            "take_test=20",
+            "test_step=0.005",
+        ]
+    )
+
+
+def test_the_cards_values_for_an_imbalanced_variant_word_for_word():
+    from dataclasses import replace
+
+    train, test = (100,) * 8 + (50, 100), (20,) * 3 + (15,) + (20,) * 6
+    p = replace(
+        P,
+        seed=7,
+        sample=replace(P.sample, train_counts=train, test_counts=test),
+        benchmark=replace(P.benchmark, seeds=3),
+    )
+    variant = facts(
+        p=p,
+        train_labels=np.repeat(np.arange(10), train),
+        test_labels=np.repeat(np.arange(10), test),
+        # two digits tie for hardest: the lower digit first, whatever the order they come in
+        per_class={d: (0.5 if d in (3, 7) else 0.9) for d in reversed(range(10))},
+        ref={"test_accuracy": 0.9, "epochs": 5, "converged": False},
+    )
+    assert filled(
+        variant,
+        "kind n_train n_test seeds last_seed hardest reference_note published_note take_train "
+        "take_test test_step sweep_test_images sweep_test_phrase",
+    ) == "\n".join(
+        [
+            "kind=a small set (per-digit counts as below)",
+            "n_train=950",
+            "n_test=195",
+            "seeds=3",
+            "last_seed=2",
+            "hardest=digit 3 (0.500) and digit 7 (0.500)",
+            "reference_note=, stopped by benchmark.reference_max_epochs before converging; on the "
+            "split drawn with 100 train images per digit, the v1 size, as for the gate",
+            "published_note=",
+            "take_train=50 to 100",
+            "take_test=15 to 20",
+            "test_step=0.00513",
+            "sweep_test_images=195",
+            "sweep_test_phrase=the per-digit counts [20, 20, 20, 15, 20, 20, 20, 20, 20, 20]",
+        ]
+    )

@@ -46,6 +46,13 @@ def test_record_sets_have_the_three_fields_and_the_counts():
     assert "test split: 19 images" in doc["recordSet"][1]["description"]
 
 
+def test_a_digit_with_no_image_is_counted_as_0():
+    """``train_counts: {9: 0}`` is valid: the per-digit counts still list ten digits."""
+    labels = {"train": np.repeat(np.arange(9), 5), "test": LABELS["test"]}
+    doc = croissant.metadata(FILES, labels, "1.0.0", DATE)
+    assert "train: 45 images, per digit [5, 5, 5, 5, 5, 5, 5, 5, 5, 0];" in doc["description"]
+
+
 def test_licence_version_citation_and_responsible_ai_fields():
     doc = croissant.metadata(FILES, LABELS, "1.0.0", DATE)
     assert (
