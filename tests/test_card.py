@@ -139,7 +139,11 @@ def test_the_reference_says_where_it_trained_when_that_is_not_the_published_spli
 
 
 def test_unknown_placeholder_and_stray_dollar_are_refused():
-    with pytest.raises(PipelineError, match=r"unknown placeholder \$nonsense"):
+    with pytest.raises(
+        PipelineError,
+        match=r"^card template has unknown placeholder \$nonsense; known: baseline_max, "
+        r"baseline_mean, baseline_min, baseline_pct, baseline_std, batch_size, citation, claims_table, ",
+    ):
         card.render("x $nonsense y", facts())
     with pytest.raises(PipelineError, match=r"stray '\$'"):
         card.render("costs $5", facts())
@@ -348,3 +352,19 @@ def test_the_cards_values_for_an_imbalanced_variant_word_for_word():
             "sweep_test_phrase=the per-digit counts [20, 20, 20, 15, 20, 20, 20, 20, 20, 20]",
         ]
     )
+
+
+def test_the_model_improves_when_the_last_epoch_is_10_points_above_the_first():
+    def improves(curve) -> str:
+        return claim(facts(curve=np.array(curve)), "Model improves")[2]
+
+    assert improves([0.5] * 19 + [0.7]) == "holds"  # the last epoch counts, not the one before
+    assert improves([0.1] + [0.6] * 19) == "holds"  # and the first, not the second
+    assert improves([0.0] * 19 + [0.1]) == "holds"  # by at least 10 points: exactly 10 is enough
+    assert improves([0.0] * 19 + [0.09]) == "does not hold: rises by less than 0.10"
+
+
+def test_the_claims_table_is_one_row_per_claim():
+    rows = "\n".join(f"| {c} | {m} | {v} |" for c, m, v in card.claims(facts()))
+    assert filled(facts(), "claims_table") == f"claims_table={rows}"
+    assert rows.count("\n") == 5 and rows.startswith("| ~80% test accuracy on MLPs | 0.8000 mean")

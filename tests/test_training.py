@@ -61,11 +61,14 @@ def test_seeds_differ_and_repeat(blobs):
     assert len({r.predicted.tobytes() for r in first}) > 1
 
 
-def test_reference_reports_convergence(blobs):
+def test_reference_reports_convergence(blobs, caplog):
     train, test = blobs
     short = training.reference(train, test, tiny(reference_hidden_units=4, reference_max_epochs=2))
     assert short["epochs"] == 2 and short["converged"] is False
     assert 0.0 <= short["test_accuracy"] <= 1.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "reference did not converge in 2 epochs; raise benchmark.reference_max_epochs"
+    ]
     # the converged case: the loss stops improving well before the cap
     full = training.reference(
         train, test, tiny(reference_hidden_units=8, reference_max_epochs=2000)
@@ -94,3 +97,27 @@ def test_sweep_point_is_what_the_reference_algorithm_draws(source):
     )
     for got, (images, split_labels) in ((train, want["train"]), (test, want["test"])):
         assert np.array_equal(got[0], images) and np.array_equal(got[1], split_labels)
+
+
+def test_reference_is_scikit_learns_adam_mlp_from_seed_0_scored_on_test(blobs):
+    """What the card calls the reference: MLPClassifier's defaults but the hidden units and the
+    epoch cap, seed 0, and its accuracy on the test split (the fraction predicted right)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    (train, y), (test, yt) = blobs
+    got = training.reference(
+        (train, y), (test, yt), tiny(reference_hidden_units=8, reference_max_epochs=2000)
+    )
+    model = MLPClassifier((8,), max_iter=2000, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(train.reshape(len(train), -1), y)
+    assert got == {
+        "test_accuracy": model.score(test.reshape(len(test), -1), yt),
+        "epochs": model.n_iter_,
+        "converged": model.n_iter_ < 2000,
+    }
+    assert got["test_accuracy"] > 0.5  # the fraction right, not wrong: the blobs are learnable
