@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -116,24 +117,37 @@ def test_run_child_returns_what_the_child_printed(capfd):
     assert capfd.readouterr() == ("out\n", "err\n")  # passed through to this process's own
 
 
-def ctrl_c_in(seconds: float) -> None:
+def ctrl_c_once(started: Path) -> None:
+    """Ctrl-C to this process as soon as the child has made ``started`` (so that it comes while
+    run_child waits for the child, not while the child is being started)."""
+
+    def wait_then_press():
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if started.exists():  # else the test fails on its own, with no stray Ctrl-C to come
+            os.kill(os.getpid(), signal.SIGINT)
+
     runner.catch_ctrl_c()
-    threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT)).start()
+    threading.Thread(target=wait_then_press, daemon=True).start()
+
+
+def child(started: Path, then: str) -> list[str]:
+    return [sys.executable, "-c", f"import time; open({str(started)!r}, 'w'); {then}"]
 
 
 def test_on_ctrl_c_run_child_lets_the_child_finish_within_the_grace(tmp_path):
-    mark = tmp_path / "cleaned-up"
-    child = [sys.executable, "-c", f"import time; time.sleep(1); open({str(mark)!r}, 'w')"]
-    ctrl_c_in(0.2)
+    started, mark = tmp_path / "started", tmp_path / "cleaned-up"
+    ctrl_c_once(started)
     with pytest.raises(Interrupted):
-        runner.run_child(child, grace=30)
+        runner.run_child(child(started, f"time.sleep(0.3); open({str(mark)!r}, 'w')"), grace=30)
     assert mark.exists()  # it was not killed when Ctrl-C came
 
 
-def test_on_ctrl_c_run_child_kills_a_child_that_outlasts_the_grace():
-    child = [sys.executable, "-c", "import time; time.sleep(20)"]
-    ctrl_c_in(0.2)
+def test_on_ctrl_c_run_child_kills_a_child_that_outlasts_the_grace(tmp_path):
+    started = tmp_path / "started"
+    ctrl_c_once(started)
     start = time.monotonic()
     with pytest.raises(Interrupted):
-        runner.run_child(child, grace=0.5)
+        runner.run_child(child(started, "time.sleep(20)"), grace=0.2)
     assert time.monotonic() - start < 10
