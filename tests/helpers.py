@@ -8,7 +8,9 @@ import contextlib
 import copy
 import dataclasses
 import hashlib
+import importlib
 import io
+import logging
 import os
 import shutil
 import signal
@@ -25,6 +27,7 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 import yaml
 
+from pipeline.__main__ import STAGES
 from pipeline.core import config, params
 from pipeline.release import record
 
@@ -474,3 +477,24 @@ def ctrl_c(
             lambda: not still_running(proc.pid), "every process of the group to end", timeout=10
         )
     return proc.returncode, "".join(lines)
+
+
+# ---- the data stages in this process (tests/test_stage_mains.py, test_benchmark_mains.py) ------
+
+DATA_STAGES = ("fetch", "sample", "normalize", "split", "pickle")
+
+
+def run_stages(project: Path, monkeypatch, caplog, params: dict) -> list[str]:
+    """Run the data stages in ``project`` with ``params`` as its params.yaml; each stage's lines,
+    prefixed with the stage's name as the entry point prints them."""
+    (project / "datasets/tinydigits").mkdir(parents=True)
+    shutil.copy(ROOT / config.RECORD_FILE, project / config.RECORD_FILE)
+    (project / config.PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
+    monkeypatch.chdir(project)
+    caplog.set_level(logging.INFO, logger="pipeline")
+    lines = []
+    for stage in DATA_STAGES:
+        caplog.clear()
+        assert importlib.import_module(STAGES[stage][0]).main() is None
+        lines += [f"{stage}: {r.getMessage()}" for r in caplog.records]
+    return lines

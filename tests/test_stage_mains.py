@@ -13,9 +13,7 @@ import hashlib
 import importlib
 import io
 import json
-import logging
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,29 +26,12 @@ from pipeline.core import config
 from pipeline.core.errors import ContractError, SourceError
 from pipeline.core.storage import write_npz
 from scripts.oracle import reference_pickles
-from tests.helpers import LAST, PUBLISHED, RAW_PARAMS, ROOT
+from tests.helpers import DATA_STAGES, LAST, PUBLISHED, RAW_PARAMS, ROOT, run_stages
 
-DATA_STAGES = ("fetch", "sample", "normalize", "split", "pickle")
 PUBLISHED_FILES = [
     *(f"{s}.{ext}" for s in config.SPLITS for ext in ("pkl", "npz", "parquet")),
     "croissant.json",
 ]
-
-
-def run_stages(project, monkeypatch, caplog, params: dict) -> list[str]:
-    """Run the data stages in ``project`` with ``params`` as its params.yaml; each stage's lines,
-    prefixed with the stage's name as the entry point prints them."""
-    (project / "datasets/tinydigits").mkdir(parents=True)
-    shutil.copy(ROOT / config.RECORD_FILE, project / config.RECORD_FILE)
-    (project / config.PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
-    monkeypatch.chdir(project)
-    caplog.set_level(logging.INFO, logger="pipeline")
-    lines = []
-    for stage in DATA_STAGES:
-        caplog.clear()
-        assert importlib.import_module(STAGES[stage][0]).main() is None
-        lines += [f"{stage}: {r.getMessage()}" for r in caplog.records]
-    return lines
 
 
 def sha(blob: bytes) -> str:
