@@ -17,10 +17,11 @@ import pytest
 import yaml
 
 from pipeline import fetch
-from pipeline.benchmark import reports, stage, sweep, training
+from pipeline.benchmark import plots, reports, stage, sweep, tables, training
 from pipeline.benchmark.parallel import WORKERS_ENV
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
+from pipeline.release import record
 from tests.helpers import LIGHT_BENCHMARK, PUBLISHED, RAW_PARAMS, ROOT, run_stages
 
 LIGHT = {**RAW_PARAMS, "benchmark": {**RAW_PARAMS["benchmark"], **LIGHT_BENCHMARK}}
@@ -139,8 +140,31 @@ def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog)
         r"original card claims <10 s\); see reports/local/benchmark\.json",
         lines[-1],
     ), lines[-1]
+    assert metrics["reference"] == {
+        "converged": False,
+        "epochs": 5,
+        "test_accuracy": round(ref["test_accuracy"], 4),
+    }
+    # the figure, the curve and the release note are those of these runs and files
+    runs, (_, labels) = measured.points[100], reports.read_inputs()[1]
+    matrix = plots.confusion_matrix(labels, np.stack([run.predicted for run in runs]))
+    title = "Baseline on test, 2 seeds pooled (400 predictions)"
+    assert (project / reports.FIGURE_FILES["confusion"]).read_bytes() == plots.confusion_png(
+        matrix, title
+    )
+    curve = np.stack([run.curve for run in runs]).mean(axis=0)
     card = (project / config.CARD_FILE).read_text()
-    assert f"{summary['mean']:.4f}" in card and "unreleased variant" in card
+    assert (
+        "| accuracy | " + " | ".join(f"{curve[e - 1]:.3f}" for e in tables.curve_epochs(20)) + " |"
+        in card
+    )
+    data_files = {
+        path.name: path.read_bytes()
+        for path in (project / config.DATASET_DIR).iterdir()
+        if path.suffix in (".pkl", ".npz", ".parquet")
+    }
+    note = record.card_note(record.load(), params.load(), data_files)
+    assert note.startswith("This is an **unreleased variant**") and note in card
 
 
 def test_a_count_no_sweep_point_has_is_trained_here_and_the_gate_still_reads_100(
