@@ -80,6 +80,8 @@ def ctrl_c_at_import(n: int, where: str, command: str = "params") -> subprocess.
     )
 
 
+# about 30 real `python -m pipeline params` processes, 2.6 s: the end-to-end tier (make test runs it)
+@pytest.mark.e2e
 def test_ctrl_c_at_every_import_of_the_start_up_gives_the_one_line():
     # a run without Ctrl-C: how many imports, and from which one the runner's own catch is in place
     found = re.search(
