@@ -484,6 +484,11 @@ def ctrl_c(
 DATA_STAGES = ("fetch", "sample", "normalize", "split", "pickle")
 
 
+def stage_main(stage: str) -> Callable[[], None]:
+    """The ``main`` that ``python -m pipeline STAGE`` runs."""
+    return importlib.import_module(STAGES[stage][0]).main
+
+
 def run_stages(project: Path, monkeypatch, caplog, params: dict) -> list[str]:
     """Run the data stages in ``project`` with ``params`` as its params.yaml; each stage's lines,
     prefixed with the stage's name as the entry point prints them."""
@@ -495,6 +500,6 @@ def run_stages(project: Path, monkeypatch, caplog, params: dict) -> list[str]:
     lines = []
     for stage in DATA_STAGES:
         caplog.clear()
-        assert importlib.import_module(STAGES[stage][0]).main() is None
+        assert stage_main(stage)() is None
         lines += [f"{stage}: {r.getMessage()}" for r in caplog.records]
     return lines

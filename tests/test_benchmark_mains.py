@@ -22,7 +22,7 @@ from pipeline.benchmark.parallel import WORKERS_ENV
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 from pipeline.release import record
-from tests.helpers import LIGHT_BENCHMARK, PUBLISHED, RAW_PARAMS, ROOT, run_stages
+from tests.helpers import LIGHT_BENCHMARK, PUBLISHED, RAW_PARAMS, ROOT, run_stages, update_params
 
 LIGHT = {**RAW_PARAMS, "benchmark": {**RAW_PARAMS["benchmark"], **LIGHT_BENCHMARK}}
 
@@ -187,8 +187,7 @@ def test_a_count_no_sweep_point_has_is_trained_here_and_the_gate_still_reads_100
 
 
 def test_the_gate_fails_after_writing_every_report(project, caplog):
-    strict = {**LIGHT, "benchmark": {**LIGHT["benchmark"], "min_accuracy": 0.99}}
-    (project / config.PARAMS_FILE).write_text(yaml.safe_dump(strict, sort_keys=False))
+    update_params(project, benchmark={"min_accuracy": 0.99})
     for path in reports.OUTS:
         (project / path).unlink(missing_ok=True)
     mean = np.mean(accuracies(sweep.read().points[100]))

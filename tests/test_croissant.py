@@ -86,31 +86,6 @@ def test_same_files_give_the_same_bytes_and_the_only_date_is_the_recorded_one():
     )
 
 
-def test_the_committed_croissant_json_is_what_the_committed_files_give():
-    """Byte for byte, every field and key of it: what the pickle stage writes beside these files."""
-    from pipeline.core import params
-    from tests.helpers import PUBLISHED
-
-    files = {
-        f"{s}.{ext}": (PUBLISHED / f"{s}.{ext}").read_bytes()
-        for s in config.SPLITS
-        for ext in ("pkl", "npz", "parquet")
-    }
-    labels = {}
-    for s in config.SPLITS:
-        with np.load(PUBLISHED / f"{s}.npz", allow_pickle=False) as npz:
-            labels[s] = npz["labels"]
-    entries = record.load(path=ROOT / record.RECORD_FILE)
-    version = record.version_of(entries, params.load(ROOT / config.PARAMS_FILE), files)
-    doc = croissant.metadata(
-        {s: files[f"{s}.parquet"] for s in config.SPLITS},
-        labels,
-        version,
-        record.date_published(entries),
-    )
-    assert croissant.json_bytes(doc) == (PUBLISHED / "croissant.json").read_bytes()
-
-
 def test_date_published_is_the_first_releases_recorded_date():
     entries = record.load(path=ROOT / record.RECORD_FILE)
     assert record.date_published(entries) == entries[0]["date"] == "2026-11-25"

@@ -87,7 +87,6 @@ def test_samples_grid_places_each_digits_first_images_in_its_row():
 def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data_give():
     """Byte for byte: the samples figure from the published train split, and the confusion
     figure, the per-digit table and the prediction rows from the predictions the stage recorded."""
-    from pipeline.benchmark import reports
     from pipeline.core import config, params
     from tests.helpers import PUBLISHED, ROOT
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +21,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.__main__ import STAGES
 from pipeline.core import config
 from pipeline.core.errors import ContractError, SourceError
 from pipeline.core.storage import write_npz
 from scripts.oracle import reference_pickles
-from tests.helpers import DATA_STAGES, LAST, PUBLISHED, RAW_PARAMS, ROOT, run_stages
+from tests.helpers import (
+    DATA_STAGES,
+    LAST,
+    PUBLISHED,
+    RAW_PARAMS,
+    ROOT,
+    run_stages,
+    stage_main,
+    update_params,
+)
 
 PUBLISHED_FILES = [
     *(f"{s}.{ext}" for s in config.SPLITS for ext in ("pkl", "npz", "parquet")),
@@ -119,21 +127,17 @@ def test_a_variant_gives_the_oracles_pickles_and_claims_no_release(tmp_path, mon
 def test_every_stage_stops_on_a_bad_params_file_before_writing(stage, tmp_path, monkeypatch):
     from pipeline.core.errors import ParamsError
 
-    (tmp_path / config.PARAMS_FILE).write_text(yaml.safe_dump({**RAW_PARAMS, "seed": -1}))
-    monkeypatch.chdir(tmp_path)
+    committed_params(tmp_path, monkeypatch)
+    update_params(tmp_path, seed=-1)
     with pytest.raises(ParamsError, match=r"^seed"):
-        importlib.import_module(STAGES[stage][0]).main()
+        stage_main(stage)()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["params.yaml"]
 
 
-def project_with_params(tmp_path, monkeypatch, **sample):
-    params = {**RAW_PARAMS, "sample": {**RAW_PARAMS["sample"], **sample}}
-    (tmp_path / config.PARAMS_FILE).write_text(yaml.safe_dump(params, sort_keys=False))
+def committed_params(tmp_path, monkeypatch) -> None:
+    """``tmp_path`` as the current directory, with the committed params.yaml."""
+    shutil.copy(ROOT / config.PARAMS_FILE, tmp_path / config.PARAMS_FILE)
     monkeypatch.chdir(tmp_path)
-
-
-def main_of(stage: str):
-    return importlib.import_module(STAGES[stage][0]).main
 
 
 def source_with(tmp_path, edit) -> Path:
@@ -149,7 +153,7 @@ def source_with(tmp_path, edit) -> Path:
 def test_fetch_names_the_source_file_it_cannot_read_or_trust(tmp_path, monkeypatch):
     from pipeline import fetch
 
-    project_with_params(tmp_path, monkeypatch)
+    committed_params(tmp_path, monkeypatch)
     tampered = source_with(tmp_path, lambda text: text.replace("0", "1", 1))
     missing = tmp_path / "nowhere" / "digits.csv.gz"
     monkeypatch.setattr(fetch, "source_path", lambda: missing)
@@ -169,7 +173,7 @@ def test_each_checking_stage_names_itself_when_its_output_breaks_the_contract(
 ):
     from pipeline import fetch
 
-    project_with_params(tmp_path, monkeypatch)
+    committed_params(tmp_path, monkeypatch)
     # fetch: a pixel of 17, a whole number in [0, 255] (so it parses) that the contract refuses
     bad = source_with(tmp_path, lambda text: "17" + text[1:])
     monkeypatch.setattr(fetch, "source_path", lambda: bad)
@@ -179,7 +183,7 @@ def test_each_checking_stage_names_itself_when_its_output_breaks_the_contract(
     assert not (tmp_path / config.RAW_FILE).exists()
     # normalize: the same pixel, in a raw snapshot written as if fetch had let it through
     monkeypatch.undo()
-    project_with_params(tmp_path, monkeypatch)
+    committed_params(tmp_path, monkeypatch)
     fetch.main()
     with np.load(config.RAW_FILE, allow_pickle=False) as npz:
         pixels, labels = npz["pixels"].copy(), npz["labels"]
@@ -188,13 +192,13 @@ def test_each_checking_stage_names_itself_when_its_output_breaks_the_contract(
     with pytest.raises(
         ContractError, match=r"^stage 'normalize': normalized data \(1,797 rows\) violates"
     ):
-        main_of("normalize")()
+        stage_main("normalize")()
     assert not (tmp_path / config.NORMALIZED_FILE).exists()
     # split: a plan of 100 per digit, when params.yaml says 90 by the time split runs
     write_npz(config.RAW_FILE, pixels=np.where(pixels > 16, 16, pixels), labels=labels)
-    main_of("sample")()
-    main_of("normalize")()
-    project_with_params(tmp_path, monkeypatch, train_per_class=90)
+    stage_main("sample")()
+    stage_main("normalize")()
+    update_params(tmp_path, sample={"train_per_class": 90})
     with pytest.raises(ContractError, match=r"^stage 'split': splits data \(1,200 rows\) violates"):
-        main_of("split")()
+        stage_main("split")()
     assert not (tmp_path / config.SPLITS_FILE).exists()
