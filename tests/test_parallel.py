@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import platform
 import signal
 import subprocess
 import sys
+import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -292,3 +295,111 @@ def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python, when):
         proc.communicate()
         pytest.fail(f"{python}: Ctrl-C did not end run_tasks within 60 s (hung)")
     assert (proc.returncode, err) == (130, f"tasks: {INTERRUPTED}\n")
+
+
+# ---- what a worker does at start, and the pool's helpers, in this process ------------------------
+# A worker runs these in its own process, where make mutate cannot follow (mutmut counts a function
+# as reached only in the test's process): here they run in the test's, with os._exit recorded
+# instead of ending it.
+
+
+@pytest.fixture
+def exits(monkeypatch) -> list[int]:
+    """The exit codes os._exit was called with, from any thread, in place of exiting."""
+    codes: list[int] = []
+    monkeypatch.setattr(os, "_exit", codes.append)
+    return codes
+
+
+@pytest.fixture
+def sigint_restored():
+    """SIGINT's handler and this thread's signal mask as they were, whatever the test set."""
+    handler, mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    yield
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C still held is dropped, not raised here
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    signal.signal(signal.SIGINT, handler)
+
+
+def blocked() -> set[int]:
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="signal masks (POSIX)")
+def test_a_starting_worker_takes_a_held_ctrl_c_quietly_and_leaves_when_its_stage_has_gone(
+    exits, sigint_restored, monkeypatch
+):
+    limits = []
+    monkeypatch.setattr("threadpoolctl.threadpool_limits", lambda **kw: limits.append(kw))
+    alive, stage_end = multiprocessing.Pipe(duplex=False)
+    # the stage's own end, which it keeps while it runs: the worker must close only its copy
+    stages_own = multiprocessing.connection.Connection(os.dup(stage_end.fileno()))
+    before = set(threading.enumerate())
+    try:
+        # a forked worker starts with Ctrl-C held, as run_tasks holds it while the pool starts;
+        # one pressed meanwhile arrives as the worker lets it through, and must find its handler
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread: held here
+        parallel._start_worker((alive, stage_end))
+        assert exits == [parallel.EXIT_INTERRUPTED]  # _quit: no KeyboardInterrupt, no traceback
+        assert signal.getsignal(signal.SIGINT) is parallel._quit
+        assert signal.SIGINT not in blocked()
+        assert stage_end.closed and not alive.closed
+        assert limits == [{"limits": 1}]  # one BLAS thread: the same sums in every run
+        (watcher,) = set(threading.enumerate()) - before
+        assert watcher.daemon  # it never keeps the worker alive on its own
+        watcher.join(0.3)
+        assert watcher.is_alive() and exits == [parallel.EXIT_INTERRUPTED]  # the stage runs on
+    finally:
+        stages_own.close()  # the stage has gone, however it went: the watcher ends the worker
+        stage_end.close()  # (already closed, unless the worker failed to)
+        for thread in set(threading.enumerate()) - before:
+            thread.join(10)
+        alive.close()
+    assert exits == [parallel.EXIT_INTERRUPTED] * 2
+    assert set(threading.enumerate()) <= before
+
+
+def test_a_worker_whose_lifeline_is_already_closed_leaves_at_once(exits):
+    alive, stage_end = multiprocessing.Pipe(duplex=False)
+    alive.close()  # reading it raises OSError, not EOFError
+    parallel._leave_with(alive)
+    assert exits == [parallel.EXIT_INTERRUPTED]
+    stage_end.close()
+
+
+def test_the_pool_forks_its_workers_where_it_can_and_spawns_them_elsewhere(monkeypatch):
+    if "fork" in multiprocessing.get_all_start_methods():  # a worker has the parent's imports
+        assert parallel._context().get_start_method() == "fork"
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # Windows
+    assert parallel._context().get_start_method() == "spawn"
+
+
+class _Reader:
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    "version, closes",
+    [((3, 11, 2), True), ((3, 11, 4), True), ((3, 11, 5), False), ((3, 12, 0), False)],
+)
+def test_the_feeder_is_unblocked_by_hand_only_before_python_3_11_5(monkeypatch, version, closes):
+    """CPython gh-94777: before 3.11.5 the pool waits forever for a feeder thread blocked on a pipe
+    nothing reads; later Pythons close this end themselves, and closing it here too could race."""
+    monkeypatch.setattr(parallel, "sys", types.SimpleNamespace(version_info=version))
+    reader = _Reader()
+    pool = types.SimpleNamespace(_call_queue=types.SimpleNamespace(_reader=reader))
+    parallel._unblock_the_feeder(pool)
+    assert reader.closed is closes
+    # a pool whose private attributes have changed: nothing to close, and no error either
+    for changed in (types.SimpleNamespace(), types.SimpleNamespace(_call_queue=object())):
+        parallel._unblock_the_feeder(changed)
+
+
+def test_a_timed_call_gives_the_result_and_the_seconds_it_took(monkeypatch):
+    clock = iter([100.0, 102.5])
+    monkeypatch.setattr(parallel, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    assert parallel.timed_call(pow, 2, 10) == (1024, 2.5)
