@@ -11,6 +11,8 @@ import json
 import logging
 import re
 import shutil
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -53,16 +55,48 @@ def built(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv(WORKERS_ENV, "1")
+        limits = blas_limits(mp)
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         try:
             fetch.main()
             handler.lines.clear()
+            start = time.perf_counter()
             sweep.main()
+            elapsed = time.perf_counter() - start
         finally:
             logger.removeHandler(handler)
             logger.setLevel(level)
-    return root, handler.lines
+    return root, handler.lines, Measured(elapsed, limits)
+
+
+@dataclass
+class Measured:
+    seconds: float  # the wall time of the sweep's main(), as this test measured it
+    blas_limits: list[dict]  # each threadpool_limits(...) it asked for
+
+
+def blas_limits(mp) -> list[dict]:
+    """Record every ``threadpool_limits(**kwargs)`` a stage asks for (it imports it when it runs)."""
+    import threadpoolctl
+
+    asked, real = [], threadpoolctl.threadpool_limits
+
+    def recorded(**kwargs):
+        asked.append(kwargs)
+        return real(**kwargs)
+
+    mp.setattr(threadpoolctl, "threadpool_limits", recorded)
+    return asked
+
+
+def assert_timing_file(path, seconds: float, key: str) -> dict:
+    """A stage's own timing file: indented, sorted JSON, its ``key`` a wall time within ``seconds``."""
+    text = path.read_text()
+    timing = json.loads(text)
+    assert text == json.dumps(timing, indent=2, sort_keys=True) + "\n"
+    assert 0 < timing[key] <= seconds, (timing, seconds)
+    return timing
 
 
 @pytest.fixture
@@ -74,6 +108,28 @@ def project(built, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv(WORKERS_ENV, "1")
     caplog.set_level(logging.INFO, logger="pipeline")
     return root
+
+
+@pytest.fixture
+def workers(monkeypatch) -> dict[str, list]:
+    """What the benchmark stage asks of the workers, recorded: the forkserver it warms (and what
+    for), the context it trains with and its BLAS limits. On one worker no forkserver exists, so
+    the stage gets a stand-in context, which training on one worker never uses."""
+    asked = {"warmed": [], "contexts": [], "limits": blas_limits(monkeypatch)}
+    context = object()
+
+    def warm(modules):
+        asked["warmed"].append(modules)
+        return context
+
+    def train(*args, context=None, **kwargs):
+        asked["contexts"].append(context)
+        return training.train_seeds(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "warm_workers", warm)
+    monkeypatch.setattr(stage, "train_seeds", train)
+    asked["context"] = context
+    return asked
 
 
 def messages(caplog) -> list[str]:
@@ -104,20 +160,27 @@ def test_the_sweep_trains_every_point_and_says_what_it_measured(built, project):
         f"100: {means[100]:.4f}; reference {measured.reference['test_accuracy']:.4f}"
     )
     assert last == "wrote datasets/interim/sweep.npz"
-    timing = json.loads(sweep.LOCAL_FILE.read_text())
+    timing = assert_timing_file(sweep.LOCAL_FILE, built[2].seconds, "sweep_s")
     assert timing["workers"] == 1 and sorted(timing["per_fit_s"]) == [
         "per_class_100",
         "per_class_5",
     ]
+    # one BLAS thread, the same sums every run: the stage's own limit, then run_tasks' on one worker
+    assert built[2].blas_limits == [{"limits": 1}] * 2
     # the 100-per-digit point is the published split: its runs are what training on it gives
     train, test, _, _ = reports.read_inputs()
     b = params.load().benchmark
     assert accuracies(measured.points[100]) == accuracies(training.train_seeds(train, test, b))
 
 
-def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog):
+def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog, workers):
     measured = sweep.read()
+    start = time.perf_counter()
     stage.main()
+    timing = assert_timing_file(reports.LOCAL_FILE, time.perf_counter() - start, "total_s")
+    assert timing["baseline_s"] <= timing["total_s"]
+    # nothing to train: no forkserver importing scikit-learn beside it, and no training
+    assert workers["warmed"] == workers["contexts"] == workers["limits"] == []
     assert all((project / path).is_file() for path in reports.OUTS)
     metrics = json.loads(reports.METRICS_FILE.read_text())
     at_100 = accuracies(measured.points[100])
@@ -168,13 +231,18 @@ def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog)
 
 
 def test_a_count_no_sweep_point_has_is_trained_here_and_the_gate_still_reads_100(
-    project, caplog, monkeypatch
+    project, caplog, monkeypatch, workers
 ):
     ninety = {**LIGHT, "sample": {**LIGHT["sample"], "train_per_class": 90}}
     shutil.rmtree(project / config.DATASET_DIR)
     run_stages(project, monkeypatch, caplog, ninety)
     caplog.clear()
     stage.main()
+    # the workers fork from a process that imports scikit-learn, warmed before the stage reads
+    # its inputs; one BLAS thread: the stage's own limit, then run_tasks' on one worker
+    assert workers["warmed"] == [stage.WORKER_IMPORTS]
+    assert workers["contexts"] == [workers["context"]]
+    assert workers["limits"] == [{"limits": 1}] * 2
     train, test, _, _ = reports.read_inputs()
     trained = accuracies(training.train_seeds(train, test, params.load().benchmark))
     metrics = json.loads(reports.METRICS_FILE.read_text())
