@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import time
@@ -178,7 +179,19 @@ def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog,
     start = time.perf_counter()
     stage.main()
     timing = assert_timing_file(reports.LOCAL_FILE, time.perf_counter() - start, "total_s")
-    assert timing["baseline_s"] <= timing["total_s"]
+    swept = json.loads(sweep.LOCAL_FILE.read_text())["per_fit_s"]["per_class_100"]
+    assert (
+        timing
+        == {
+            "baseline_s": timing["baseline_s"],
+            "total_s": timing["total_s"],
+            "baseline_per_fit_s": round(swept, 4),  # the sweep's own fits, which it timed
+            "baseline_from_sweep_point": 100,
+            "cpus": os.cpu_count(),
+            "blas_threads": 1,
+        }
+        and 0 < timing["baseline_s"] <= timing["total_s"]
+    )
     # nothing to train: no forkserver importing scikit-learn beside it, and no training
     assert workers["warmed"] == workers["contexts"] == workers["limits"] == []
     assert all((project / path).is_file() for path in reports.OUTS)
@@ -243,6 +256,10 @@ def test_a_count_no_sweep_point_has_is_trained_here_and_the_gate_still_reads_100
     assert workers["warmed"] == [stage.WORKER_IMPORTS]
     assert workers["contexts"] == [workers["context"]]
     assert workers["limits"] == [{"limits": 1}] * 2
+    timing = json.loads(reports.LOCAL_FILE.read_text())
+    # trained here, its 2 seeds side by side: the wall time per fit is the baseline's over 2
+    assert timing["baseline_from_sweep_point"] is None
+    assert timing["baseline_per_fit_s"] == pytest.approx(timing["baseline_s"] / 2, abs=1e-4)
     train, test, _, _ = reports.read_inputs()
     trained = accuracies(training.train_seeds(train, test, params.load().benchmark))
     metrics = json.loads(reports.METRICS_FILE.read_text())

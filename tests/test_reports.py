@@ -66,3 +66,25 @@ def test_committed_metrics_file_has_the_documented_shape():
     # with default params the gate's split is the published one, so it measures the same runs
     assert m["gate"] == {"per_class": 100, "test_accuracy": m["test_accuracy"]}
     assert set(m["reference"]) == {"test_accuracy", "epochs", "converged"}
+
+
+def test_the_console_says_when_the_reference_converged_and_where_fit_times_are(
+    tmp_path, monkeypatch, caplog
+):
+    """A converged reference, and a baseline reused from a sweep that did not run on this machine
+    (no timing file here, as after `dvc pull` or a run-cache restore): its fit times are in its log."""
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("INFO", logger="pipeline")
+    base = benchmark.summary([0.8, 0.7])
+    ref = {"test_accuracy": 0.95, "epochs": 38, "converged": True}
+    times = {"baseline_s": 0.0, "total_s": 1.25}
+    reports.log_figures(DEFAULTS, base, ref, {100: base}, times, reused=100)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[1] == "reference 64-64-10 Adam, 38 epochs (converged): test accuracy 0.9500"
+    assert lines[-1] == (
+        "wall time 1.2 s: baseline 0.00 s (the runs of benchmark_sweep's 100-per-digit point, whose "
+        "split is the published one; fit times in its log; the original card claims <10 s); "
+        "see reports/local/benchmark.json"
+    )
+    timing = json.loads(reports.LOCAL_FILE.read_text())
+    assert timing["baseline_per_fit_s"] is None and timing["baseline_from_sweep_point"] == 100
