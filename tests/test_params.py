@@ -419,3 +419,15 @@ def test_a_number_that_is_not_a_finite_number_is_refused(value):
         match=rf"^benchmark\.min_accuracy must be a number in \[0\.0, 1\.0\], got {re.escape(repr(value))}$",
     ):
         params.parse(with_(benchmark__min_accuracy=value))
+
+
+def test_the_params_stage_prints_the_seed_and_every_count(tmp_path, monkeypatch, capsys):
+    """`python -m pipeline params`, dvc.yaml's first stage: what a maintainer reads in dvc repro's log."""
+    raw = with_(seed=7, sample__train_per_class=150, sample__train_counts={3: 75})
+    (tmp_path / PARAMS_FILE).write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    params.main()
+    assert capsys.readouterr().out == (
+        "seed=7 train=[150, 150, 150, 75, 150, 150, 150, 150, 150, 150] (1,425) "
+        "test=[20, 20, 20, 20, 20, 20, 20, 20, 20, 20] (200)\n"
+    )
