@@ -14,6 +14,7 @@ import re
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ class Lines(logging.Handler):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The published files, the card template, ``LIGHT`` as params.yaml, the raw snapshot and the
-    sweep (fetch and benchmark_sweep, in process, once for the module); the sweep's lines."""
+    sweep (fetch and benchmark_sweep, in process, once for the module), and what the sweep did."""
     root = tmp_path_factory.mktemp("benchmark") / "project"
     (root / config.DATASET_DIR).mkdir(parents=True)
     for path in PUBLISHED.iterdir():
@@ -68,12 +69,14 @@ def built(tmp_path_factory):
         finally:
             logger.removeHandler(handler)
             logger.setLevel(level)
-    return root, handler.lines, Measured(elapsed, limits)
+    return Built(root, handler.lines, elapsed, limits)
 
 
 @dataclass
-class Measured:
-    seconds: float  # the wall time of the sweep's main(), as this test measured it
+class Built:
+    root: Path
+    lines: list[str]  # what the sweep's main() logged
+    seconds: float  # its wall time, as this test measured it
     blas_limits: list[dict]  # each threadpool_limits(...) it asked for
 
 
@@ -104,7 +107,7 @@ def assert_timing_file(path, seconds: float, key: str) -> dict:
 def project(built, tmp_path, monkeypatch, caplog):
     """A copy of ``built`` as the current directory, on one worker."""
     root = tmp_path / "project"
-    shutil.copytree(built[0], root)
+    shutil.copytree(built.root, root)
     monkeypatch.chdir(root)
     monkeypatch.setenv(WORKERS_ENV, "1")
     caplog.set_level(logging.INFO, logger="pipeline")
@@ -116,8 +119,8 @@ def workers(monkeypatch) -> dict[str, list]:
     """What the benchmark stage asks of the workers, recorded: the forkserver it warms (and what
     for), the context it trains with and its BLAS limits. On one worker no forkserver exists, so
     the stage gets a stand-in context, which training on one worker never uses."""
-    asked = {"warmed": [], "contexts": [], "limits": blas_limits(monkeypatch)}
     context = object()
+    asked = {"warmed": [], "contexts": [], "limits": blas_limits(monkeypatch), "context": context}
 
     def warm(modules):
         asked["warmed"].append(modules)
@@ -129,7 +132,6 @@ def workers(monkeypatch) -> dict[str, list]:
 
     monkeypatch.setattr(stage, "warm_workers", warm)
     monkeypatch.setattr(stage, "train_seeds", train)
-    asked["context"] = context
     return asked
 
 
@@ -148,7 +150,7 @@ def test_the_sweep_trains_every_point_and_says_what_it_measured(built, project):
     assert sorted(measured.points) == [5, 100]
     assert all(len(runs) == 2 for runs in measured.points.values())
     means = {k: np.mean(accuracies(runs)) for k, runs in measured.points.items()}
-    warning, first, second, last = built[1]
+    warning, first, second, last = built.lines
     # five epochs are too few for the reference to converge, and it says so
     assert warning == "reference did not converge in 5 epochs; raise benchmark.reference_max_epochs"
     assert re.fullmatch(
@@ -161,13 +163,13 @@ def test_the_sweep_trains_every_point_and_says_what_it_measured(built, project):
         f"100: {means[100]:.4f}; reference {measured.reference['test_accuracy']:.4f}"
     )
     assert last == "wrote datasets/interim/sweep.npz"
-    timing = assert_timing_file(sweep.LOCAL_FILE, built[2].seconds, "sweep_s")
+    timing = assert_timing_file(sweep.LOCAL_FILE, built.seconds, "sweep_s")
     assert timing["workers"] == 1 and sorted(timing["per_fit_s"]) == [
         "per_class_100",
         "per_class_5",
     ]
     # one BLAS thread, the same sums every run: the stage's own limit, then run_tasks' on one worker
-    assert built[2].blas_limits == [{"limits": 1}] * 2
+    assert built.blas_limits == [{"limits": 1}] * 2
     # the 100-per-digit point is the published split: its runs are what training on it gives
     train, test, _, _ = reports.read_inputs()
     b = params.load().benchmark
@@ -180,18 +182,13 @@ def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog,
     stage.main()
     timing = assert_timing_file(reports.LOCAL_FILE, time.perf_counter() - start, "total_s")
     swept = json.loads(sweep.LOCAL_FILE.read_text())["per_fit_s"]["per_class_100"]
-    assert (
-        timing
-        == {
-            "baseline_s": timing["baseline_s"],
-            "total_s": timing["total_s"],
-            "baseline_per_fit_s": round(swept, 4),  # the sweep's own fits, which it timed
-            "baseline_from_sweep_point": 100,
-            "cpus": os.cpu_count(),
-            "blas_threads": 1,
-        }
-        and 0 < timing["baseline_s"] <= timing["total_s"]
-    )
+    assert 0 < timing.pop("baseline_s") <= timing.pop("total_s")
+    assert timing == {
+        "baseline_per_fit_s": round(swept, 4),  # the sweep's own fits, which it timed
+        "baseline_from_sweep_point": 100,
+        "cpus": os.cpu_count(),
+        "blas_threads": 1,
+    }
     # nothing to train: no forkserver importing scikit-learn beside it, and no training
     assert workers["warmed"] == workers["contexts"] == workers["limits"] == []
     assert all((project / path).is_file() for path in reports.OUTS)

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -313,8 +314,6 @@ def test_the_cards_values_word_for_word():
 
 
 def test_the_cards_values_for_an_imbalanced_variant_word_for_word():
-    from dataclasses import replace
-
     train, test = (100,) * 8 + (50, 100), (20,) * 3 + (15,) + (20,) * 6
     p = replace(
         P,

@@ -1,9 +1,12 @@
 """pipeline.formats.hub_header: the card's Hugging Face header, from the measured files."""
 
+import numpy as np
 import pytest
 import yaml
 
-from pipeline.formats import hub_header
+from pipeline.core import config
+from pipeline.formats import hub_header, parquet
+from tests.helpers import PUBLISHED
 
 
 @pytest.mark.parametrize(
@@ -59,12 +62,6 @@ def test_hub_header_types_image_and_label_for_the_datasets_client():
 
 def test_the_committed_cards_header_is_what_the_committed_files_give():
     """Word for word, as the Hub and `datasets` read it: the card's first lines."""
-    import numpy as np
-
-    from pipeline.core import config
-    from pipeline.formats import parquet
-    from tests.helpers import PUBLISHED
-
     blobs = {s: (PUBLISHED / f"{s}.parquet").read_bytes() for s in config.SPLITS}
     counts = {}
     for s in config.SPLITS:

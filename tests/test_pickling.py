@@ -2,14 +2,16 @@
 
 import hashlib
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from pipeline import algorithm, pickling
+from pipeline.core import params
 from pipeline.core.errors import ContractError
 from scripts.oracle import reference_pickles
-from tests.helpers import V1
+from tests.helpers import RAW_PARAMS, V1
 
 
 def build(source, train_counts, test_counts, seed):
@@ -75,12 +77,7 @@ def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(
 
 
 def test_is_v1_needs_v1s_seed_and_both_counts():
-    from dataclasses import replace
-
-    from pipeline.core import params
-    from tests.helpers import ROOT
-
-    v1 = params.load(ROOT / "params.yaml")
+    v1 = params.parse(RAW_PARAMS)  # the committed params.yaml
     assert pickling.is_v1(v1)
     ninety = (90,) * 10
     assert not pickling.is_v1(replace(v1, seed=7))

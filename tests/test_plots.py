@@ -4,6 +4,7 @@ import numpy as np
 
 from pipeline.benchmark import plots, reports, training
 from pipeline.benchmark import stage as benchmark
+from tests.helpers import BENCHMARK_DEFAULTS, PUBLISHED, ROOT
 
 
 def test_confusion_matrix_and_per_digit_accuracy():
@@ -87,8 +88,6 @@ def test_samples_grid_places_each_digits_first_images_in_its_row():
 def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data_give():
     """Byte for byte: the samples figure from the published train split, and the confusion
     figure, the per-digit table and the prediction rows from the predictions the stage recorded."""
-    from pipeline.core import config, params
-    from tests.helpers import PUBLISHED, ROOT
 
     def committed(path) -> bytes:
         return (ROOT / path).read_bytes()
@@ -97,7 +96,7 @@ def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data
         samples = plots.samples_png(npz["images"], npz["labels"])
     assert samples == committed(reports.FIGURE_FILES["samples"])
 
-    seeds = params.load(ROOT / config.PARAMS_FILE).benchmark.seeds
+    seeds = BENCHMARK_DEFAULTS.seeds
     rows = np.loadtxt(ROOT / reports.PLOT_FILES["confusion"], delimiter=",", skiprows=1, dtype=int)
     actual, predicted = rows[: len(rows) // seeds, 0], rows[:, 1].reshape(seeds, -1)
     assert np.array_equal(np.tile(actual, seeds), rows[:, 0])  # the test labels, once per seed

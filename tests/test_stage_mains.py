@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from pipeline import fetch
 from pipeline.core import config
-from pipeline.core.errors import ContractError, SourceError
+from pipeline.core.errors import ContractError, ParamsError, SourceError
 from pipeline.core.storage import write_npz
 from scripts.oracle import reference_pickles
 from tests.helpers import (
@@ -36,6 +37,7 @@ from tests.helpers import (
     update_params,
 )
 
+# in the order the pickle stage writes them
 PUBLISHED_FILES = [
     *(f"{s}.{ext}" for s in config.SPLITS for ext in ("pkl", "npz", "parquet")),
     "croissant.json",
@@ -67,14 +69,13 @@ def test_with_the_committed_params_they_write_the_published_bytes(tmp_path, monk
         (recorded,) = [o["md5"] for o in lock[stage]["outs"] if o["path"] == str(out)]
         assert hashlib.md5((tmp_path / out).read_bytes()).hexdigest() == recorded, out
     published = {n: (PUBLISHED / n).read_bytes() for n in PUBLISHED_FILES}
-    order = [f"{s}.{ext}" for s in config.SPLITS for ext in ("pkl", "npz", "parquet")]
     assert lines == [
         f"fetch: source sklearn/datasets/data/digits.csv.gz sha256 {config.SOURCE_SHA256[:12]} ok",
         "fetch: wrote datasets/raw/digits.npz: 1,797 images, 64 pixels each",
         "sample: seed 42: train 1,000 images (100 per digit), test 200 (20 per digit)",
         "normalize: wrote datasets/interim/normalized.npz: 1,797 images float32 (8, 8) in [0, 1]",
         "split: train (1000, 8, 8) float32, test (200, 8, 8) float32; disjoint, shuffled",
-        *(written(config.DATASET_DIR / n, published[n]) for n in [*order, "croissant.json"]),
+        *(written(config.DATASET_DIR / n, published[n]) for n in PUBLISHED_FILES),
     ]
 
 
@@ -125,8 +126,6 @@ def test_a_variant_gives_the_oracles_pickles_and_claims_no_release(tmp_path, mon
 
 @pytest.mark.parametrize("stage", DATA_STAGES)
 def test_every_stage_stops_on_a_bad_params_file_before_writing(stage, tmp_path, monkeypatch):
-    from pipeline.core.errors import ParamsError
-
     committed_params(tmp_path, monkeypatch)
     update_params(tmp_path, seed=-1)
     with pytest.raises(ParamsError, match=r"^seed"):
@@ -142,8 +141,6 @@ def committed_params(tmp_path, monkeypatch) -> None:
 
 def source_with(tmp_path, edit) -> Path:
     """scikit-learn's digits.csv.gz with ``edit`` applied to its text, in a file of its own."""
-    from pipeline import fetch
-
     text = gzip.decompress(fetch.source_path().read_bytes()).decode()
     path = tmp_path / "digits.csv.gz"
     path.write_bytes(gzip.compress(edit(text).encode()))
@@ -151,8 +148,6 @@ def source_with(tmp_path, edit) -> Path:
 
 
 def test_fetch_names_the_source_file_it_cannot_read_or_trust(tmp_path, monkeypatch):
-    from pipeline import fetch
-
     committed_params(tmp_path, monkeypatch)
     tampered = source_with(tmp_path, lambda text: text.replace("0", "1", 1))
     missing = tmp_path / "nowhere" / "digits.csv.gz"
@@ -171,8 +166,6 @@ def test_fetch_names_the_source_file_it_cannot_read_or_trust(tmp_path, monkeypat
 def test_each_checking_stage_names_itself_when_its_output_breaks_the_contract(
     tmp_path, monkeypatch
 ):
-    from pipeline import fetch
-
     committed_params(tmp_path, monkeypatch)
     # fetch: a pixel of 17, a whole number in [0, 255] (so it parses) that the contract refuses
     bad = source_with(tmp_path, lambda text: "17" + text[1:])

@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
 from pipeline.algorithm import normalize
 from pipeline.benchmark import stage as benchmark
@@ -12,12 +13,31 @@ from pipeline.core import params
 from tests.helpers import tiny, with_
 
 
-def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_published_point(source):
+@pytest.fixture(scope="module")
+def measured(source):
+    """A small sweep, once for the module: what it measured, and each ``run_tasks(cost, workers)``
+    it asked for."""
     pixels, labels = source
     b = tiny(
-        seeds=2, epochs=1, sweep_per_class=(5,), reference_hidden_units=4, reference_max_epochs=2
+        seeds=2, epochs=3, sweep_per_class=(5,), reference_hidden_units=4, reference_max_epochs=7
     )
-    sweep, _ = benchmark_sweep.measure(pixels, labels, b, (20,) * 10, 42, workers=1)
+    asked, real = [], benchmark_sweep.run_tasks
+
+    def run_tasks(fn, tasks, *, cost=None, workers=None):
+        asked.append((cost, workers))
+        return real(fn, tasks, cost=cost, workers=workers)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(benchmark_sweep, "run_tasks", run_tasks)
+        sweep, _ = benchmark_sweep.measure(pixels, labels, b, (20,) * 10, 42, workers=1)
+    return sweep, asked
+
+
+def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_published_point(
+    source, measured
+):
+    pixels, labels = source
+    sweep = measured[0]
     assert sorted(sweep.points) == [5, 100] and all(
         len(runs) == 2 for runs in sweep.points.values()
     )
@@ -31,23 +51,11 @@ def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_publish
     assert benchmark.published_point(fifty, *published, pixels, labels, sweep.points) is None
 
 
-def test_the_dearest_task_starts_first_on_the_workers_asked_for(source, monkeypatch):
+def test_the_dearest_task_starts_first_on_the_workers_asked_for(measured):
     """Each task's cost is its train images times its epochs, so the reference (the gate's split,
     trained until it converges) is handed out first and the last task to finish is a cheap one."""
-    pixels, labels = source
-    b = tiny(
-        seeds=2, epochs=3, sweep_per_class=(5,), reference_hidden_units=4, reference_max_epochs=7
-    )
-    asked, real = [], benchmark_sweep.run_tasks
-
-    def run_tasks(fn, tasks, *, cost=None, workers=None):
-        asked.append((cost, workers))
-        return real(fn, tasks, cost=cost, workers=workers)
-
-    monkeypatch.setattr(benchmark_sweep, "run_tasks", run_tasks)
-    benchmark_sweep.measure(pixels, labels, b, (20,) * 10, 42, workers=1)
-    # two seeds at 5 and at 100 per digit (50 and 1,000 images, 3 epochs), then the reference
-    assert asked == [([50 * 3] * 2 + [1000 * 3] * 2 + [1000 * 7], 1)]
+    # two seeds at 5 and at 100 per digit (50 and 1,000 images, 3 epochs), then the reference (7)
+    assert measured[1] == [([50 * 3] * 2 + [1000 * 3] * 2 + [1000 * 7], 1)]
 
 
 def test_the_sweep_file_keeps_whether_the_reference_converged():

@@ -1,5 +1,9 @@
 """pipeline.benchmark.tables: the Markdown tables and the epochs the card's curve shows."""
 
+from pathlib import Path
+
+import numpy as np
+
 from pipeline.benchmark import tables
 
 
@@ -11,8 +15,6 @@ def test_curve_epochs_keep_the_first_and_last():
 
 
 def test_counts_table_word_for_word():
-    import numpy as np
-
     assert tables.counts_table(np.array([0, 0, 1, 9]), np.array([3])) == (
         "| split | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | total |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
@@ -22,8 +24,6 @@ def test_counts_table_word_for_word():
 
 
 def test_files_and_sweep_tables_word_for_word():
-    from pathlib import Path
-
     assert tables.files_table({Path("a/train.pkl"): b"ab", Path("test.npz"): b""}) == (
         "| `train.pkl` | 2 | `fb8e20fc2e4c3f248c60c39bd652f3c1347298bb977b8b4d5903b85055620603` |\n"
         "| `test.npz` | 0 | `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855` |"
