@@ -43,7 +43,9 @@ class Lines(logging.Handler):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The published files, the card template, ``LIGHT`` as params.yaml, the raw snapshot and the
-    sweep (fetch and benchmark_sweep, in process, once for the module), and what the sweep did."""
+    sweep (fetch and benchmark_sweep, in process, once for the module), and what the sweep did.
+    The first test below, which makes it, is the one that checks the sweep: make mutate runs a
+    mutant only in the tests whose own code reached it."""
     root = tmp_path_factory.mktemp("benchmark") / "project"
     (root / config.DATASET_DIR).mkdir(parents=True)
     for path in PUBLISHED.iterdir():

@@ -3,7 +3,6 @@
 import dataclasses
 
 import numpy as np
-import pytest
 
 from pipeline.algorithm import normalize
 from pipeline.benchmark import stage as benchmark
@@ -13,10 +12,9 @@ from pipeline.core import params
 from tests.helpers import tiny, with_
 
 
-@pytest.fixture(scope="module")
-def measured(source):
-    """A small sweep, once for the module: what it measured, and each ``run_tasks(cost, workers)``
-    it asked for."""
+def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_published_point(
+    source, monkeypatch
+):
     pixels, labels = source
     b = tiny(
         seeds=2, epochs=3, sweep_per_class=(5,), reference_hidden_units=4, reference_max_epochs=7
@@ -27,20 +25,17 @@ def measured(source):
         asked.append((cost, workers))
         return real(fn, tasks, cost=cost, workers=workers)
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(benchmark_sweep, "run_tasks", run_tasks)
-        sweep, _ = benchmark_sweep.measure(pixels, labels, b, (20,) * 10, 42, workers=1)
-    return sweep, asked
-
-
-def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_published_point(
-    source, measured
-):
-    pixels, labels = source
-    sweep = measured[0]
+    monkeypatch.setattr(benchmark_sweep, "run_tasks", run_tasks)
+    sweep, _ = benchmark_sweep.measure(pixels, labels, b, (20,) * 10, 42, workers=1)
     assert sorted(sweep.points) == [5, 100] and all(
         len(runs) == 2 for runs in sweep.points.values()
     )
+    # The dearest task first, on the workers asked for: a task's cost is its train images times
+    # its epochs, so the reference (the gate's split, until it converges) is handed out first and
+    # the last to finish is a cheap one. Two seeds at 5 and at 100 per digit (50 and 1,000 images,
+    # 3 epochs), then the reference (7). Checked here, in the test that measures: make mutate
+    # runs a mutant only in the tests whose own code reached it, never in one reading a fixture.
+    assert asked == [([50 * 3] * 2 + [1000 * 3] * 2 + [1000 * 7], 1)]
     published = training.sweep_split(normalize(pixels), labels, 100, (20,) * 10, 42)
     p = params.parse(with_())
     # reused, not retrained
@@ -49,13 +44,6 @@ def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_publish
     assert benchmark.published_point(other, *published, pixels, labels, sweep.points) is None
     fifty = params.parse(with_(sample__train_per_class=50))  # a count the sweep did not measure
     assert benchmark.published_point(fifty, *published, pixels, labels, sweep.points) is None
-
-
-def test_the_dearest_task_starts_first_on_the_workers_asked_for(measured):
-    """Each task's cost is its train images times its epochs, so the reference (the gate's split,
-    trained until it converges) is handed out first and the last task to finish is a cheap one."""
-    # two seeds at 5 and at 100 per digit (50 and 1,000 images, 3 epochs), then the reference (7)
-    assert measured[1] == [([50 * 3] * 2 + [1000 * 3] * 2 + [1000 * 7], 1)]
 
 
 def test_the_sweep_file_keeps_whether_the_reference_converged():
