@@ -10,7 +10,8 @@ message naming it, and nothing is written. Then the command runs through
 :func:`pipeline.core.runner.run`: a known error is one line and exit 1, Ctrl-C one line and exit 130.
 """
 
-import sys  # loaded by Python itself; everything else is imported inside main(), where Ctrl-C is caught
+# loaded by Python itself; everything else is imported inside main(), where Ctrl-C is caught
+import sys
 
 # name: (module whose main() runs it, what it does). The stages take no arguments.
 STAGES = {
@@ -87,7 +88,8 @@ def main(argv):
         module = importlib.import_module(COMMANDS[name][0])
     except (Interrupted, KeyboardInterrupt):
         return interrupted(name, early_hint(name))
-    if name in STAGES:  # its outputs are DVC's to finish
+    # its outputs are DVC's to finish
+    if name in STAGES:
         return run(name, module.main, hint=INTERRUPTED)
     # each tool says what it leaves (tests/test_interrupt_edges.py checks every one)
     return run(name, lambda: module.main(args), hint=module.INTERRUPTED_HINT)

@@ -24,7 +24,8 @@ from pipeline.core.errors import SourceError
 from pipeline.core.storage import write_npz
 
 log = logging.getLogger(__name__)
-OUTS = (config.RAW_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+# what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+OUTS = (config.RAW_FILE,)
 
 
 def source_path() -> Path:
@@ -68,7 +69,8 @@ def parse_csv(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    params.load()  # fail on a bad params.yaml before writing anything
+    # fail on a bad params.yaml before writing anything
+    params.load()
     path = source_path()
     try:
         data = path.read_bytes()

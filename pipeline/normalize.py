@@ -13,7 +13,8 @@ from pipeline.core import config, params
 from pipeline.core.storage import read_npz, write_npz
 
 log = logging.getLogger(__name__)
-OUTS = (config.NORMALIZED_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+# what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+OUTS = (config.NORMALIZED_FILE,)
 
 
 def main() -> None:

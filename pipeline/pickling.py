@@ -103,7 +103,8 @@ def main() -> None:
         record.date_published(entries),
     )
     files[config.CROISSANT_FILE] = croissant.json_bytes(doc)
-    if is_v1(p):  # the published digests are the build's own test, before anything is replaced
+    # the published digests are the build's own test, before anything is replaced
+    if is_v1(p):
         check_v1({name: files[config.pickle_path(name)] for name in splits})
     for path, blob in files.items():
         atomic_write_bytes(path, blob)

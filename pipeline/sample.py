@@ -17,7 +17,8 @@ from pipeline.core import config, params
 from pipeline.core.storage import read_npz, write_npz
 
 log = logging.getLogger(__name__)
-OUTS = (config.SAMPLE_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+# what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+OUTS = (config.SAMPLE_FILE,)
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ PIXEL_COLUMNS = [f"pixel_{r}_{c}" for r in range(IMAGE_SHAPE[0]) for c in range(
 # A split is only required to look shuffled when a fair shuffle would leave it grouped by
 # class with at most this probability (tiny splits such as one image per class are exempt).
 GROUPED_CHANCE_LIMIT = 1e-9
-_SHOWN = 5  # offending values quoted per check
+# offending values quoted per check
+_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ def _shuffled() -> FrameCheck:
         for split, part in df.groupby("split", sort=False):
             labels = part["label"].to_numpy()
             if grouped_chance(np.bincount(labels, minlength=10)) > GROUPED_CHANCE_LIMIT:
-                continue  # too small to tell a shuffle from a grouping
+                # too small to tell a shuffle from a grouping
+                continue
             runs = 1 + int(np.count_nonzero(labels[1:] != labels[:-1]))
             if runs == len(np.unique(labels)):
                 bad.append(f"{split} labels are grouped by class ({runs} runs), not shuffled")

@@ -184,7 +184,8 @@ def main() -> None:
                 change[name].append(timed(dvc_of(repo) + ["repro"], repo)[0])
         for repo in repos.values():
             timed(dvc_of(repo) + ["repro"], repo)
-        version = []  # DVC's own start-up, the no-op's baseline, alternating with it
+        # DVC's own start-up, the no-op's baseline, alternating with it
+        version = []
         for _ in range(args.runs):
             version.append(timed(dvc_of(repos["HEAD"]) + ["version"], repos["HEAD"])[0])
             for name, repo in repos.items():

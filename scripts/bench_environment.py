@@ -47,13 +47,15 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs)
     ]
     ms = [1000 * s for s in inside]
-    print(  # flushed: the line as soon as it is measured, also into a pipe or a log
+    # flushed: the line as soon as it is measured, also into a pipe or a log
+    print(
         f"bench-env: environment check, cold, in a fresh interpreter: median {statistics.median(ms):.1f} ms "
         f"(min {min(ms):.1f}, max {max(ms):.1f}) over {args.runs} runs",
         flush=True,
     )
     with_check, without = [], []
-    for _ in range(args.runs):  # alternating, so both see the same machine load
+    # alternating, so both see the same machine load
+    for _ in range(args.runs):
         with_check.append(wall("from pipeline.core import environment; environment.check()"))
         without.append(wall("from pipeline.core import errors"))
     a, b = 1000 * statistics.median(with_check), 1000 * statistics.median(without)

@@ -20,7 +20,8 @@ BIN = ROOT / ".venv" / "bin"
 # the maintainer's loop: sample.train_per_class 100 -> 90 -> 80, `dvc repro` after each
 LOOP = (90, 80)
 OUT = ROOT / "reports" / "local" / "bench.md"
-RETURN = (100, 90)  # then back to values seen before: DVC restores what its run cache holds
+# then back to values seen before: DVC restores what its run cache holds
+RETURN = (100, 90)
 
 
 def plain_env(cwd: Path) -> dict[str, str]:
@@ -109,7 +110,8 @@ def loop_run(repo: Path) -> dict[str, tuple[float, dict[str, float]]]:
     # this run's loop starts unseen
     shutil.rmtree(repo / ".dvc" / "cache" / "runs", ignore_errors=True)
     for stage in ("sample", "split"):
-        sh(dvc + ["repro", "--force", "--single-item", stage], repo)  # 100 is "seen before"
+        # 100 is "seen before"
+        sh(dvc + ["repro", "--force", "--single-item", stage], repo)
     out = {}
     for phase, value in [("loop", v) for v in LOOP] + [("return", v) for v in RETURN]:
         set_train_per_class(repo, value)
@@ -148,7 +150,8 @@ def prepare(rev: str, dest: Path, shared_venv: bool = False) -> Path:
     sh(["git", "checkout", "-q", rev], dest)
     if shared_venv:
         (dest / ".venv").symlink_to(ROOT / ".venv")
-        sh(dvc_of(dest) + ["repro"], dest)  # fill the cache, as after `make repro`
+        # fill the cache, as after `make repro`
+        sh(dvc_of(dest) + ["repro"], dest)
     else:
         print(
             f"bench: {rev}: `make repro` in a fresh clone ({dest.name}), its own .venv", flush=True

@@ -52,7 +52,8 @@ TEXT_SUFFIXES = {
     ".toml",
     ".svg",
 }
-DIFF_LINES = 12  # lines of a text diff shown per file
+# lines of a text diff shown per file
+DIFF_LINES = 12
 
 
 # ---- checks --------------------------------------------------------------------------------
@@ -137,7 +138,8 @@ def check_command(cmd: list) -> Callable[[Path, dict], list[str]]:
     return check
 
 
-CHECKS = [  # (what passing means, check)
+# (what passing means, check)
+CHECKS = [
     (
         "git status --porcelain is empty: every tracked file is byte-identical, nothing new",
         check_git,

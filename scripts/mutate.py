@@ -53,7 +53,8 @@ from scripts.repro_setup import clone_head  # noqa: E402
 MUTMUT = "mutmut==3.8.1"
 TOOL = ROOT / ".tools" / "mutmut"
 REPORT = ROOT / "reports" / "local" / "mutation.md"
-LOG = REPORT.with_name("mutmut.log")  # mutmut's last run, kept when the clone is gone
+# mutmut's last run, kept when the clone is gone
+LOG = REPORT.with_name("mutmut.log")
 DEFAULT = [
     "pipeline/schemas.py",
     "pipeline/core/params.py",
@@ -63,11 +64,13 @@ DEFAULT = [
     "pipeline/loader/*",
     "pipeline/release/*",
 ]
-ATTEMPTS = 10  # mutmut runs, each leaving out the tests the one before found it cannot run
+# mutmut runs, each leaving out the tests the one before found it cannot run
+ATTEMPTS = 10
 CACHE = re.compile(r"^[ \t]*@functools\.(?:cache|lru_cache(?:\(.*\))?)[ \t]*\n", re.M)
 FAILED = re.compile(r"^FAILED (tests/\S+?\.py::[A-Za-z_0-9]+)", re.M)
 RESULT = re.compile(r"^\s*(\S+): (.+?)\s*$")
-TESTS_FAILED = re.compile(r"failed to (?:collect stats|run clean test)", re.I)  # mutmut's words
+# mutmut's words
+TESTS_FAILED = re.compile(r"failed to (?:collect stats|run clean test)", re.I)
 # A mutant name no module has: mutmut runs the tests, then finds nothing to mutate and stops.
 PROBE = "pipeline.no_such_module.x_nothing__mutmut_0"
 NOTHING_MATCHES = "Filtered for specific mutants, but nothing matches"
@@ -180,7 +183,8 @@ def tool() -> Path:
 
 def clone(into: Path) -> Path:
     repo = into / "tinydigits"
-    head = clone_head(ROOT, repo, who="mutate")  # the gate's own: HEAD, detached or not
+    # the gate's own: HEAD, detached or not
+    head = clone_head(ROOT, repo, who="mutate")
     for path in (repo / "pipeline").rglob("*.py"):
         text = path.read_text()
         if uncached(text) != text:
@@ -217,7 +221,8 @@ def mutate(python: Path, repo: Path, modules: list[str], children: int) -> list[
         elif discovering:
             if NOTHING_MATCHES not in output:
                 raise PipelineError(f"mutmut stopped unexpectedly; see {LOG.relative_to(ROOT)}")
-            discovering = False  # every test left runs: now the mutants
+            # every test left runs: now the mutants
+            discovering = False
         elif result.returncode:
             raise PipelineError(f"mutmut exited {result.returncode}; see {LOG.relative_to(ROOT)}")
         else:

@@ -84,7 +84,8 @@ def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, lis
     if actual == md5:
         return len(entries), []
     for manifest in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):
-        if manifest.is_file():  # name the files that differ from it
+        # name the files that differ from it
+        if manifest.is_file():
             recorded = {e["relpath"]: e["md5"] for e in json.loads(manifest.read_text())}
             now = {e["relpath"]: e["md5"] for e in entries}
             problems = [
@@ -103,7 +104,8 @@ def _dir_problems(path: Path, rel: str, md5: str, cache: Path) -> tuple[int, lis
 def dvcignore(folder: Path):
     """A predicate on paths below ``folder``: does the repository's ``.dvcignore`` exclude it?
     Read with pathspec's gitignore rules, which DVC itself uses for that file."""
-    import pathspec  # a dependency of dvc
+    # a dependency of dvc
+    import pathspec
 
     repo = next((p for p in [folder, *folder.parents] if (p / ".dvc").is_dir()), folder)
     ignore = repo / ".dvcignore"

@@ -22,8 +22,10 @@ from pipeline.formats import citation, hub_header, parquet
 
 # "~x" holds when the measure is within 5% of x (absolute for accuracies: 5 points)
 TOLERANCE = 0.05
-MIN_RISE = 0.10  # "improves visibly": mean test accuracy rises by at least 10 points over training
-CLAIMED_KIB = 310  # "~310 KB total"
+# "improves visibly": mean test accuracy rises by at least 10 points over training
+MIN_RISE = 0.10
+# "~310 KB total"
+CLAIMED_KIB = 310
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Facts:
     files: dict[Path, bytes]
     base: dict[str, float]
     per_class: dict[int, float]
-    curve: np.ndarray  # (epochs,) mean test accuracy over seeds after each epoch
+    # (epochs,) mean test accuracy over seeds after each epoch
+    curve: np.ndarray
     ref: dict
     sweep: dict[int, dict[str, float]]
     # which release this is, or how this variant differs (pipeline.release.record.card_note)

@@ -33,7 +33,8 @@ from pipeline.core.runner import EXIT_INTERRUPTED
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = "TINYDIGITS_WORKERS"
-FORKSERVER_SETUP = "pipeline.benchmark.forkserver_setup"  # the forkserver imports it first
+# the forkserver imports it first
+FORKSERVER_SETUP = "pipeline.benchmark.forkserver_setup"
 
 
 def worker_count() -> int:
@@ -64,11 +65,13 @@ def _start_worker(lifeline: tuple[Connection, Connection]) -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     alive, stage_end = lifeline
-    stage_end.close()  # a forked worker's copy: only the stage's own may keep the line open
+    # a forked worker's copy: only the stage's own may keep the line open
+    stage_end.close()
     threading.Thread(target=_leave_with, args=(alive,), daemon=True).start()
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=1)  # for the worker's lifetime: the same sums in every run
+    # for the worker's lifetime: the same sums in every run
+    threadpool_limits(limits=1)
 
 
 def _leave_with(alive: Connection) -> None:
@@ -129,19 +132,22 @@ def run_tasks(
     if n <= 1:
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1):  # as in a worker: the same sums
+        # as in a worker: the same sums
+        with threadpool_limits(limits=1):
             return [fn(*args) for args in tasks]
     order = (
         sorted(range(len(tasks)), key=lambda i: -cost[i]) if cost is not None else range(len(tasks))
     )
     results: list[Any] = [None] * len(tasks)
     context = context or _context()
-    lifeline = context.Pipe(duplex=False)  # (the workers' end, the stage's end)
+    # (the workers' end, the stage's end)
+    lifeline = context.Pipe(duplex=False)
     with ProcessPoolExecutor(
         max_workers=n, mp_context=context, initializer=_start_worker, initargs=(lifeline,)
     ) as pool:
         try:
-            with _ctrl_c_held():  # a Ctrl-C held meanwhile arrives as this block ends
+            # a Ctrl-C held meanwhile arrives as this block ends
+            with _ctrl_c_held():
                 futures = {i: pool.submit(fn, *tasks[i]) for i in order}
             for i, future in futures.items():
                 results[i] = future.result()
@@ -177,7 +183,8 @@ def _unblock_the_feeder(pool: ProcessPoolExecutor) -> None:
 def _ctrl_c_held():
     """Hold Ctrl-C while the pool starts its workers, and take it once they are started: cut short,
     a starting worker prints a traceback (its parent gone, or the pool's thread never started)."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+    # Windows: no signal masks
+    if not hasattr(signal, "pthread_sigmask"):
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})

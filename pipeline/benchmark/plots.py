@@ -77,7 +77,8 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-GAP = 1  # blank pixels between two images of the samples figure
+# blank pixels between two images of the samples figure
+GAP = 1
 
 
 def _sample_cells(labels: np.ndarray, per_class: int, shape: tuple[int, int]):

@@ -187,9 +187,11 @@ def log_figures(
         ", ".join(f"{k}: {s['mean']:.4f}" for k, s in sorted(sweep.items())),
     )
     if reused is None:
-        per_fit = times["baseline_s"] / b.seeds  # wall time over the seeds trained in parallel
+        # wall time over the seeds trained in parallel
+        per_fit = times["baseline_s"] / b.seeds
         how = f"{per_fit:.3f} s per {b.epochs}-epoch fit, {b.seeds} fits in parallel"
-    else:  # trained by benchmark_sweep, which records its own fit times
+    else:
+        # trained by benchmark_sweep, which records its own fit times
         per_fit = _sweep_fit_seconds(reused)
         how = (
             f"the runs of benchmark_sweep's {reused}-per-digit point, whose split is the published one; "

@@ -42,7 +42,8 @@ from pipeline.core import config, params
 from pipeline.core.errors import PipelineError
 
 log = logging.getLogger(__name__)
-OUTS = reports.OUTS  # what this stage writes: dvc.yaml's outs and metrics (tests/test_dvc_yaml.py)
+# what this stage writes: dvc.yaml's outs and metrics (tests/test_dvc_yaml.py)
+OUTS = reports.OUTS
 
 # The gate checks the baseline on the split the pipeline draws at v1's size (with the current seed
 # and test counts), so a smaller variant still builds while its own accuracy is test_accuracy.
@@ -107,7 +108,8 @@ def main() -> None:
     samples = plots.samples_png(*train)
     clock = time.perf_counter()
     reused = published_point(p, train, test, raw["pixels"], raw["labels"], measured.points)
-    if reused is not None:  # the same runs training here would give, bit for bit
+    # the same runs training here would give, bit for bit
+    if reused is not None:
         runs, loss = measured.points[reused], measured.loss[reused]
     else:
         from threadpoolctl import threadpool_limits

@@ -36,9 +36,11 @@ from pipeline.core.config import GATE_PER_CLASS
 from pipeline.core.storage import atomic_write_bytes, read_npz, write_npz
 
 log = logging.getLogger(__name__)
-OUTS = (config.SWEEP_FILE,)  # what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+# what this stage writes: dvc.yaml's outs (tests/test_dvc_yaml.py)
+OUTS = (config.SWEEP_FILE,)
 
-LOCAL_FILE = config.SWEEP_TIMES_FILE  # wall times: machine-specific, git-ignored
+# wall times: machine-specific, git-ignored
+LOCAL_FILE = config.SWEEP_TIMES_FILE
 _NAMES = (
     "per_class",
     "curve",
@@ -81,12 +83,14 @@ def measure(
     and the mean seconds per fit at each point (machine-specific, for the log only).
     """
 
-    images = normalize(pixels)  # once, for every point
+    # once, for every point
+    images = normalize(pixels)
     splits = {k: sweep_split(images, labels, k, test_counts, seed) for k in points(b)}
     arrays = {k: (*flat(train), *flat(test)) for k, (train, test) in splits.items()}
     tasks = [(train_run, *arrays[k], b, s) for k in splits for s in range(b.seeds)]
     cost = [len(t[2]) * b.epochs for t in tasks]
-    tasks.append((reference, *splits[GATE_PER_CLASS], b))  # the dearest task: runs first
+    # the dearest task: runs first
+    tasks.append((reference, *splits[GATE_PER_CLASS], b))
     cost.append(len(splits[GATE_PER_CLASS][0][1]) * b.reference_max_epochs)
     # before forking, so each worker has it already (this process imports nothing heavier; 191 MiB)
     import sklearn.neural_network  # noqa: F401

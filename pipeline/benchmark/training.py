@@ -100,7 +100,8 @@ def train_run(
     stream, twin = np.random.RandomState(seed), np.random.RandomState(seed)
     model = baseline_model(b, stream, len(y))
     for fan_in, fan_out in ((x.shape[1], b.hidden_units), (b.hidden_units, len(config.DIGITS))):
-        twin.uniform(-1, 1, (fan_in, fan_out)), twin.uniform(-1, 1, fan_out)  # the initial weights
+        # the initial weights
+        twin.uniform(-1, 1, (fan_in, fan_out)), twin.uniform(-1, 1, fan_out)
     order, curve = np.arange(len(y)), []
     for epoch in range(b.epochs):
         step = shuffle(np.arange(len(y)), random_state=twin)
@@ -112,7 +113,8 @@ def train_run(
             )
         order = order[step]
         curve.append(np.mean(model.predict(x_test) == y_test))
-        if model._no_improvement_count > model.n_iter_no_change:  # fit() stops here
+        # fit() stops here
+        if model._no_improvement_count > model.n_iter_no_change:
             log.warning(
                 "seed %d: training loss stopped improving at epoch %d; fit() stops there",
                 seed,
@@ -158,7 +160,8 @@ def reference(train, test, b: params.BenchmarkParams) -> dict:
         (b.reference_hidden_units,), max_iter=b.reference_max_epochs, random_state=0
     )
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # reported below as converged: false
+        # reported below as converged: false
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(x, y)
     converged = model.n_iter_ < b.reference_max_epochs
     if not converged:

@@ -79,10 +79,12 @@ def _compare(left, op, right):
     a, b = _version(left), _version(right)
     if a is None or b is None or op in ("===",):
         a, b = left, right
-    else:  # versions: compare as equal-length tuples, so 3.12 == 3.12.0
+    else:
+        # versions: compare as equal-length tuples, so 3.12 == 3.12.0
         width, release = max(len(a), len(b)), len(b)
         a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
-        if op == "~=":  # compatible release: ~= 3.11.2 is >= 3.11.2 and == 3.11.*
+        # compatible release: ~= 3.11.2 is >= 3.11.2 and == 3.11.*
+        if op == "~=":
             keep = max(release - 1, 1)
             return a >= b and a[:keep] == b[:keep]
     if op == "~=":
@@ -193,7 +195,8 @@ def installed_versions(names):
                     found[wanted[key]] = version
     for name in names:
         if name not in found:
-            from importlib import metadata  # 3.8+; older Pythons are refused before this
+            # 3.8+; older Pythons are refused before this
+            from importlib import metadata
 
             try:
                 found[name] = metadata.version(name)
@@ -241,7 +244,8 @@ def check(lock_file=REQUIREMENTS_FILE):
         raise EnvironmentMismatch(
             "cannot read %s (%s); the stages run only in the repository" % (lock_file, err)
         ) from None
-    if sys.version_info < (3, 8):  # no importlib.metadata; the lock refuses it anyway
+    # no importlib.metadata; the lock refuses it anyway
+    if sys.version_info < (3, 8):
         found = [
             "Python %s is not supported: requirements.lock is resolved for %s"
             % (platform.python_version(), (_REQUIRES.search(text) or [None, "newer Pythons"])[1])

@@ -19,8 +19,10 @@ from pipeline.core.config import CLASS_SIZES, DIGITS, GATE_PER_CLASS, PARAMS_FIL
 from pipeline.core.errors import ParamsError
 from pipeline.core.fields import check_unique_keys, integer, mapping, number, overrides
 
-OUTS = ()  # as a stage it writes nothing: dvc.yaml's outs (tests/test_dvc_yaml.py)
-SEED_LIMIT = 2**32  # NumPy's legacy RandomState takes seeds in [0, 2**32)
+# as a stage it writes nothing: dvc.yaml's outs (tests/test_dvc_yaml.py)
+OUTS = ()
+# NumPy's legacy RandomState takes seeds in [0, 2**32)
+SEED_LIMIT = 2**32
 
 
 @dataclass(frozen=True)

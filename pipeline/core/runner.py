@@ -30,7 +30,8 @@ __all__ = [
 
 log = logging.getLogger("pipeline")
 
-_pressed = False  # Ctrl-C was pressed in this process
+# Ctrl-C was pressed in this process
+_pressed = False
 
 
 def _raise_interrupted(signum, frame) -> None:

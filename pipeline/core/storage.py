@@ -28,7 +28,8 @@ _DOS_DATE, _DOS_TIME = (1 << 5) | 1, 0
 _VERSION = 20
 _MADE_BY = (3 << 8) | _VERSION
 _MODE = 0o100644 << 16
-_ZIP_MAX = 0xFFFFFFFF  # beyond this, zip64 records would be needed; TinyDigits is far below
+# beyond this, zip64 records would be needed; TinyDigits is far below
+_ZIP_MAX = 0xFFFFFFFF
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
@@ -50,7 +51,8 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
             os.chmod(tmp, 0o644)
-            os.replace(tmp, path)  # still locked: no cleaner can take it for an orphan
+            # still locked: no cleaner can take it for an orphan
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -67,7 +69,8 @@ def remove_orphaned_temps(path: Path | str) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            continue  # a live writer holds it
+            # a live writer holds it
+            continue
         else:
             tmp.unlink(missing_ok=True)
         finally:

@@ -33,7 +33,8 @@ WRITER_OPTIONS = dict(
     write_statistics=False,
     write_page_index=False,
     write_page_checksum=False,
-    store_schema=False,  # no "ARROW:schema" key: the Parquet schema alone describes the columns
+    # no "ARROW:schema" key: the Parquet schema alone describes the columns
+    store_schema=False,
     use_compliant_nested_type=True,
     use_byte_stream_split=False,
     data_page_size=1 << 20,

@@ -35,8 +35,10 @@ _VERSIONS = (
 
 @dataclass(frozen=True)
 class LfsPointer:
-    oid: str  # e.g. "sha256:2542..."; empty when the pointer names none
-    size: int | None  # bytes of the real file; None when the pointer does not say
+    # e.g. "sha256:2542..."; empty when the pointer names none
+    oid: str
+    # bytes of the real file; None when the pointer does not say
+    size: int | None
 
 
 def parse_pointer(data: bytes) -> LfsPointer | None:

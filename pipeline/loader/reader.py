@@ -46,8 +46,10 @@ FORMATS = ("pkl", "npz")
 # What unpickling an ndarray calls: ndarray.__reduce__ names its own reconstructor.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
 ALLOWED_GLOBALS = {
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,  # NumPy 2.x pickles (TinyDigits v1)
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,  # NumPy 1.x pickles
+    # NumPy 2.x pickles (TinyDigits v1)
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    # NumPy 1.x pickles
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
@@ -78,7 +80,8 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
         raise DatasetNotFoundError(
             f"{path} not found; expected {split}.pkl and {split}.npz in {root}"
         ) from None
-    check_not_lfs_pointer(path, data)  # before the digest check: a pointer is not a changed file
+    # before the digest check: a pointer is not a changed file
+    check_not_lfs_pointer(path, data)
     note = check_digest(path, data, verify)
     obj = unpickle(data, path) if format == "pkl" else parse_npz(data, path)
     images, labels = validate(obj, path)
@@ -114,7 +117,8 @@ def unpickle(data: bytes, path: Path | str = "<bytes>") -> object:
         obj = _NumpyOnlyUnpickler(stream).load()
     except DatasetError as err:
         raise type(err)(f"{path}: {err}") from None
-    except Exception as err:  # any parse failure means a damaged file; no foreign code can run here
+    except Exception as err:
+        # any parse failure means a damaged file; no foreign code can run here
         raise CorruptFileError(
             f"{path} is not a readable pickle ({type(err).__name__}: {err}); truncated or damaged?"
         ) from None
@@ -140,7 +144,8 @@ def parse_npz(data: bytes, path: Path | str = "<bytes>") -> dict[str, np.ndarray
         raise CorruptFileError(
             f"{path} is not a readable .npz ({err}); truncated or damaged?"
         ) from None
-    except Exception as err:  # zipfile / format errors: a damaged archive
+    except Exception as err:
+        # zipfile / format errors: a damaged archive
         raise CorruptFileError(
             f"{path} is not a readable .npz ({type(err).__name__}: {err}); truncated or damaged?"
         ) from None

@@ -180,7 +180,8 @@ def card_note(entries: list[dict], p: params.Params, files: dict[str, bytes]) ->
     """The card's sentence on which release it describes; ``files`` as for :func:`described`."""
     if not entries:
         return "No TinyDigits release is recorded yet (`datasets/tinydigits/releases.json`)."
-    current, digests = params_dict(p), _digests(files)  # each file hashed once
+    # each file hashed once
+    current, digests = params_dict(p), _digests(files)
     latest, e = entries[-1], _described(entries, current, digests)
     if e is not None:
         later = "" if e is latest else f"; the latest release is {latest['version']}"

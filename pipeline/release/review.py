@@ -28,7 +28,8 @@ from pipeline.release import fingerprint, revisions
 INTERRUPTED_HINT = (
     f"interrupted; it writes nothing but {config.REVIEW_PNG.as_posix()}, which is whole, old or new"
 )
-SHOWN_PER_GROUP = 40  # images drawn per group; a group's title gives its full count
+# images drawn per group; a group's title gives its full count
+SHOWN_PER_GROUP = 40
 
 
 def _flat(value, prefix: str = "") -> dict[str, object]:
@@ -167,12 +168,18 @@ def groups(a: dict, b: dict) -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 # The PNG is one image, a "sheet", with every group's images pasted in and the text written over it.
-COLS = 20  # images side by side in a group
-GAP = 1  # blank pixels between two images side by side
-LABEL = 3  # blank pixel rows above each image, where its digit is written
-HEADER = 6  # blank pixel rows above a group: a space, then its title in the last three
-INCH = 0.055  # inches per pixel of the sheet (an 8x8 image is about half an inch)
-MARGIN = 0.3  # inches round the sheet; the figure's title takes MARGIN more at the top
+# images side by side in a group
+COLS = 20
+# blank pixels between two images side by side
+GAP = 1
+# blank pixel rows above each image, where its digit is written
+LABEL = 3
+# blank pixel rows above a group: a space, then its title in the last three
+HEADER = 6
+# inches per pixel of the sheet (an 8x8 image is about half an inch)
+INCH = 0.055
+# inches round the sheet; the figure's title takes MARGIN more at the top
+MARGIN = 0.3
 
 
 class Text(NamedTuple):
