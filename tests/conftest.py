@@ -39,18 +39,21 @@ def cold_build(tmp_path_factory) -> ColdBuild:
     the others wait on a file lock, in the run's folder that every worker's temp folder sits in.
     """
     shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, ...: each has a folder in the run's
+    # gw0, gw1, ...: each has a folder in the run's
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
     place = shared / "cold-build"
     with FileLock(shared / "cold-build.lock"):
         done = place / "build.json"
         if not done.exists():
-            shutil.rmtree(place, ignore_errors=True)  # a build that failed in another worker
+            # a build that failed in another worker
+            shutil.rmtree(place, ignore_errors=True)
             place.mkdir()
             repo = make_repo(place / "repo")
             first = run(["dvc", "repro"], repo, timeout=1800)
             status = run(["git", "status", "--porcelain"], repo).stdout
-            if status:  # recorded for test_e2e, which fails on it; the copies start from a committed state all the same
+            # recorded for test_e2e, which fails on it; the copies start from a committed state all the same
+            if status:
                 run(["git", "add", "-A"], repo)
                 run(["git", "commit", "-qm", "reproduced"], repo)
             done.write_text(json.dumps({"stdout": first.stdout, "status": status}))

@@ -32,7 +32,8 @@ from pipeline.core import config, params
 from pipeline.release import record
 
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent  # the environment running pytest also runs dvc
+# the environment running pytest also runs dvc
+VENV_BIN = Path(sys.executable).parent
 
 
 def user_env(extra: dict | None = None) -> dict:
@@ -60,7 +61,8 @@ def run(
     env = user_env(kwargs.pop("env", None))
     if "stdout" not in kwargs and "stderr" not in kwargs:
         kwargs["capture_output"] = True
-    kwargs.setdefault("text", True)  # text=False for bytes, as `git show` of a binary file needs
+    # text=False for bytes, as `git show` of a binary file needs
+    kwargs.setdefault("text", True)
     result = subprocess.run(cmd, cwd=cwd, env=env, timeout=timeout, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -142,7 +144,8 @@ def link_venv(repo: Path) -> Path:
     run there without installing; returns ``repo``."""
     (repo / ".venv").symlink_to(VENV_BIN.parent)
     with open(repo / ".git/info/exclude", "a") as f:
-        f.write("/.venv\n")  # whatever .gitignore says about a symlinked .venv
+        # whatever .gitignore says about a symlinked .venv
+        f.write("/.venv\n")
     return repo
 
 
@@ -150,8 +153,10 @@ def link_venv(repo: Path) -> Path:
 class ColdBuild:
     """The project after one cold ``dvc repro`` with default params (see :func:`cold_build`)."""
 
-    repo: Path  # the template: never change it, copy it with copy_build()
-    stdout: str  # what that `dvc repro` printed
+    # the template: never change it, copy it with copy_build()
+    repo: Path
+    # what that `dvc repro` printed
+    stdout: str
     # `git status --porcelain` right after it: empty when the copied dvc.lock was current
     status: str
 
@@ -187,7 +192,8 @@ PATCH, MINOR, MAJOR = (
     f"{_major}.{_minor + 1}.0",
     f"{_major + 1}.0.0",
 )
-PATCH_AFTER_MAJOR = f"{_major + 1}.0.1"  # once MAJOR is released
+# once MAJOR is released
+PATCH_AFTER_MAJOR = f"{_major + 1}.0.1"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -205,7 +211,8 @@ def release_state(repo: Path) -> tuple:
     )
 
 
-RAW_PARAMS = yaml.safe_load((ROOT / config.PARAMS_FILE).read_text())  # params.yaml as committed
+# params.yaml as committed
+RAW_PARAMS = yaml.safe_load((ROOT / config.PARAMS_FILE).read_text())
 
 
 BENCHMARK_DEFAULTS = params.load(ROOT / config.PARAMS_FILE).benchmark
@@ -272,7 +279,8 @@ def good_arrays(n=10):
 
 T = TypeVar("T")
 
-DEADLINE = 300.0  # seconds: generous, for a loaded machine running two test suites at once
+# seconds: generous, for a loaded machine running two test suites at once
+DEADLINE = 300.0
 
 
 def wait_for(
@@ -352,10 +360,14 @@ def write_stage_hook(folder: Path) -> Path:
 class Pause:
     """A stage that stops just before it replaces ``at``, until the test lets it go on."""
 
-    hook: Path  # the folder holding the hook, for PYTHONPATH
-    at: str  # the end of the path whose replace waits
-    mark: Path  # created by the stage when it stops there
-    resume: Path  # created by the test to let it go on
+    # the folder holding the hook, for PYTHONPATH
+    hook: Path
+    # the end of the path whose replace waits
+    at: str
+    # created by the stage when it stops there
+    mark: Path
+    # created by the test to let it go on
+    resume: Path
 
     @classmethod
     def before_replacing(cls, folder: Path, at: str) -> Pause:
@@ -389,7 +401,8 @@ class Pause:
 class Process(NamedTuple):
     pid: int
     parent: int
-    cmd: str  # its command line, arguments joined by spaces
+    # its command line, arguments joined by spaces
+    cmd: str
     threads: int
 
 
@@ -399,12 +412,14 @@ def group_processes(pgid: int) -> list[Process]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp
+            # fields after the name: state, ppid, pgrp
+            if int(fields[2]) == pgid:
                 cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
                 threads = len(list((stat.parent / "task").iterdir()))
                 out.append(Process(int(stat.parent.name), int(fields[1]), cmd, threads))
         except (OSError, IndexError, ValueError):
-            continue  # a process that ended meanwhile
+            # a process that ended meanwhile
+            continue
     return out
 
 
@@ -416,7 +431,8 @@ def still_running(pgid: int) -> list[Process]:
         try:
             state = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except (OSError, IndexError):
-            continue  # reaped meanwhile
+            # reaped meanwhile
+            continue
         if state not in ("Z", "X") and process.cmd:
             running.append(process)
     return running
@@ -471,7 +487,8 @@ def ctrl_c(
         raise AssertionError(f"{err}\n--- its output\n{''.join(lines)}") from None
     os.killpg(proc.pid, signal.SIGINT)
     proc.wait(timeout=300)
-    reader.join(timeout=300)  # EOF: every process of the group that held the pipe has ended
+    # EOF: every process of the group that held the pipe has ended
+    reader.join(timeout=300)
     if group_ends:
         wait_for(
             lambda: not still_running(proc.pid), "every process of the group to end", timeout=10

@@ -77,9 +77,12 @@ def built(tmp_path_factory):
 @dataclass
 class Built:
     root: Path
-    lines: list[str]  # what the sweep's main() logged
-    seconds: float  # its wall time, as this test measured it
-    blas_limits: list[dict]  # each threadpool_limits(...) it asked for
+    # what the sweep's main() logged
+    lines: list[str]
+    # its wall time, as this test measured it
+    seconds: float
+    # each threadpool_limits(...) it asked for
+    blas_limits: list[dict]
 
 
 def blas_limits(mp) -> list[dict]:
@@ -186,7 +189,8 @@ def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog,
     swept = json.loads(sweep.LOCAL_FILE.read_text())["per_fit_s"]["per_class_100"]
     assert 0 < timing.pop("baseline_s") <= timing.pop("total_s")
     assert timing == {
-        "baseline_per_fit_s": round(swept, 4),  # the sweep's own fits, which it timed
+        # the sweep's own fits, which it timed
+        "baseline_per_fit_s": round(swept, 4),
         "baseline_from_sweep_point": 100,
         "cpus": os.cpu_count(),
         "blas_threads": 1,
@@ -201,7 +205,8 @@ def test_at_the_published_count_the_baseline_is_the_sweeps_runs(project, caplog,
     lines = messages(caplog)
     summary, ref = stage.summary(at_100), measured.reference
     assert lines[:4] == [
-        "wrote " + ", ".join(map(str, reports.OUTS)),  # every report, before the gate
+        # every report, before the gate
+        "wrote " + ", ".join(map(str, reports.OUTS)),
         f"baseline 64-32-10 SGD, 20 epochs, 2 seeds: test accuracy {summary['mean']:.4f} "
         f"(min {summary['min']:.4f}, max {summary['max']:.4f}, std {summary['std']:.4f})",
         f"reference 64-64-10 Adam, 5 epochs (NOT converged): test accuracy "

@@ -212,7 +212,8 @@ def test_each_claim_row_word_for_word_when_it_holds_and_when_it_does_not():
         files={Path("train.pkl"): b"x" * 500_000},
         curve=np.full(20, 0.5),
         train_labels=np.repeat(np.arange(10), 50),
-        sweep={15: {"mean": 0.2, "std": 0.0, "min": 0.2, "max": 0.2}},  # 20% is not under 20%
+        # 20% is not under 20%
+        sweep={15: {"mean": 0.2, "std": 0.0, "min": 0.2, "max": 0.2}},
     )
     assert card.claims(bad) == [
         (
@@ -246,7 +247,8 @@ def test_each_claim_row_word_for_word_when_it_holds_and_when_it_does_not():
 
 
 def test_no_image_of_one_digit_is_not_100_per_digit():
-    nine_digits = facts(train_labels=np.repeat(np.arange(9), 100))  # train_counts: {9: 0}
+    # train_counts: {9: 0}
+    nine_digits = facts(train_labels=np.repeat(np.arange(9), 100))
     assert claim(nine_digits, "Perfect 100") == (
         "Perfect 100 samples per digit",
         "train: 0 to 100 per digit",
@@ -357,9 +359,12 @@ def test_the_model_improves_when_the_last_epoch_is_10_points_above_the_first():
     def improves(curve) -> str:
         return claim(facts(curve=np.array(curve)), "Model improves")[2]
 
-    assert improves([0.5] * 19 + [0.7]) == "holds"  # the last epoch counts, not the one before
-    assert improves([0.1] + [0.6] * 19) == "holds"  # and the first, not the second
-    assert improves([0.0] * 19 + [0.1]) == "holds"  # by at least 10 points: exactly 10 is enough
+    # the last epoch counts, not the one before
+    assert improves([0.5] * 19 + [0.7]) == "holds"
+    # and the first, not the second
+    assert improves([0.1] + [0.6] * 19) == "holds"
+    # by at least 10 points: exactly 10 is enough
+    assert improves([0.0] * 19 + [0.1]) == "holds"
     assert improves([0.0] * 19 + [0.09]) == "does not hold: rises by less than 0.10"
 
 

@@ -66,7 +66,8 @@ def flip_a_zero_pixel(path):
     """Change one 0.0 pixel to 0.0625 in place: the same size, still a valid file of the same arrays'
     shapes; returns the new sha256."""
     data = path.read_bytes()
-    at = data.index(bytes(16))  # a run of 0.0 pixels
+    # a run of 0.0 pixels
+    at = data.index(bytes(16))
     path.write_bytes(data[:at] + bytes.fromhex("0000803d") + data[at + 4 :])
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -99,8 +100,10 @@ def test_gate_passes_on_a_reproducible_head(project):
     assert "environment: reusing" in result.stdout
     assert result.stdout.count("check-repro: PASS") == 4 and "FAIL" not in result.stdout
     assert "reproduces byte for byte" in result.stdout
-    assert stages_rebuilt(result.stdout) == STAGES  # every stage, not only those DVC finds stale
-    assert list(tmp.iterdir()) == []  # the clone is removed
+    # every stage, not only those DVC finds stale
+    assert stages_rebuilt(result.stdout) == STAGES
+    # the clone is removed
+    assert list(tmp.iterdir()) == []
 
 
 @pytest.mark.e2e
@@ -137,7 +140,8 @@ def test_gate_fails_on_a_commit_with_altered_outputs_and_lists_them(project):
 
     result = check_repro(repo, tmp)
     out = result.stdout
-    assert result.returncode != 0  # make reports the script's exit 1 as 2
+    # make reports the script's exit 1 as 2
+    assert result.returncode != 0
     assert "note: 1 uncommitted change(s)" in out
     assert "FAIL git status --porcelain is empty" in out
     assert (
@@ -161,7 +165,8 @@ def test_gate_fails_on_a_consistent_forgery_and_names_the_file(project):
     repo, tmp = project
     forged = flip_a_zero_pixel(repo / "datasets/tinydigits/test.pkl")
     run(["dvc", "commit", "-f", "-q"], repo)
-    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0  # consistent
+    # consistent
+    assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
     commit_all(repo, "test.pkl edited by hand, recorded by dvc commit -f")
     try:
         result = check_repro(repo, tmp)
@@ -197,7 +202,8 @@ def rebuilt_clone(tmp_path):
     (clone / "notes.txt").write_text("".join(f"LINE {i}\n" for i in range(20)))
     (clone / "data.bin").write_bytes(bytes(9) + b"\1")
     lock["stages"]["s"]["outs"][0]["md5"] = "b"
-    lock["stages"]["s"]["deps"] = [{"path": "in.txt", "md5": "c", "size": 1}]  # a new entry
+    # a new entry
+    lock["stages"]["s"]["deps"] = [{"path": "in.txt", "md5": "c", "size": 1}]
     (clone / "dvc.lock").write_text(yaml.safe_dump(lock))
     (clone / "new").mkdir()
     (clone / "new/file.txt").write_text("made by the rebuild")
@@ -221,9 +227,11 @@ def test_the_gate_lists_every_change_file_by_file(rebuilt_clone):
         "      s out data.bin: md5 a (10 bytes) -> md5 b (10 bytes)",
         f" M notes.txt: committed 150 bytes sha256 {sha(old_notes)}, "
         f"rebuilt 150 bytes sha256 {sha(new_notes)}",
-        *[f"      -line {i}" for i in range(12)],  # the first DIFF_LINES changed lines
+        # the first DIFF_LINES changed lines
+        *[f"      -line {i}" for i in range(12)],
         "      ... 28 more changed lines",
-        "?? new/file.txt (not tracked by git and not ignored)",  # each new file, not its folder
+        # each new file, not its folder
+        "?? new/file.txt (not tracked by git and not ignored)",
     ]
 
 
@@ -255,7 +263,8 @@ def tiny_project(tmp_path):
             },
         },
     }
-    (tmp_path / "dvc.lock").write_text(json.dumps(lock))  # JSON is YAML
+    # JSON is YAML
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))
     obj = tmp_path / "cache/files/md5" / md5(b"alpha")[:2] / md5(b"alpha")[2:]
     obj.parent.mkdir(parents=True)
     obj.write_bytes(b"alpha")
@@ -282,7 +291,8 @@ def test_verify_data_finds_a_corrupted_cache_object_even_with_its_mtime_kept(tin
     obj = next((tiny_project / "cache/files/md5").glob("??/*"))
     stat = obj.stat()
     obj.write_bytes(b"alphX")
-    os.utime(obj, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # what DVC's own check relies on
+    # what DVC's own check relies on
+    os.utime(obj, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     checked, problems = object_problems(tiny_project / "cache")
     assert (
         checked == 1
@@ -334,7 +344,8 @@ def test_the_gate_checks_out_head_from_any_clone(tmp_path, how):
     (tmp_path / "plain").mkdir()
     with pytest.raises(
         SystemExit
-    ) as err:  # a folder that is not a repository: named, with git's word
+        # a folder that is not a repository: named, with git's word
+    ) as err:
         clone_head(tmp_path / "plain", tmp_path / "dest2", who="mutate")
     assert str(err.value).startswith("mutate: git -C ") and "fatal: " in str(err.value)
 

@@ -164,7 +164,8 @@ def test_hugging_face_datasets_loads_the_folder_offline(tmp_path):
         assert list(got[split]["class_names"]) == [str(d) for d in range(10)]
     assert_equal_to_npz(got, npz(DATA))
     splits = {s["name"]: s for s in card_header(DATA)["dataset_info"]["splits"]}
-    for split in SPLITS:  # the header's num_bytes is what datasets measures
+    # the header's num_bytes is what datasets measures
+    for split in SPLITS:
         assert int(got[split]["num_bytes"]) == splits[split]["num_bytes"]
 
 

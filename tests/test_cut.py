@@ -48,7 +48,8 @@ COPIED = [
         for n in fingerprint.published_names((ROOT / "dvc.yaml").read_text())
     ),
 ]
-COMMITTED_AT = "2031-02-03T23:30:00+00:00"  # HEAD's committer date: the release's date (UTC)
+# HEAD's committer date: the release's date (UTC)
+COMMITTED_AT = "2031-02-03T23:30:00+00:00"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def repo(template, tmp_path, monkeypatch):
     pass by reading the working directory's."""
     repo = shutil.copytree(template, tmp_path / "repo")
     monkeypatch.chdir(tmp_path)
-    for who in ("AUTHOR", "COMMITTER"):  # the release commits in this process: a git identity
+    # the release commits in this process: a git identity
+    for who in ("AUTHOR", "COMMITTER"):
         monkeypatch.setenv(f"GIT_{who}_NAME", "tests")
         monkeypatch.setenv(f"GIT_{who}_EMAIL", "tests@tinydigits.invalid")
     return repo
@@ -178,7 +180,8 @@ def test_a_modified_tracked_file_is_named_by_its_path(repo):
 
 
 def test_nothing_changed_since_the_last_release_is_refused(repo):
-    git(repo, "reset", "-q", "--hard", "HEAD~1")  # back at the commit that recorded it
+    # back at the commit that recorded it
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
     with pytest.raises(ReleaseError) as err:
         cut.plan(PATCH, repo)
     first = git(repo, "rev-parse", "HEAD")
@@ -330,7 +333,8 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch, caplog):
     assert new == {
         "version": MAJOR,
         "tag": f"tinydigits@v{MAJOR}",
-        "date": "2031-02-03",  # the released commit's date, in UTC
+        # the released commit's date, in UTC
+        "date": "2031-02-03",
         "bump": "MAJOR",
         "since": LAST,
         "params": ENTRIES[-1]["params"],
@@ -367,7 +371,8 @@ def test_a_release_records_commits_and_tags(repo, monkeypatch, caplog):
         **{f"tinydigits@v{e['version']}": base for e in ENTRIES},
         f"tinydigits@v{MAJOR}": release_commit,
     }
-    assert git(repo, "cat-file", "-t", f"refs/tags/tinydigits@v{MAJOR}") == "tag"  # annotated
+    # annotated
+    assert git(repo, "cat-file", "-t", f"refs/tags/tinydigits@v{MAJOR}") == "tag"
 
     # what the maintainer reads, in order
     older = " ".join(f"tinydigits@v{e['version']}" for e in ENTRIES)
@@ -399,7 +404,8 @@ def test_a_release_whose_card_rebuild_changes_a_published_file_is_rolled_back(re
     before = release_state(repo)
     changelog_before = (repo / config.CHANGELOG_FILE).exists()
 
-    def damage(root):  # the same test images in another order: other bytes
+    # the same test images in another order: other bytes
+    def damage(root):
         images, labels = reader.validate(reader.parse_npz((root / DATA / "test.npz").read_bytes()))
         (root / DATA / "test.npz").write_bytes(
             npz_bytes({"images": images[::-1], "labels": labels[::-1]})
@@ -412,7 +418,8 @@ def test_a_release_whose_card_rebuild_changes_a_published_file_is_rolled_back(re
         "a published file changed when the card was regenerated; the record must not feed any "
         "published file but the card"
     )
-    assert release_state(repo) == before  # no commit, no tag, the record and the files as they were
+    # no commit, no tag, the record and the files as they were
+    assert release_state(repo) == before
     assert (repo / config.CHANGELOG_FILE).exists() == changelog_before
 
 
@@ -457,7 +464,8 @@ def test_the_command_line_takes_the_version_and_the_notes(repo, monkeypatch, cap
         cut.main([])
     with pytest.raises(SystemExit):
         cut.main(["--help"])
-    words = " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+    # argparse wraps to the terminal's width
+    words = " ".join(capsys.readouterr().out.split())
     assert words.startswith(
         "usage: python -m pipeline release [-h] [--notes NOTES] version ``make release "
         "VERSION=X.Y.Z``: record the committed dataset as a release, commit, tag. positional"
@@ -474,7 +482,8 @@ def test_commands_run_with_this_interpreters_environment_first_on_path(repo, mon
 
 
 def test_a_failing_command_is_named_with_its_error_line(repo, monkeypatch):
-    monkeypatch.setenv("LC_ALL", "C")  # git's own words, untranslated
+    # git's own words, untranslated
+    monkeypatch.setenv("LC_ALL", "C")
     with pytest.raises(ReleaseError) as err:
         cut.sh(["git", "show", "no-such-revision"], repo)
     # git's error line, not the usage hint it prints after it
@@ -482,7 +491,8 @@ def test_a_failing_command_is_named_with_its_error_line(repo, monkeypatch):
         "`git show no-such-revision` failed: fatal: ambiguous argument 'no-such-revision': "
         "unknown revision or path not in the working tree."
     )
-    with pytest.raises(ReleaseError) as err:  # nothing on stderr: its stdout's last line
+    # nothing on stderr: its stdout's last line
+    with pytest.raises(ReleaseError) as err:
         cut.sh(["python", "-c", "print('first'); print('last'); raise SystemExit(1)"], repo)
     assert str(err.value).endswith(" failed: last")
     with pytest.raises(ReleaseError) as err:
@@ -524,7 +534,8 @@ def test_every_reason_is_named_in_the_refusal_the_log_and_the_commit(repo, monke
     path = repo / DATA / "test.npz"
     images, labels = reader.validate(reader.parse_npz(path.read_bytes()))
     path.write_bytes(npz_bytes({"images": images[::-1], "labels": labels[::-1]}))
-    ninety_per_digit(repo)  # commits both
+    # commits both
+    ninety_per_digit(repo)
     reasons = (
         "train: images or labels changed (1,000 -> 900 images); test.npz: same images and labels "
         "but other bytes (order or encoding), so its pinned sha256 breaks"
@@ -540,7 +551,8 @@ def test_every_reason_is_named_in_the_refusal_the_log_and_the_commit(repo, monke
 
 
 def test_a_git_error_line_is_quoted_before_its_hints(repo):
-    script = "import sys; sys.exit('error: it broke\\nhint: try this')"  # both lines on stderr
+    # both lines on stderr
+    script = "import sys; sys.exit('error: it broke\\nhint: try this')"
     with pytest.raises(ReleaseError) as err:
         cut.sh(["python", "-c", script], repo)
     assert str(err.value).endswith(" failed: error: it broke")

@@ -22,7 +22,8 @@ from tests.helpers import ROOT, help_text, run
 # 40 distinct images
 POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16
 LABELS = np.arange(40, dtype=np.int64) % 10
-SHA_OF_BRACES = hashlib.sha256(b"{}\n").hexdigest()  # B's croissant.json
+# B's croissant.json
+SHA_OF_BRACES = hashlib.sha256(b"{}\n").hexdigest()
 
 
 def split(index, relabel=()):
@@ -148,7 +149,8 @@ def revs(tmp_path_factory):
     a = commit(repo, "A")
     run(["git", "tag", "tinydigits@v1.0.0"], repo)
     write_revision(repo, B, 0.75)
-    (repo / "datasets/tinydigits/croissant.json").write_text("{}\n")  # metadata, new in B
+    # metadata, new in B
+    (repo / "datasets/tinydigits/croissant.json").write_text("{}\n")
     b = commit(repo, "B")
     return repo, a, b
 
@@ -324,7 +326,8 @@ def test_the_file_list_includes_metadata_and_stays_aligned(revs, pdiff):
     assert rows[0].split() == "croissant.json absent -> 3 bytes sha256".split() + [
         SHA_OF_BRACES[:16]
     ]
-    assert len({r.index("->") for r in rows}) == 1, rows  # absent rows line up with the others
+    # absent rows line up with the others
+    assert len({r.index("->") for r in rows}) == 1, rows
 
 
 def file_cell(repo, rev, name):
@@ -343,7 +346,8 @@ def test_an_unchanged_file_says_so(revs, pdiff):
 
 def test_markdown_review_and_its_png(revs, pdiff, tmp_path, caplog):
     repo, a, b = revs
-    png = tmp_path / "deep" / "er" / "review.png"  # folders made as needed
+    # folders made as needed
+    png = tmp_path / "deep" / "er" / "review.png"
     with caplog.at_level(logging.INFO, logger=diff.log.name):
         md = pdiff(repo, a, b, "--markdown", "--png", str(png))
     assert caplog.messages == [f"wrote {png}"]
@@ -356,11 +360,14 @@ def test_markdown_review_and_its_png(revs, pdiff, tmp_path, caplog):
     assert "| `test_accuracy` | `0.8` | `0.75` | -0.0500 |" in md
     assert "| train | B | " + " | ".join(map(str, np.bincount(B["train"][1], minlength=10))) in md
     assert f"| `croissant.json` | absent | 3 bytes, sha256 `{SHA_OF_BRACES[:16]}` |" in md
-    assert "#### Params changed\n\nNone.\n" in md  # no params.yaml at either revision
+    # no params.yaml at either revision
+    assert "#### Params changed\n\nNone.\n" in md
     first = png.read_bytes()
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png_pixels(first)[:30, :, :3].min() < 0.5  # a title (A and B) in the top band
-    pdiff(repo, a, a, "--png", str(png))  # again, into the same folder: replaced
+    # a title (A and B) in the top band
+    assert png_pixels(first)[:30, :, :3].min() < 0.5
+    # again, into the same folder: replaced
+    pdiff(repo, a, a, "--png", str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.read_bytes() != first
 
 
@@ -394,12 +401,14 @@ def test_review_sheet_pastes_each_group_under_its_title_twenty_to_a_row():
     painted = np.zeros(grid.shape, bool)
     labels = []
     for i, (top, image) in enumerate([(6, x) for x in many[:40]] + [(28 + 6, x) for x in few]):
-        k = i % 40  # place in its own group
+        # place in its own group
+        k = i % 40
         y, x = top + (k // 20) * 11 + 3, (k % 20) * 9
         np.testing.assert_array_equal(grid[y : y + 8, x : x + 8], image)
         painted[y : y + 8, x : x + 8] = True
         labels.append((y - 2, x + 3.5))
-    assert np.isnan(grid[~painted]).all()  # everything else blank
+    # everything else blank
+    assert np.isnan(grid[~painted]).all()
     headers = [(t.row, t.col, t.text) for t in texts if t.kind == "header"]
     assert headers == [
         (4, -0.5, "train: added: 41 images, 40 shown"),
@@ -408,7 +417,8 @@ def test_review_sheet_pastes_each_group_under_its_title_twenty_to_a_row():
     got = [(t.row, t.col, t.text) for t in texts if t.kind == "label"]
     want = [str(d) for d in np.arange(40) % 10] + ["7", "8", "9"]
     assert got == [(r, c, d) for (r, c), d in zip(labels, want, strict=True)]
-    assert len(texts) == 2 + 43 and texts[1].kind == "label"  # each group's title before its labels
+    # each group's title before its labels
+    assert len(texts) == 2 + 43 and texts[1].kind == "label"
 
 
 def test_review_sheet_shows_a_full_group_without_a_cut_and_nothing_as_one_line():
@@ -416,7 +426,8 @@ def test_review_sheet_shows_a_full_group_without_a_cut_and_nothing_as_one_line()
     assert texts[0].text == "moved test -> train (label in B): 40 images"
     _, texts = review.sheet([(name, shaded(1), np.zeros(1, int)) for name in "abc"])
     headers = [t.row for t in texts if t.kind == "header"]
-    assert headers == [4, 17 + 4, 2 * 17 + 4]  # one under another
+    # one under another
+    assert headers == [4, 17 + 4, 2 * 17 + 4]
     grid, texts = review.sheet([])
     assert grid.shape == (6, 179) and grid.dtype == np.float32 and np.isnan(grid).all()
     assert texts == [review.Text(2.5, 89.0, "no image added, removed or moved", "note")]
@@ -429,38 +440,48 @@ def png_pixels(png: bytes) -> np.ndarray:
 
 
 def test_review_png_draws_the_sheet_half_an_inch_per_image():
-    ink = np.ones((21, 8, 8), np.float32)  # black images: 20 in the first row, one in the second
-    ink[1] = 0.5  # but one grey
+    # black images: 20 in the first row, one in the second
+    ink = np.ones((21, 8, 8), np.float32)
+    # but one grey
+    ink[1] = 0.5
     png = review.figure([("train: added", ink, np.zeros(21, int))], "A -> B")
-    pixels = png_pixels(png)[..., :3]  # (rows, columns, RGB) in [0, 1]
+    # (rows, columns, RGB) in [0, 1]
+    pixels = png_pixels(png)[..., :3]
     # the sheet is 28 x 179 pixels at 0.055 in, with 0.3 in round it and 0.3 in more for the title
     assert pixels.shape == (round((28 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 3)
 
-    def at(row, col):  # the figure's pixel at the centre of the sheet's pixel (row, col)
+    # the figure's pixel at the centre of the sheet's pixel (row, col)
+    def at(row, col):
         return pixels[
             int((0.6 + (row + 0.5) * 0.055) * 100), int((0.3 + (col + 0.5) * 0.055) * 100)
         ]
 
     white = np.ones(3)
-    for k in (0, 19, 20):  # an image's centre is black, the gap to its right white
+    # an image's centre is black, the gap to its right white
+    for k in (0, 19, 20):
         y, x = 6 + (k // 20) * 11 + 3, (k % 20) * 9
         assert (at(y + 4, x + 4) == 0).all(), k
         assert (at(y + 4, x + 8) == white).all(), k
-        assert (at(1, x + 4) == white).all(), k  # the space above the group's title
+        # the space above the group's title
+        assert (at(1, x + 4) == white).all(), k
         band = pixels[int((0.6 + (y - 3) * 0.055) * 100) : int((0.6 + y * 0.055) * 100)]
         assert (
             band[:, int((0.3 + x * 0.055) * 100) : int((0.3 + (x + 8) * 0.055) * 100)].min() < 0.5
         )
-    assert np.allclose(at(6 + 3 + 4, 9 + 4), 0.5, atol=0.01)  # grey on a scale of 0 to 1
-    assert (at(6 + 11 + 3 + 4, 9 + 4) == white).all()  # no 22nd image
+    # grey on a scale of 0 to 1
+    assert np.allclose(at(6 + 3 + 4, 9 + 4), 0.5, atol=0.01)
+    # no 22nd image
+    assert (at(6 + 11 + 3 + 4, 9 + 4) == white).all()
     # the title in the top 0.3 in; nothing else outside the sheet (no axis, no tick)
     assert pixels[:30].min() < 0.5
     outside = np.ones(pixels.shape[:2], bool)
     outside[:30] = False
-    outside[60 : 60 + math.ceil(28 * 5.5), 30 : 30 + math.ceil(179 * 5.5)] = False  # the sheet
+    # the sheet
+    outside[60 : 60 + math.ceil(28 * 5.5), 30 : 30 + math.ceil(179 * 5.5)] = False
     assert (pixels[outside] == 1).all()
     grey = png_pixels(review.figure([("g", np.full((1, 8, 8), 0.5, np.float32), [0])], ""))
-    assert np.allclose(grey[int((0.6 + 13.5 * 0.055) * 100), 52, :3], 0.5, atol=0.01)  # alone too
+    # alone too
+    assert np.allclose(grey[int((0.6 + 13.5 * 0.055) * 100), 52, :3], 0.5, atol=0.01)
     empty = png_pixels(review.figure([], "nothing"))
     assert empty.shape == (round((6 * 0.055 + 0.9) * 100), round((179 * 0.055 + 0.6) * 100), 4)
 
@@ -488,7 +509,8 @@ def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, mon
     )
     monkeypatch.chdir(clone)
     capsys.readouterr()
-    review.main(["main~1"])  # diff --markdown, and the PNG in reports/local/
+    # diff --markdown, and the PNG in reports/local/
+    review.main(["main~1"])
     md = capsys.readouterr().out
     assert (
         "#### Params changed\n\n| param | A | B |\n| --- | --- | --- |\n"
@@ -497,7 +519,8 @@ def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, mon
         "| `seed` | `42` | absent |\n" in md
     )
     metrics = md[md.index("#### Metrics changed") : md.index("#### Files")]
-    assert metrics == (  # test_accuracy is the same at both: not a row
+    # test_accuracy is the same at both: not a row
+    assert metrics == (
         "#### Metrics changed (`reports/metrics.json`)\n\n| metric | A | B | change |\n"
         "| --- | ---: | ---: | ---: |\n| `gate.passed` | absent | `true` |  |\n\n"
     )
@@ -585,7 +608,8 @@ def test_the_text_lists_each_published_file_at_both_revisions(revs, pdiff):
     at = lines.index("files:")
     assert lines[at + 1 : at + 1 + len(names)] == rows
     assert lines[at + 1 + len(names)].startswith("benchmark test accuracy:")
-    assert any("-> " in r and "absent" not in r for r in rows)  # a file changed, at both sides
+    # a file changed, at both sides
+    assert any("-> " in r and "absent" not in r for r in rows)
     # croissant.json, new in B
     assert any(
         " absent " in r and r.endswith("-> 3 bytes sha256 " + SHA_OF_BRACES[:16]) for r in rows
@@ -615,7 +639,8 @@ def test_per_digit_counts_list_every_digit_even_one_absent():
 
 def test_the_default_base_is_found_in_the_repository_named(revs, tmp_path, monkeypatch):
     repo, a, _ = revs
-    monkeypatch.chdir(tmp_path)  # not a repository
+    # not a repository
+    monkeypatch.chdir(tmp_path)
     assert diff.default_base(repo) == (
         "tinydigits@v1.0.0",
         f"release 1.0.0 (tag tinydigits@v1.0.0, commit {a[:7]})",
@@ -634,12 +659,14 @@ def test_review_compares_with_main_by_default(revs, tmp_path, capsys, monkeypatc
 
 def test_a_review_group_takes_each_digits_first_image_then_each_ones_second():
     """Cut at SHOWN_PER_GROUP, a group still shows every digit: round-robin over the digits."""
-    b = {"train": split(np.r_[5:10, 15:20]), "test": A["test"]}  # 0..4 and 10..14 removed
+    # 0..4 and 10..14 removed
+    b = {"train": split(np.r_[5:10, 15:20]), "test": A["test"]}
     (title, images, labels), *rest = review.groups(A, b)
     assert title == "train: removed" and rest == []
     assert labels.dtype == np.int64 and labels.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
     first = {int(label): i for i, label in reversed(list(enumerate(labels)))}
-    for digit, at in first.items():  # each digit's images in one fixed order: by content hash
+    # each digit's images in one fixed order: by content hash
+    for digit, at in first.items():
         same = [i for i in np.flatnonzero(labels == digit)]
         hashes = [fingerprint.image_hash(images[i]) for i in same]
         assert hashes == sorted(hashes) and same[0] == at

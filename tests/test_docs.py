@@ -25,18 +25,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("README.md", *(f"docs/{p.name}" for p in sorted((ROOT / "docs").glob("*.md"))))
-FENCE = re.compile(r"```(?:python|python3|py)\s*")  # the opening line of a Python block
-MARKER = re.compile(r"<!--\s*not run\b(.*?)-->")  # the whole comment; its reason after "not run:"
-STATED = re.compile(r"print\(.*\)\s+#\s?(.*\S)\s*")  # a top-level print and the output it states
+# the opening line of a Python block
+FENCE = re.compile(r"```(?:python|python3|py)\s*")
+# the whole comment; its reason after "not run:"
+MARKER = re.compile(r"<!--\s*not run\b(.*?)-->")
+# a top-level print and the output it states
+STATED = re.compile(r"print\(.*\)\s+#\s?(.*\S)\s*")
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
 
 
 @dataclass(frozen=True)
 class Block:
     page: str
-    line: int  # of the opening fence, 1-based
+    # of the opening fence, 1-based
+    line: int
     code: str
-    marker: str | None  # the HTML comment on the line before the fence, when it is a marker
+    # the HTML comment on the line before the fence, when it is a marker
+    marker: str | None
 
     @property
     def name(self) -> str:

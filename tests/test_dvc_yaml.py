@@ -71,7 +71,8 @@ def files_of(name: str) -> set[str]:
         where = ROOT.joinpath(*parts[:depth])
         if where.with_suffix(".py").is_file():
             found.add(where.with_suffix(".py").relative_to(ROOT).as_posix())
-            break  # a module: what follows are its attributes
+            # a module: what follows are its attributes
+            break
         if not (where / "__init__.py").is_file():
             break
         found.add((where / "__init__.py").relative_to(ROOT).as_posix())
@@ -205,7 +206,8 @@ def params_read(path: Path) -> set[str]:
         for node in ast.walk(func):
             loaded = isinstance(node, ast.Call) and ast.unparse(node.func) == "params.load"
             if loaded and isinstance(parents[id(node)], (ast.Assign, ast.Expr)):
-                continue  # bound to a name (followed below), or only checked
+                # bound to a name (followed below), or only checked
+                continue
             if not loaded and not (
                 isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
             ):
@@ -215,7 +217,8 @@ def params_read(path: Path) -> set[str]:
                 at = parents[id(at)]
                 chain.append(at.attr)
             if not chain:
-                found |= EVERY_PARAM  # handed on whole: whatever the callee reads
+                # handed on whole: whatever the callee reads
+                found |= EVERY_PARAM
             elif chain[0] in ("seed", "benchmark"):
                 found.add(chain[0])
             else:
@@ -261,7 +264,8 @@ def test_the_params_scan_follows_fields_and_whole_hand_offs(tmp_path):
     }
     stage.write_text("def main():\n    p = params.load()\n    describe(p)\n")
     assert params_read(stage) == EVERY_PARAM
-    stage.write_text("def main():\n    params.load()\n")  # checked, never read
+    # checked, never read
+    stage.write_text("def main():\n    params.load()\n")
     assert params_read(stage) == set()
     stage.write_text("def main():\n    draw(params.load().seed)\n    show(params.load())\n")
     assert params_read(stage) == EVERY_PARAM

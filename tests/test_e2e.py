@@ -7,7 +7,9 @@ import re
 import subprocess
 
 import numpy as np
-import psutil  # a dependency of dvc
+
+# a dependency of dvc
+import psutil
 import pytest
 import yaml
 
@@ -50,7 +52,8 @@ def test_cold_repro_gives_published_bytes_and_a_clean_tree(built):
     assert cold.status == ""
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
     assert "Running stage" in cold.stdout
-    assert "Running stage" not in second.stdout  # a second repro runs nothing
+    # a second repro runs nothing
+    assert "Running stage" not in second.stdout
 
 
 def test_a_forced_rebuild_without_the_outputs_regenerates_the_published_bytes(built):
@@ -65,11 +68,13 @@ def test_a_forced_rebuild_without_the_outputs_regenerates_the_published_bytes(bu
     assert ran == ["fetch", "sample", "normalize", "split", "pickle"], result.stdout
     # an independent rendition of the algorithm
     oracle = reference_pickles([100] * 10, [20] * 10, 42)
-    for name, size in (("train", 264_255), ("test", 53_044)):  # as REFERENCE.md publishes them
+    # as REFERENCE.md publishes them
+    for name, size in (("train", 264_255), ("test", 53_044)):
         data = (repo / f"datasets/tinydigits/{name}.pkl").read_bytes()
         assert data == oracle[name], name
         assert (len(data), hashlib.sha256(data).hexdigest()) == (size, V1[name])
-    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # every output as committed
+    # every output as committed
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
 
 def test_bytecode_beside_the_modules_leaves_every_stage_up_to_date(built):
@@ -120,7 +125,8 @@ def test_a_typo_in_the_benchmark_block_fails_repro_and_keeps_the_reports(built):
     tracked = run(["git", "ls-files", "reports", "datasets/tinydigits"], repo).stdout.split()
     before = {p: sha256(repo / p) for p in tracked}
     raw = yaml.safe_load((repo / "params.yaml").read_text())
-    raw["benchmark"]["epoch"] = 40  # meant: epochs
+    # meant: epochs
+    raw["benchmark"]["epoch"] = 40
     (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     result = run(["dvc", "repro"], repo, check=False)
     assert result.returncode != 0
@@ -129,7 +135,8 @@ def test_a_typo_in_the_benchmark_block_fails_repro_and_keeps_the_reports(built):
         "params: error: unknown key benchmark.epoch (did you mean benchmark.epochs?)"
         in result.stderr
     )
-    assert {p: sha256(repo / p) for p in tracked} == before  # persist: DVC did not delete them
+    # persist: DVC did not delete them
+    assert {p: sha256(repo / p) for p in tracked} == before
     run(["git", "checkout", "params.yaml"], repo)
     # DVC removed the sweep's cached output before running the stage; the cache still has it
     run(["dvc", "checkout"], repo)
@@ -141,7 +148,8 @@ def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(buil
     normalized = repo / "datasets/interim/normalized.npz"
     with np.load(normalized, allow_pickle=False) as z:
         images, labels = z["images"].copy(), z["labels"]
-    images[images > 0] = 0.03  # off the 1/16 grid everywhere a stroke is
+    # off the 1/16 grid everywhere a stroke is
+    images[images > 0] = 0.03
     np.savez(normalized, images=images, labels=labels)
     result = run(["python", "-m", "pipeline", "split"], repo, check=False)
     assert result.returncode == 1
@@ -151,7 +159,8 @@ def test_a_contract_violation_fails_the_stage_naming_stage_check_and_values(buil
     )
     assert "check 'multiple of 1/16': pixel_" in result.stderr and "=0.03" in result.stderr
     assert "Traceback" not in result.stderr
-    run(["dvc", "repro", "pickle"], repo)  # DVC sees the tampered intermediate and rebuilds it
+    # DVC sees the tampered intermediate and rebuilds it
+    run(["dvc", "repro", "pickle"], repo)
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
 
@@ -188,13 +197,16 @@ def test_two_make_repro_at_once_overlap_and_both_succeed(built):
     repo, _, _ = built
     if not (repo / ".venv").exists():
         (repo / ".venv").symlink_to(VENV_BIN.parent)
-    (repo / "datasets/tinydigits/test.pkl").unlink()  # give both runs something to do
-    env = user_env()  # as a user types it: not a sub-make of the suite's own `make test`
+    # give both runs something to do
+    (repo / "datasets/tinydigits/test.pkl").unlink()
+    # as a user types it: not a sub-make of the suite's own `make test`
+    env = user_env()
     pause = Pause.before_replacing(repo.parent / "pause-make", "tinydigits/test.pkl")
     # -o: never rebuild the (shared, symlinked) environment from here
     cmd = ["make", "-o", ".venv/.installed", "repro"]
     log = repo.parent / "first-make.log"
-    with open(log, "w") as out:  # the first stops in the pickle stage, holding the flock
+    # the first stops in the pickle stage, holding the flock
+    with open(log, "w") as out:
         first = subprocess.Popen(
             cmd,
             cwd=repo,
@@ -217,7 +229,8 @@ def test_two_make_repro_at_once_overlap_and_both_succeed(built):
         pause.release()
     outputs = [log.read_text(), second.communicate(timeout=600)[0]]
     assert [first.wait(timeout=600), second.returncode] == [0, 0], outputs
-    assert "Running stage 'pickle'" not in outputs[1]  # it found the first's work done
+    # it found the first's work done
+    assert "Running stage 'pickle'" not in outputs[1]
     assert sha256(repo / "datasets/tinydigits/test.pkl") == V1["test"]
     assert run(["git", "status", "--porcelain"], repo).stdout == ""
 
@@ -248,7 +261,8 @@ def test_a_train_count_change_leaves_the_sweep_alone_and_a_return_restores_from_
     assert '"per_class": 100' in (repo / "reports/metrics.json").read_text()
     run(["git", "checkout", "params.yaml"], repo)
     back = run(["dvc", "repro"], repo)
-    assert "Stage 'sample' is cached - skipping run" in back.stdout  # restored, not rerun
+    # restored, not rerun
+    assert "Stage 'sample' is cached - skipping run" in back.stdout
     assert "Stage 'split' is cached - skipping run" in back.stdout
     # v1 bytes, reports and card again
     assert run(["git", "status", "--porcelain"], repo).stdout == ""

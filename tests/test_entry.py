@@ -65,7 +65,8 @@ def test_an_environment_mismatch_fails_with_1_before_the_command_loads(monkeypat
         raise EnvironmentMismatch("numpy 2.0.0 is installed but requirements.lock pins 2.3.5")
 
     monkeypatch.setattr(environment, "check", mismatch)
-    monkeypatch.setattr(runner, "run", pytest.fail)  # nothing runs
+    # nothing runs
+    monkeypatch.setattr(runner, "run", pytest.fail)
     assert entry.main(["load", "somewhere"]) == 1
     assert capsys.readouterr() == (
         "",

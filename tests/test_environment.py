@@ -48,18 +48,23 @@ pyyaml==6.0.4 \\
     [
         ("python_full_version < '3.12'", True),
         ("python_version >= '3.12'", False),
-        ("python_version == '3.11.0'", True),  # versions compare padded: 3.11 == 3.11.0
+        # versions compare padded: 3.11 == 3.11.0
+        ("python_version == '3.11.0'", True),
         (
             "sys_platform == 'win32' or (implementation_name == 'cpython' and python_version < '3.13')",
             True,
         ),
         ("sys_platform == 'win32' or implementation_name == 'pypy'", False),
         ("'linux' in sys_platform and platform_python_implementation != 'PyPy'", True),
-        ("sys_platform == 'linux' and python_version >= '3.12'", False),  # and: both must hold
-        ("python_full_version ~= '3.11.2'", True),  # compatible release: 3.11.7 is >= 3.11.2
+        # and: both must hold
+        ("sys_platform == 'linux' and python_version >= '3.12'", False),
+        # compatible release: 3.11.7 is >= 3.11.2
+        ("python_full_version ~= '3.11.2'", True),
         ("python_full_version ~= '3.11.8'", False),
-        ("python_full_version ~= '3.10.1'", False),  # ~= 3.10.1 is == 3.10.*: 3.11.7 is not
-        ("python_version ~= '3.9'", True),  # ~= 3.9 is == 3.*
+        # ~= 3.10.1 is == 3.10.*: 3.11.7 is not
+        ("python_full_version ~= '3.10.1'", False),
+        # ~= 3.9 is == 3.*
+        ("python_version ~= '3.9'", True),
         ("python_version ~= '2.7'", False),
     ],
 )
@@ -155,7 +160,8 @@ def test_only_the_locked_pythons_are_supported(version, ok):
 
 
 def test_this_venv_is_the_pinned_environment_and_the_lock_pins_every_decisive_package():
-    environment.check()  # raises if not
+    # raises if not
+    environment.check()
     _, pins = environment.read_lock(
         environment.REQUIREMENTS_FILE.read_text(), environment.marker_environment()
     )
@@ -255,7 +261,8 @@ def test_the_same_stage_runs_through_the_entry_point_without_the_shadow(stage_fo
     assert "datasets/raw/digits.npz" in files_under(stage_folder)
 
 
-OLD_PYTHONS = ["3.6", "3.7", "3.8", "3.9", "3.10"]  # the check's own code must run on these
+# the check's own code must run on these
+OLD_PYTHONS = ["3.6", "3.7", "3.8", "3.9", "3.10"]
 
 
 def old_python(version):
@@ -302,13 +309,18 @@ def test_lock_names_are_every_pinned_package_whatever_its_marker():
         ("3.12", ">=", "3.12.0", True),
         ("3.12", "==", "3.12.0", True),
         ("3.12", "!=", "3.12.0", False),
-        ("3.12", "===", "3.12.0", False),  # arbitrary equality compares the strings
+        # arbitrary equality compares the strings
+        ("3.12", "===", "3.12.0", False),
         ("3.12", "===", "3.12", True),
-        ("3.11.2", "~=", "3.11.2", True),  # the bound itself is compatible
-        ("3.12.0", "~=", "3.11.2", False),  # >= 3.11.2 but not 3.11.*
-        ("linux", "~=", "linux", True),  # not versions: compared as strings, >=
+        # the bound itself is compatible
+        ("3.11.2", "~=", "3.11.2", True),
+        # >= 3.11.2 but not 3.11.*
+        ("3.12.0", "~=", "3.11.2", False),
+        # not versions: compared as strings, >=
+        ("linux", "~=", "linux", True),
         ("darwin", "~=", "linux", False),
-        ("3.12", "!=", "linux", True),  # a version against a word: compared as strings
+        # a version against a word: compared as strings
+        ("3.12", "!=", "linux", True),
         ("linux", "==", "linux", True),
         ("linux", "in", "linux2", True),
         ("win32", "not in", "linux cygwin", True),
@@ -378,11 +390,13 @@ def test_installed_versions_takes_the_first_on_sys_path_by_canonical_name(tmp_pa
     egg = second / "eggy-0.5.egg-info"
     egg.mkdir()
     (egg / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: eggy\nVersion: 0.5\n")
-    missing = tmp_path / "not-there"  # an entry that cannot be listed is skipped, not the end
+    # an entry that cannot be listed is skipped, not the end
+    missing = tmp_path / "not-there"
     monkeypatch.chdir(first)
     monkeypatch.setattr(sys, "path", [str(missing), "", str(second)])
     assert environment.installed_versions(["my-pkg", "later", "eggy", "absent-pkg"]) == {
-        "my-pkg": "1.2.3",  # "" is the current folder, listed before second
+        # "" is the current folder, listed before second
+        "my-pkg": "1.2.3",
         "later": "2.0",
         "eggy": "0.5",
         "absent-pkg": None,
@@ -410,11 +424,13 @@ def test_check_in_process_says_what_is_wrong_which_interpreter_and_the_fix(tmp_p
     lock.write_text(lock.read_text().replace(f"pandas=={pandas} ", "pandas==0.0.2 "))
     with pytest.raises(EnvironmentMismatch) as err:
         environment.check(lock)
-    assert str(err.value).startswith(  # every problem, in one message
+    # every problem, in one message
+    assert str(err.value).startswith(
         f"wrong environment for this stage: numpy {here} is installed, requirements.lock pins 0.0.1; "
         f"pandas {pandas} is installed, requirements.lock pins 0.0.2; interpreter {sys.executable} "
     )
-    environment.check(ROOT / "requirements.lock")  # the pinned environment: no complaint
+    # the pinned environment: no complaint
+    environment.check(ROOT / "requirements.lock")
     with pytest.raises(
         EnvironmentMismatch,
         match=r"^cannot read .*/nowhere\.lock \(.*No such file.*\); the stages run only in the repository$",
@@ -427,7 +443,8 @@ def test_a_marker_it_cannot_read_is_named():
         EnvironmentMismatch,
         match=r"^requirements\.lock: cannot read the marker 'python_version >= 3\.11'$",
     ):
-        environment.evaluate("python_version >= 3.11", LINUX_311)  # an unquoted version
+        # an unquoted version
+        environment.evaluate("python_version >= 3.11", LINUX_311)
 
 
 @pytest.mark.parametrize(

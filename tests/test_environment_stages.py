@@ -103,7 +103,8 @@ def old_numpy(tmp_path_factory):
             "--quiet",
             "--disable-pip-version-check",
             "--only-binary",
-            "numpy",  # a wheel or nothing: never minutes of compiling
+            # a wheel or nothing: never minutes of compiling
+            "numpy",
             "--cache-dir",
             venv.parent / "pip-cache",
             f"numpy=={version}",
@@ -156,7 +157,8 @@ def test_other_v1_bytes_are_refused_before_anything_is_replaced(built):
         result.stderr,
     )
     assert digests(built, before) == before
-    run(["dvc", "repro", "pickle"], built)  # DVC sees the changed intermediate and rebuilds it
+    # DVC sees the changed intermediate and rebuilds it
+    run(["dvc", "repro", "pickle"], built)
 
 
 @pytest.mark.e2e

@@ -41,7 +41,8 @@ def experiments(repo) -> dict[str, dict]:
 def stop_workers(repo) -> None:
     """End every dvc process still running in ``repo``: queue workers that finished their tasks
     but did not exit, and the daemons that started them."""
-    import psutil  # a dependency of dvc
+    # a dependency of dvc
+    import psutil
 
     procs = []
     for proc in psutil.process_iter(["cwd", "cmdline"]):
@@ -90,7 +91,8 @@ def test_exp_run_with_set_params_gives_the_reference_bytes_and_is_listed(repo):
     table = run(["dvc", "exp", "show", "--csv"], repo).stdout
     assert "fifty" in table and "test_accuracy" in table.splitlines()[0]
 
-    run(["git", "checkout", "-q", "--", "."], repo)  # back to the committed params and files
+    # back to the committed params and files
+    run(["git", "checkout", "-q", "--", "."], repo)
 
 
 def test_a_queued_sweep_runs_every_count_and_lists_each_experiment(repo):
@@ -166,7 +168,8 @@ def test_a_plus_plus_override_of_an_existing_digit_is_an_error_not_a_silent_choi
     published = {p: (repo / p).read_bytes() for p in ("datasets/tinydigits/train.pkl", "dvc.lock")}
 
     result = run(["dvc", "exp", "run", "-S", "++sample.train_counts.8=60"], repo, check=False)
-    assert "train_counts: {8: 50, '8': 60}" in params.read_text()  # what DVC wrote
+    # what DVC wrote
+    assert "train_counts: {8: 50, '8': 60}" in params.read_text()
     assert result.returncode != 0
     # the params stage runs first in a fresh clone and validates the whole file (where a dvc.lock
     # records the sample params, DVC itself stops first: "'<' not supported between instances of
@@ -176,7 +179,8 @@ def test_a_plus_plus_override_of_an_existing_digit_is_an_error_not_a_silent_choi
         "edit params.yaml so that digit 8 appears once"
     ) in result.stderr
     assert "Traceback" not in result.stderr
-    assert experiments(repo) == {}  # nothing recorded, neither 50 nor 60 chosen
+    # nothing recorded, neither 50 nor 60 chosen
+    assert experiments(repo) == {}
     assert {p: (repo / p).read_bytes() for p in published} == published
 
     # the pipeline's own check (the first step of `make repro`) names both spellings

@@ -72,7 +72,8 @@ def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact
     assert "exited with -9" in result.stderr or "exited with 137" in result.stderr, result.stderr
     assert snapshot(repo) == before
     leftovers = sorted(p.name for p in (repo / DATA).glob(".train.pkl.*.tmp"))
-    assert len(leftovers) == 1  # the finished temp file the kill stranded: git-ignored, unlocked
+    # the finished temp file the kill stranded: git-ignored, unlocked
+    assert len(leftovers) == 1
     assert run(["git", "status", "--porcelain"], repo).stdout.split() == [
         "M",
         "dvc.lock",
@@ -81,12 +82,15 @@ def test_stage_killed_before_its_first_replace_leaves_the_published_files_intact
     ]
     # pickle is stale
     assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode != 0
-    load("train", repo / DATA, verify=True)  # still the files dvc.lock records
+    # still the files dvc.lock records
+    load("train", repo / DATA, verify=True)
 
-    run(["dvc", "repro", "pickle"], repo)  # a plain rerun finishes the job
+    # a plain rerun finishes the job
+    run(["dvc", "repro", "pickle"], repo)
     assert (repo / f"{DATA}/train.pkl").read_bytes() == oracle(60)["train"]
     assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
-    assert not list((repo / DATA).glob(".*.tmp"))  # and clears what the killed writer left
+    # and clears what the killed writer left
+    assert not list((repo / DATA).glob(".*.tmp"))
     assert_restorable(repo)
 
 
@@ -97,20 +101,25 @@ def test_stage_killed_between_two_replaces_leaves_whole_files_and_the_mix_is_fla
     result = killed_pickle_stage(repo, f"{DATA}/test.pkl")
     assert result.returncode != 0
     after = snapshot(repo)
-    assert after[f"{DATA}/train.pkl"] == oracle(60)["train"]  # new and whole
-    assert after[f"{DATA}/test.pkl"] == before[f"{DATA}/test.pkl"]  # old and whole
+    # new and whole
+    assert after[f"{DATA}/train.pkl"] == oracle(60)["train"]
+    # old and whole
+    assert after[f"{DATA}/test.pkl"] == before[f"{DATA}/test.pkl"]
     for split in ("train", "test"):
         for fmt in ("pkl", "npz"):
-            load(split, repo / DATA, format=fmt, verify=False)  # every file parses and validates
+            # every file parses and validates
+            load(split, repo / DATA, format=fmt, verify=False)
     with pytest.raises(DigestError, match="train.pkl has md5 .* but .*dvc.lock records"):
-        load("train", repo / DATA)  # the mixed set is caught by the digest check
+        # the mixed set is caught by the digest check
+        load("train", repo / DATA)
     status = run(["dvc", "status", "pickle"], repo).stdout
     assert "modified:" in status and f"{DATA}/train.pkl" in status
 
     run(["dvc", "repro", "pickle"], repo)
     assert snapshot(repo)[f"{DATA}/test.pkl"] == oracle(60)["test"]
     load("test", repo / DATA, verify=True)
-    assert not list((repo / DATA).glob(".*.tmp"))  # the rerun cleared what the kill left
+    # the rerun cleared what the kill left
+    assert not list((repo / DATA).glob(".*.tmp"))
     assert_restorable(repo)
 
 
@@ -142,20 +151,24 @@ def test_sigkill_to_a_running_dvc_repro_inside_the_pickle_writes_leaves_whole_fi
     try:
         pause.wait(proc, log)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, between two writes
+        # dvc and the stage it runs, between two writes
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, log.read_text()
     killed = {rel: (repo / rel).read_bytes() for rel in outputs}
     for split in ("train", "test"):
         for fmt in ("pkl", "npz"):
-            load(split, repo / DATA, format=fmt, verify=False)  # every file parses and validates
+            # every file parses and validates
+            load(split, repo / DATA, format=fmt, verify=False)
     # its stale locks are still recorded
     assert str(proc.pid) in (repo / ".dvc/tmp/rwlock").read_text()
 
-    rerun = run(["dvc", "repro", "pickle"], repo)  # the dead process's locks do not block it
+    # the dead process's locks do not block it
+    rerun = run(["dvc", "repro", "pickle"], repo)
     assert "Running stage 'pickle'" in rerun.stdout
     after = {rel: (repo / rel).read_bytes() for rel in outputs}
-    for rel in outputs:  # each file whole: entirely the old bytes or entirely the new ones
+    # each file whole: entirely the old bytes or entirely the new ones
+    for rel in outputs:
         assert killed[rel] in (before[rel], after[rel]), rel
     # and the kill did land inside the writes: train's files already new, test's still old
     assert killed[f"{DATA}/train.pkl"] == after[f"{DATA}/train.pkl"] == oracle(70)["train"]
@@ -163,7 +176,8 @@ def test_sigkill_to_a_running_dvc_repro_inside_the_pickle_writes_leaves_whole_fi
     assert killed[f"{DATA}/test.pkl"] == before[f"{DATA}/test.pkl"] != after[f"{DATA}/test.pkl"]
     assert after[f"{DATA}/test.pkl"] == oracle(70)["test"]
     assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0
-    assert not list(repo.glob("datasets/*/.*.tmp"))  # the rerun cleared what the kill left
+    # the rerun cleared what the kill left
+    assert not list(repo.glob("datasets/*/.*.tmp"))
     assert_restorable(repo)
 
 
@@ -177,7 +191,8 @@ def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(
     cmd = ["dvc", "--wait-for-lock", "repro", "pickle"]
     log = repo.parent / "first-repro.log"
     pause = Pause.before_replacing(repo.parent / "pause-two", f"{DATA}/train.pkl")
-    with open(log, "w") as out:  # the first stops inside the pickle stage until the second has run
+    # the first stops inside the pickle stage until the second has run
+    with open(log, "w") as out:
         first = subprocess.Popen(
             cmd,
             cwd=repo,
@@ -198,7 +213,8 @@ def test_two_dvc_repro_at_once_the_second_stops_with_255_having_written_nothing(
         pause.release()
     assert second.returncode == 255, second.stdout + second.stderr
     assert "is busy, it is being blocked by" in second.stderr and "Traceback" not in second.stderr
-    assert "Running stage" not in second.stdout and after_second == before  # it wrote nothing
+    # it wrote nothing
+    assert "Running stage" not in second.stdout and after_second == before
     assert first.wait(timeout=300) == 0, log.read_text()
     assert snapshot(repo)[f"{DATA}/train.pkl"] == oracle(80)["train"]
     assert run(["dvc", "status", "-q", "pickle"], repo, check=False).returncode == 0

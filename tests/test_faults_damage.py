@@ -78,7 +78,8 @@ def test_corrupted_read_only_cache_object_passes_dvc_but_not_verify_data(repo):
     # DVC trusts read-only objects
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
     (repo / rel).unlink()
-    run(["dvc", "checkout", rel], repo)  # and copies the bad bytes into the workspace
+    # and copies the bad bytes into the workspace
+    run(["dvc", "checkout", rel], repo)
     assert (repo / rel).read_bytes() == obj.read_bytes()
     assert run(["dvc", "status", "-q"], repo, check=False).returncode == 0
 

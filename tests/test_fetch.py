@@ -34,7 +34,8 @@ def test_verify_names_both_digests_on_mismatch():
     actual = hashlib.sha256(b"not the digits").hexdigest()
     assert actual in str(err.value) and config.SOURCE_SHA256 in str(err.value)
     assert str(err.value).startswith("digits.csv.gz sha256 is")
-    with pytest.raises(SourceError, match=r"^source sha256 is "):  # the name when none is given
+    # the name when none is given
+    with pytest.raises(SourceError, match=r"^source sha256 is "):
         fetch.verify(b"not the digits")
 
 

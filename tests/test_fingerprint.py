@@ -88,7 +88,8 @@ def test_an_unreadable_split_file_is_named(suffix):
     with pytest.raises(PipelineError, match=rf"^train\.{suffix}"):
         fingerprint.split_arrays({f"train.{suffix}": b"not a " + suffix.encode()}, "train")
     good = ROOT / f"datasets/tinydigits/test.{suffix}"
-    with pytest.raises(PipelineError, match=rf"^train\.{suffix}: "):  # readable, but not a split
+    # readable, but not a split
+    with pytest.raises(PipelineError, match=rf"^train\.{suffix}: "):
         fingerprint.split_arrays({f"train.{suffix}": _wrong_shape(suffix, good)}, "train")
 
 

@@ -113,7 +113,8 @@ def lfs_pointer(data: bytes) -> bytes:
 def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix):
     path = project / f"train.{fmt}"
     real = path.read_bytes()
-    path.write_bytes(lfs_pointer(real))  # what a clone without Git LFS checks out
+    # what a clone without Git LFS checks out
+    path.write_bytes(lfs_pointer(real))
     sha = hashlib.sha256(real).hexdigest()
     with pytest.raises(
         LfsPointerError,
@@ -125,7 +126,8 @@ def test_a_git_lfs_pointer_is_named_with_its_size_oid_and_fix(project, fmt, fix)
     with pytest.raises(LfsPointerError, match=fix):
         load("train", project, format=fmt, verify=False)
     with pytest.raises(pickle.UnpicklingError, match="invalid load key, 'v'"):
-        pickle.loads(path.read_bytes())  # what plain pickle says instead
+        # what plain pickle says instead
+        pickle.loads(path.read_bytes())
 
 
 def test_a_pointer_that_names_no_size_or_oid_says_so(loose):
@@ -144,9 +146,11 @@ def test_only_a_real_pointer_counts_as_one():
     assert pointer.size == 10 and pointer.oid == "sha256:" + hashlib.sha256(b"x" * 10).hexdigest()
     assert parse_pointer((PUBLISHED / "test.pkl").read_bytes()) is None
     assert parse_pointer(b"version 1\n") is None
-    assert parse_pointer(lfs_pointer(b"") + b"#" * 1024) is None  # pointers are under 1,024 bytes
+    # pointers are under 1,024 bytes
+    assert parse_pointer(lfs_pointer(b"") + b"#" * 1024) is None
     short = lfs_pointer(b"")
-    assert parse_pointer(short + b"#" * (1023 - len(short))).size == 0  # 1,023 bytes: one
+    # 1,023 bytes: one
+    assert parse_pointer(short + b"#" * (1023 - len(short))).size == 0
     assert parse_pointer(short + b"#" * (1024 - len(short))) is None
     assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\n").size is None
 
@@ -170,7 +174,8 @@ def test_the_search_for_dvc_lock_stops_at_a_repository_without_one(tmp_path, mar
 
 def test_verifying_without_pyyaml_names_what_to_do(project, monkeypatch):
     """The loader needs only NumPy; reading dvc.lock takes PyYAML, and its absence is one message."""
-    monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` raises ImportError
+    # `import yaml` raises ImportError
+    monkeypatch.setitem(sys.modules, "yaml", None)
     lock = project.parents[1] / "dvc.lock"
     with pytest.raises(DatasetError) as err:
         load("train", project, verify=True)

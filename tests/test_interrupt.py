@@ -37,7 +37,8 @@ pytestmark = [
 def assert_one_line_and_recovers(repo: Path, stage: str, status: int, output: str) -> None:
     assert status != 0, output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
-    assert "Training interrupted by user" not in output, output  # no half-trained model went on
+    # no half-trained model went on
+    assert "Training interrupted by user" not in output, output
     assert [line for line in output.splitlines() if "interrupted;" in line] == [
         f"{stage}: {INTERRUPTED}"
     ], output
@@ -109,7 +110,8 @@ def test_ctrl_c_in_the_benchmark_with_its_forkserver(repo, processes):
             f"benchmark: {INTERRUPTED}"
         ], output
         assert status != 0 and not list(repo.glob("datasets/*/.*.tmp")), output
-        run(["dvc", "repro"], repo, timeout=1800)  # the variant finishes
+        # the variant finishes
+        run(["dvc", "repro"], repo, timeout=1800)
     finally:
         run(["git", "checkout", "--", "params.yaml"], repo)
     run(["dvc", "repro"], repo, timeout=1800)

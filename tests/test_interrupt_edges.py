@@ -168,7 +168,8 @@ def test_caused_by_ctrl_c_sees_through_what_wraps_it():
         assert not caused_by_ctrl_c(other)
     loop = RuntimeError("a")
     loop.__context__ = RuntimeError("b")
-    loop.__context__.__context__ = loop  # a cycle ends the walk instead of looping forever
+    # a cycle ends the walk instead of looping forever
+    loop.__context__.__context__ = loop
     assert not caused_by_ctrl_c(loop)
 
 
@@ -199,7 +200,8 @@ sys.exit(run("parent", lambda: run_child(child).returncode))
 def test_on_ctrl_c_run_child_waits_for_the_child_to_clean_up(tmp_path: Path):
     parent = foreground_job([sys.executable, "-c", PARENT, CHILD, str(tmp_path)], cwd=ROOT)
     wait_for(lambda: (tmp_path / "started").exists(), "the child to start", proc=parent)
-    os.killpg(parent.pid, signal.SIGINT)  # as a terminal does: parent and child at once
+    # as a terminal does: parent and child at once
+    os.killpg(parent.pid, signal.SIGINT)
     _, err = parent.communicate(timeout=60)
     # subprocess.run would have killed the child at once, before it cleaned up
     assert (tmp_path / "cleaned up").exists()
@@ -220,7 +222,8 @@ TOOL_LINES = {
 
 
 def press_ctrl_c(*args):
-    os.kill(os.getpid(), signal.SIGINT)  # a real SIGINT, handled before kill() returns
+    # a real SIGINT, handled before kill() returns
+    os.kill(os.getpid(), signal.SIGINT)
     time.sleep(5)
     raise AssertionError("Ctrl-C did not stop the command")
 

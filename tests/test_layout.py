@@ -129,7 +129,8 @@ def test_helpers_live_in_tests_helpers_and_conftest_holds_only_fixtures():
 def test_output_cut_short_by_its_reader_is_not_an_error():
     # `| true` closes the pipe before Python has started: printing the help must not become a traceback
     out = subprocess.run(
-        f"{shlex.quote(sys.executable)} -m pipeline --help | true",  # a checkout may sit in 'My Courses/'
+        # a checkout may sit in 'My Courses/'
+        f"{shlex.quote(sys.executable)} -m pipeline --help | true",
         shell=True,
         cwd=ROOT,
         capture_output=True,

@@ -90,7 +90,8 @@ def test_truncated_pickle_is_a_corrupt_file(loose, keep):
 @pytest.mark.parametrize("keep", [0, 3, 100, 30_000, -1])
 def test_truncated_npz_is_a_corrupt_file(loose, keep):
     path = loose / "test.npz"
-    path.write_bytes(path.read_bytes()[:keep])  # -1: all but the last byte
+    # -1: all but the last byte
+    path.write_bytes(path.read_bytes()[:keep])
     with pytest.raises(CorruptFileError, match=r"not an .npz|not a readable .npz \([A-Z]\w+: "):
         load("test", loose, format="npz")
 
@@ -198,7 +199,8 @@ def bad_records():
 
 @pytest.mark.parametrize("key", ["images", "labels"])
 def test_many_bad_values_name_the_first_five_and_count_them_all(key):
-    images, labels = (np.concatenate([a] * 3) for a in good_arrays())  # 30 rows
+    # 30 rows
+    images, labels = (np.concatenate([a] * 3) for a in good_arrays())
     bad = [2, 3, 5, 8, 13, 21, 29]
     if key == "images":
         images[bad, 4, 4] = 1.5
@@ -253,9 +255,12 @@ def test_npz_with_wrong_arrays_is_a_format_error(loose, arrays, message):
 @pytest.mark.parametrize(
     "name, damage",
     [
-        ("test.pkl", lambda b: b[:200]),  # truncated pickle
-        ("test.npz", lambda b: b[:100]),  # truncated zip
-        ("test.pkl", lambda b: pickle.dumps({"images": 1, "labels": 2})),  # the wrong arrays
+        # truncated pickle
+        ("test.pkl", lambda b: b[:200]),
+        # truncated zip
+        ("test.npz", lambda b: b[:100]),
+        # the wrong arrays
+        ("test.pkl", lambda b: pickle.dumps({"images": 1, "labels": 2})),
         ("test.npz", lambda b: npz_bytes({"images": np.zeros((2, 8, 8)), "labels": np.zeros(2)})),
     ],
 )

@@ -68,7 +68,8 @@ def test_the_refusal_names_the_global_and_what_is_allowed(loose):
     (loose / "train.pkl").write_bytes(pickle.dumps({"images": os.getcwd}, protocol=4))
     with pytest.raises(UnsafePickleError) as err:
         load("train", loose)
-    where = os.getcwd.__module__  # posix, or nt on Windows
+    # posix, or nt on Windows
+    where = os.getcwd.__module__
     assert str(err.value) == (
         f"{loose / 'train.pkl'}: pickle references {where}.getcwd, which a TinyDigits file never "
         "needs; refused without calling it (allowed: numpy._core.multiarray._reconstruct, "
@@ -103,7 +104,8 @@ def test_malicious_pickle_in_a_project_fails_the_digest_first(project, tmp_path)
 
 
 def test_persistent_ids_are_refused():
-    data = b"\x80\x04P0\n."  # PERSID '0', STOP
+    # PERSID '0', STOP
+    data = b"\x80\x04P0\n."
     with pytest.raises(UnsafePickleError, match="persistent id"):
         unpickle(data)
 
@@ -112,7 +114,8 @@ def test_object_array_in_npz_is_refused_without_unpickling(loose, tmp_path):
     marker = tmp_path / "pwned"
     images, labels = good_arrays()
     evil = np.array([Exploit(os.system, f"touch {marker}")], dtype=object)
-    np.savez(loose / "train.npz", images=evil, labels=labels)  # savez pickles object arrays
+    # savez pickles object arrays
+    np.savez(loose / "train.npz", images=evil, labels=labels)
     with pytest.raises(DatasetFormatError, match="holds an object array; refused"):
         load("train", loose, format="npz")
     assert not marker.exists()
@@ -123,9 +126,11 @@ def test_object_array_in_npz_is_refused_without_unpickling(loose, tmp_path):
 
 def pickle_globals(data: bytes) -> set[str]:
     """Every ``module.name`` a pickle imports, read from its opcodes without unpickling (as picklescan does)."""
-    found, strings, memo, top = set(), [], {}, None  # top: the string on top of the stack, if any
+    # top: the string on top of the stack, if any
+    found, strings, memo, top = set(), [], {}, None
     for op, arg, _ in pickletools.genops(data):
-        if op.name == "MEMOIZE":  # numbers every memoized object, in order; the top stays put
+        # numbers every memoized object, in order; the top stays put
+        if op.name == "MEMOIZE":
             memo[len(memo)] = top
             continue
         top = arg if "UNICODE" in op.name else memo.get(arg) if op.name.endswith("GET") else None
@@ -192,13 +197,16 @@ def test_under_numpy_1_25_the_npz_and_load_work_where_plain_pickle_fails(loose):
     assert tuple(map(int, out["numpy"].split(".")[:2])) < (1, 26), out
     # the failure users hit
     assert out["plain_pickle"] == "ModuleNotFoundError: No module named 'numpy._core'"
-    assert out["npz_shapes"] == [[1000, 8, 8], [1000]]  # the .npz loads with plain NumPy 1.25
-    assert out["load_equals_npz"]  # and pipeline.load reads the NumPy 2 pickle there too
+    # the .npz loads with plain NumPy 1.25
+    assert out["npz_shapes"] == [[1000, 8, 8], [1000]]
+    # and pipeline.load reads the NumPy 2 pickle there too
+    assert out["load_equals_npz"]
 
 
 def test_numpy_1_pickles_load():
     images, labels = good_arrays()
-    data = record(images, labels, protocol=3)  # protocol 3 names globals as text lines
+    # protocol 3 names globals as text lines
+    data = record(images, labels, protocol=3)
     assert b"numpy._core.multiarray\n_reconstruct" in data
     data = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
     got = unpickle(data)

@@ -37,7 +37,8 @@ WORKFLOW = ".github/workflows/reproducibility.yml"
 # target -> the files that run it for real (each is checked to hold a `make ... TARGET` call).
 EXERCISED = {
     "help": [THIS],
-    "install": [WORKFLOW],  # and, as the prerequisite of every target that uses .venv, in .ci/run
+    # and, as the prerequisite of every target that uses .venv, in .ci/run
+    "install": [WORKFLOW],
     "lint": [CI, WORKFLOW],
     "numpy1": [CI, WORKFLOW],
     "repro": ["tests/test_e2e.py", "tests/test_paths.py", "tests/test_release.py"],
@@ -115,7 +116,8 @@ def runs_make(path: str, target: str) -> bool:
 
 
 def test_help_lists_every_phony_target_and_is_the_default_goal(tmp_path):
-    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")  # help needs nothing else
+    # help needs nothing else
+    shutil.copy2(ROOT / "Makefile", tmp_path / "Makefile")
     default = run(["make", "-s"], tmp_path)
     help_ = run(["make", "-s", "help"], tmp_path)
     assert default.stdout == help_.stdout
@@ -125,7 +127,8 @@ def test_help_lists_every_phony_target_and_is_the_default_goal(tmp_path):
     assert len(listed) == len(set(listed)), listed
     makefile = (ROOT / "Makefile").read_text()
     assert set(listed) == phony_targets(makefile) - INTERNAL
-    for target in listed:  # each has a rule, not only a help line
+    # each has a rule, not only a help line
+    for target in listed:
         assert re.search(rf"(?m)^{re.escape(target)}:", makefile), target
 
 
@@ -213,7 +216,8 @@ def test_ctrl_c_stops_a_measurement_in_one_line_and_leaves_nothing(
     lines = output.splitlines()
     assert lines[-2] == line, output
     assert status != 0 and re.search(rf"{target}\] (Interrupt|Error 130)$", lines[-1]), output
-    assert list(tmp_path.iterdir()) == []  # bench's clones went with it
+    # bench's clones went with it
+    assert list(tmp_path.iterdir()) == []
 
 
 PROBE = """
@@ -268,9 +272,11 @@ def test_status_fails_when_a_stage_is_stale_and_passes_when_up_to_date(restored)
     assert stale.returncode != 0 and "status] Error" in stale.stderr, stale.stderr
     run(["git", "checkout", "params.yaml"], repo)
     assert make(repo, "status").returncode == 0
-    (repo / "datasets/interim/sample.npz").unlink()  # an output gone: sample is stale
+    # an output gone: sample is stale
+    (repo / "datasets/interim/sample.npz").unlink()
     assert make(repo, "status", check=False).returncode != 0
-    assert not (repo / "datasets/interim/sample.npz").exists()  # status reports, never rebuilds
+    # status reports, never rebuilds
+    assert not (repo / "datasets/interim/sample.npz").exists()
 
 
 @pytest.mark.e2e
@@ -285,7 +291,8 @@ def test_verify_data_rehashes_and_names_a_corrupted_cache_object(restored):
     victim = max((p for p in cache.glob("??/*") if p.is_file()), key=lambda p: p.stat().st_size)
     good, stat = victim.read_bytes(), victim.stat()
     os.chmod(victim, 0o644)
-    try:  # one byte flipped, size and mtime kept: DVC's own checks would not look again
+    try:
+        # one byte flipped, size and mtime kept: DVC's own checks would not look again
         victim.write_bytes(good[:100] + bytes([good[100] ^ 0xFF]) + good[101:])
         os.utime(victim, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         bad = make(repo, "verify-data", check=False)
@@ -303,7 +310,8 @@ def test_verify_data_rehashes_and_names_a_corrupted_cache_object(restored):
 @pytest.mark.e2e
 def test_push_then_pull_into_a_fresh_clone_brings_every_stage_up_to_date(restored):
     repo = restored
-    remote = repo.parent / "tinydigits-dvc-remote"  # .dvc/config's default remote
+    # .dvc/config's default remote
+    remote = repo.parent / "tinydigits-dvc-remote"
     assert run(["dvc", "status", "--cloud", "-q"], repo, check=False).returncode != 0
     pushed = make(repo, "push")
     assert "pushed" in pushed.stdout and list(remote.glob("files/md5/??/*")), pushed.stdout
@@ -331,7 +339,8 @@ def test_check_pythons_with_no_time_left_skips_every_python_saying_why(plain):
     assert head, result.stdout
     minors = head.group(1).split(", ")
     assert minors and all(re.fullmatch(r"3\.\d+", m) for m in minors)
-    for minor, line in zip(minors, lines[1:-1], strict=True):  # found or not, none may run
+    # found or not, none may run
+    for minor, line in zip(minors, lines[1:-1], strict=True):
         assert line.startswith(f"SKIP {minor}: ") and (
             "time budget" in line or f"no python{minor} on this machine" in line
         ), result.stdout

@@ -50,7 +50,8 @@ def test_seeds_on_one_worker_and_on_several_are_bit_identical(source):
 
     train, test = training.sweep_split(normalize(pixels), labels, 30, (10,) * 10, 3)
     one = training.train_seeds(train, test, SMALL, workers=1)
-    assert len(set(bits(one))) == SMALL.seeds  # the seeds really differ
+    # the seeds really differ
+    assert len(set(bits(one))) == SMALL.seeds
     for n in (2, 3):
         assert bits(training.train_seeds(train, test, SMALL, workers=n)) == bits(one), n
 
@@ -142,7 +143,8 @@ print(hashlib.sha256(raw.tobytes()).hexdigest(), hashlib.sha256(blob).hexdigest(
 """
 
 
-@pytest.mark.e2e  # two training runs in child processes: about 5 s, the unit tier's slowest by far
+# two training runs in child processes: about 5 s, the unit tier's slowest by far
+@pytest.mark.e2e
 def test_the_sweep_file_does_not_depend_on_the_blas_kernel():
     """Per-seed losses differ between OpenBLAS kernels; the file, which dvc.lock hashes, must not."""
     if platform.machine() not in ("x86_64", "AMD64"):
@@ -214,7 +216,8 @@ def test_the_forkserver_loads_its_quiet_start_up_hook_first(monkeypatch, capsys)
     parallel.warm_workers(["sklearn.neural_network"])
     assert seen["preload"] == [parallel.FORKSERVER_SETUP, "sklearn.neural_network"]
 
-    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    # restored after the test
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     setup = importlib.reload(importlib.import_module(parallel.FORKSERVER_SETUP))
     for error in (FileNotFoundError(2, "No such file or directory"), EOFError()):
         sys.excepthook(type(error), error, None)
@@ -281,13 +284,15 @@ def older_pythons_3_11() -> list[str]:
 def test_ctrl_c_with_a_big_task_still_queued_ends_the_stage(python, when):
     import sysconfig
 
-    site = sysconfig.get_paths()["purelib"]  # threadpoolctl, which each worker imports
+    # threadpoolctl, which each worker imports
+    site = sysconfig.get_paths()["purelib"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), site]))
     proc = foreground_job([python, "-c", QUEUED_TASKS, when], cwd=ROOT, env=env)
     try:
         if when == "training":
             wait_for(lambda: len(group_processes(proc.pid)) >= 3, "two workers", proc=proc)
-            time.sleep(0.3)  # the feeder thread fills the call queue's pipe and blocks
+            # the feeder thread fills the call queue's pipe and blocks
+            time.sleep(0.3)
             os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
@@ -316,7 +321,8 @@ def sigint_restored():
     """SIGINT's handler and this thread's signal mask as they were, whatever the test set."""
     handler, mask = signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, [])
     yield
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C still held is dropped, not raised here
+    # a Ctrl-C still held is dropped, not raised here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     signal.signal(signal.SIGINT, handler)
 
@@ -339,20 +345,27 @@ def test_a_starting_worker_takes_a_held_ctrl_c_quietly_and_leaves_when_its_stage
         # a forked worker starts with Ctrl-C held, as run_tasks holds it while the pool starts;
         # one pressed meanwhile arrives as the worker lets it through, and must find its handler
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread: held here
+        # to this thread: held here
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
         parallel._start_worker((alive, stage_end))
-        assert exits == [parallel.EXIT_INTERRUPTED]  # _quit: no KeyboardInterrupt, no traceback
+        # _quit: no KeyboardInterrupt, no traceback
+        assert exits == [parallel.EXIT_INTERRUPTED]
         assert signal.getsignal(signal.SIGINT) is parallel._quit
         assert signal.SIGINT not in blocked()
         assert stage_end.closed and not alive.closed
-        assert limits == [{"limits": 1}]  # one BLAS thread: the same sums in every run
+        # one BLAS thread: the same sums in every run
+        assert limits == [{"limits": 1}]
         (watcher,) = set(threading.enumerate()) - before
-        assert watcher.daemon  # it never keeps the worker alive on its own
+        # it never keeps the worker alive on its own
+        assert watcher.daemon
         watcher.join(0.3)
-        assert watcher.is_alive() and exits == [parallel.EXIT_INTERRUPTED]  # the stage runs on
+        # the stage runs on
+        assert watcher.is_alive() and exits == [parallel.EXIT_INTERRUPTED]
     finally:
-        stages_own.close()  # the stage has gone, however it went: the watcher ends the worker
-        stage_end.close()  # (already closed, unless the worker failed to)
+        # the stage has gone, however it went: the watcher ends the worker
+        stages_own.close()
+        # (already closed, unless the worker failed to)
+        stage_end.close()
         for thread in set(threading.enumerate()) - before:
             thread.join(10)
         alive.close()
@@ -362,16 +375,19 @@ def test_a_starting_worker_takes_a_held_ctrl_c_quietly_and_leaves_when_its_stage
 
 def test_a_worker_whose_lifeline_is_already_closed_leaves_at_once(exits):
     alive, stage_end = multiprocessing.Pipe(duplex=False)
-    alive.close()  # reading it raises OSError, not EOFError
+    # reading it raises OSError, not EOFError
+    alive.close()
     parallel._leave_with(alive)
     assert exits == [parallel.EXIT_INTERRUPTED]
     stage_end.close()
 
 
 def test_the_pool_forks_its_workers_where_it_can_and_spawns_them_elsewhere(monkeypatch):
-    if "fork" in multiprocessing.get_all_start_methods():  # a worker has the parent's imports
+    # a worker has the parent's imports
+    if "fork" in multiprocessing.get_all_start_methods():
         assert parallel._context().get_start_method() == "fork"
-    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])  # Windows
+    # Windows
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     assert parallel._context().get_start_method() == "spawn"
 
 

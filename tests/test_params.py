@@ -132,10 +132,13 @@ def test_a_digit_given_as_both_int_and_string_names_both_spellings():
 @pytest.mark.parametrize(
     "digit, name",
     [
-        ("８", "U+FF18 FULLWIDTH DIGIT EIGHT"),  # int() would silently read it as 8
+        # int() would silently read it as 8
+        ("８", "U+FF18 FULLWIDTH DIGIT EIGHT"),
         ("٨", "U+0668 ARABIC-INDIC DIGIT EIGHT"),
-        ("²", "U+00B2 SUPERSCRIPT TWO"),  # str.isdigit() is True, int() raises ValueError
-        ("８８", "U+FF18 FULLWIDTH DIGIT EIGHT"),  # each character named, in order
+        # str.isdigit() is True, int() raises ValueError
+        ("²", "U+00B2 SUPERSCRIPT TWO"),
+        # each character named, in order
+        ("８８", "U+FF18 FULLWIDTH DIGIT EIGHT"),
     ],
 )
 def test_non_ascii_digits_are_refused_by_name(digit, name):
@@ -393,7 +396,8 @@ def test_a_block_names_every_key_it_takes_when_it_is_wrong():
     ):
         params.parse(with_(sample=None))
     raw = with_()
-    raw["sample"]["zzz"] = 1  # nothing close: no suggestion
+    # nothing close: no suggestion
+    raw["sample"]["zzz"] = 1
     with pytest.raises(
         ParamsError, match=rf"^unknown key sample\.zzz; valid keys here: {SAMPLE_KEYS}$"
     ):

@@ -50,7 +50,8 @@ def test_default_params_give_the_published_v1_bytes(source):
 def test_pickle_bytes_is_the_published_format(tiny_pixels, tiny_labels):
     images = algorithm.normalize(tiny_pixels)
     blob = pickling.pickle_bytes(images, tiny_labels)
-    assert blob[:2] == b"\x80\x04"  # protocol 4
+    # protocol 4
+    assert blob[:2] == b"\x80\x04"
     record = pickle.loads(blob)
     assert set(record) == {"images", "labels"}
     assert record["images"].dtype == np.float32 and record["labels"].dtype == np.int64
@@ -68,7 +69,8 @@ def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(
         ContractError, match=r"images must be float32 \(N, 8, 8\), got float32 \(30, 64\)"
     ):
         pickling.pickle_bytes(images.reshape(30, 64), tiny_labels)
-    with pytest.raises(  # three dimensions, but not 8x8
+    # three dimensions, but not 8x8
+    with pytest.raises(
         ContractError, match=r"images must be float32 \(N, 8, 8\), got float32 \(30, 4, 16\)"
     ):
         pickling.pickle_bytes(images.reshape(30, 4, 16), tiny_labels)
@@ -77,7 +79,8 @@ def test_pickle_bytes_refuses_anything_but_the_published_dtypes_and_shapes(
 
 
 def test_is_v1_needs_v1s_seed_and_both_counts():
-    v1 = params.parse(RAW_PARAMS)  # the committed params.yaml
+    # the committed params.yaml
+    v1 = params.parse(RAW_PARAMS)
     assert pickling.is_v1(v1)
     ninety = (90,) * 10
     assert not pickling.is_v1(replace(v1, seed=7))

@@ -51,7 +51,8 @@ def test_learning_curve_and_sweep_csv():
         {15: benchmark.summary([0.3, 0.4]), 5: benchmark.summary([0.1])}
     ).decode()
     assert text.splitlines() == [
-        "train_per_class,train_images,mean,min,max,std",  # the columns DVC's plots name
+        # the columns DVC's plots name
+        "train_per_class,train_images,mean,min,max,std",
         "5,50,0.1000,0.1000,0.1000,0.0000",
         "15,150,0.3500,0.3000,0.4000,0.0500",
     ]
@@ -70,7 +71,8 @@ def test_pngs_are_deterministic_and_carry_no_version(blobs):
 
 def test_samples_grid_places_each_digits_first_images_in_its_row():
     images = np.arange(25 * 64, dtype=np.float32).reshape(25, 8, 8) / (25 * 64)
-    labels = np.array([d for d in range(10) for _ in range(2)] + [3, 3, 3, 7, 7])  # 3: 5 images
+    # 3: 5 images
+    labels = np.array([d for d in range(10) for _ in range(2)] + [3, 3, 3, 7, 7])
     grid = plots.samples_grid(images, labels, per_class=4)
     step = 8 + plots.GAP
     assert grid.shape == (10 * step - plots.GAP, 4 * step - plots.GAP)
@@ -78,11 +80,14 @@ def test_samples_grid_places_each_digits_first_images_in_its_row():
         index = np.flatnonzero(labels == digit)
         for j in range(4):
             cell = grid[digit * step : digit * step + 8, j * step : j * step + 8]
-            if j < len(index):  # the digit's j-th image, in order
+            # the digit's j-th image, in order
+            if j < len(index):
                 assert np.array_equal(cell, images[index[j]]), (digit, j)
-            else:  # fewer images than columns: blank
+            else:
+                # fewer images than columns: blank
                 assert np.isnan(cell).all(), (digit, j)
-    assert np.isnan(grid[8::step]).all() and np.isnan(grid[:, 8::step]).all()  # the gaps
+    # the gaps
+    assert np.isnan(grid[8::step]).all() and np.isnan(grid[:, 8::step]).all()
 
 
 def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data_give():
@@ -99,7 +104,8 @@ def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data
     seeds = BENCHMARK_DEFAULTS.seeds
     rows = np.loadtxt(ROOT / reports.PLOT_FILES["confusion"], delimiter=",", skiprows=1, dtype=int)
     actual, predicted = rows[: len(rows) // seeds, 0], rows[:, 1].reshape(seeds, -1)
-    assert np.array_equal(np.tile(actual, seeds), rows[:, 0])  # the test labels, once per seed
+    # the test labels, once per seed
+    assert np.array_equal(np.tile(actual, seeds), rows[:, 0])
     assert plots.confusion_rows(actual, predicted) == committed(reports.PLOT_FILES["confusion"])
     matrix = plots.confusion_matrix(actual, predicted)
     per_class = plots.per_class_table(reports.per_digit(matrix))

@@ -55,7 +55,8 @@ def assert_refused(repo, version, message, *, slow=False):
     assert result.returncode != 0 and len(errors) == 1, result.stderr
     assert message in errors[0], errors[0]
     assert "Traceback" not in result.stderr
-    assert ("running make check-repro" in result.stderr) == slow  # cheap checks come first
+    # cheap checks come first
+    assert ("running make check-repro" in result.stderr) == slow
     assert release_state(repo) == before
 
 
@@ -152,7 +153,8 @@ def test_ctrl_c_in_the_gate_releases_nothing_and_leaves_no_clone(project):
     # make's own last line: "Interrupt" or "Error 130", as the signal reaches make before or after
     assert status != 0 and re.search(r"release\] (Interrupt|Error 130)$", output.splitlines()[-1])
     assert release_state(repo) == before
-    assert list(tmp.iterdir()) == []  # the gate's clone went with it
+    # the gate's clone went with it
+    assert list(tmp.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
@@ -189,9 +191,11 @@ def test_release_commits_tags_and_leaves_a_clean_tree(released):
     repo, _, v1, _, result = released
     tag = f"tinydigits@v{MAJOR}"
     assert git(repo, "status", "--porcelain") == ""
-    assert git(repo, "rev-parse", "tinydigits@v1.0.0^{commit}") == v1  # remade where it belongs
+    # remade where it belongs
+    assert git(repo, "rev-parse", "tinydigits@v1.0.0^{commit}") == v1
     assert f"tagged tinydigits@v1.0.0, tinydigits@v{MAJOR}" in result.stderr
-    assert git(repo, "cat-file", "-t", tag) == "tag"  # annotated
+    # annotated
+    assert git(repo, "cat-file", "-t", tag) == "tag"
     assert git(repo, "rev-parse", f"{tag}^{{commit}}") == git(repo, "rev-parse", "HEAD")
     message = git(repo, "tag", "-l", "--format=%(contents)", tag)
     for name in ("train.pkl", "test.pkl", "train.npz", "test.npz"):
@@ -290,7 +294,8 @@ def test_make_review_against_v1_matches_the_oracle(released):
     assert "| `test_accuracy` |" in md
     png = repo / "reports/local/review.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert git(repo, "status", "--porcelain") == ""  # reports/local/ is git-ignored
+    # reports/local/ is git-ignored
+    assert git(repo, "status", "--porcelain") == ""
 
 
 # ---- a downstream project pins releases ------------------------------------------------------
@@ -324,7 +329,8 @@ def test_dvc_get_gives_the_tagged_bytes(released, course, version):
 def test_dvc_import_then_update_to_a_newer_tag(released, course):
     (
         course / "data"
-    ).mkdir()  # `dvc import -o data/x` fails if data/ does not exist ("stage working dir")
+        # `dvc import -o data/x` fails if data/ does not exist ("stage working dir")
+    ).mkdir()
     run(
         [
             "dvc",

@@ -16,7 +16,8 @@ from pipeline.release.cut import next_version
 from tests.helpers import ENTRIES, ROOT, V1, V1_ENTRY, run
 
 DEFAULTS = params.load(ROOT / config.PARAMS_FILE)
-V1_ONLY = ENTRIES[:1]  # the record as it stood with 1.0.0 alone: what the v1 files are
+# the record as it stood with 1.0.0 alone: what the v1 files are
+V1_ONLY = ENTRIES[:1]
 
 
 def test_release_1_0_0_records_the_published_v1_files():
@@ -265,7 +266,8 @@ def test_param_changes_name_every_changed_key_as_params_yaml_does():
     assert record.param_changes(old, new) == [
         "benchmark.epochs: 20 -> 30",
         "benchmark.seeds: 10 -> 5",
-        "benchmark.sweep_per_class: null -> [5, 10]",  # a param the older release did not have
+        # a param the older release did not have
+        "benchmark.sweep_per_class: null -> [5, 10]",
         "sample.train_counts: {} -> {8: 50}",
         "sample.train_per_class: 100 -> 90",
     ]

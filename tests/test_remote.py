@@ -49,7 +49,8 @@ def test_pull_into_a_fresh_clone_is_up_to_date_without_running_a_stage(pushed):
     base, a = pushed
     b = base / "b"
     run(["git", "clone", "-q", str(a), str(b)], base)
-    assert run(["dvc", "status", "-q"], b, check=False).returncode != 0  # intermediates missing
+    # intermediates missing
+    assert run(["dvc", "status", "-q"], b, check=False).returncode != 0
     before = published_mtimes(b)
     pulled = run(["dvc", "pull"], b)
     assert "fetched" in pulled.stdout and "Running stage" not in pulled.stdout
@@ -58,7 +59,8 @@ def test_pull_into_a_fresh_clone_is_up_to_date_without_running_a_stage(pushed):
     assert (
         "Running stage" not in repro.stdout and "Data and pipelines are up to date." in repro.stdout
     )
-    assert published_mtimes(b) == before  # the git-tracked files were never rewritten
+    # the git-tracked files were never rewritten
+    assert published_mtimes(b) == before
     assert run(["git", "status", "--porcelain"], b).stdout == ""
 
 
@@ -79,7 +81,8 @@ def test_a_remote_elsewhere_set_with_modify_local(pushed, tmp_path):
 def test_a_corrupted_remote_object_is_refused_and_rebuilt(pushed):
     base, a = pushed
     remote = base / REMOTE
-    victim = max(objects(remote), key=lambda p: p.stat().st_size)  # the largest intermediate
+    # the largest intermediate
+    victim = max(objects(remote), key=lambda p: p.stat().st_size)
     oid = victim.parent.name + victim.name
     good = victim.read_bytes()
     os.chmod(victim, 0o644)
@@ -99,7 +102,8 @@ def test_a_corrupted_remote_object_is_refused_and_rebuilt(pushed):
     # and never cached it
     assert not list((d / ".dvc/cache/files/md5").glob(f"{oid[:2]}/{oid[2:]}"))
 
-    run(["dvc", "repro"], d)  # rebuilds the missing intermediate from its stage, byte for byte
+    # rebuilds the missing intermediate from its stage, byte for byte
+    run(["dvc", "repro"], d)
     assert run(["git", "status", "--porcelain"], d).stdout == ""
     assert "1 file pushed" in run(["dvc", "push"], d).stdout and victim.read_bytes() == good
     assert run(["python", "scripts/verify_data.py", "--objects", str(remote)], d).returncode == 0

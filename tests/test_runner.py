@@ -63,7 +63,8 @@ def test_a_pipeline_error_is_one_line_and_exit_1(capsys):
 def test_ctrl_c_is_one_line_with_the_commands_hint(capsys):
     def main():
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(5)  # the handler raises in here
+        # the handler raises in here
+        time.sleep(5)
 
     assert run("tags", main, hint="the hint") == EXIT_INTERRUPTED
     assert capsys.readouterr().err == "tags: the hint\n"
@@ -114,7 +115,8 @@ def test_run_child_returns_what_the_child_printed(capfd):
     assert (done.args, done.returncode, done.stdout, done.stderr) == (PRINT, 0, "out\n", "err\n")
     done = runner.run_child(PRINT, capture=False)
     assert (done.stdout, done.stderr) == (None, None)
-    assert capfd.readouterr() == ("out\n", "err\n")  # passed through to this process's own
+    # passed through to this process's own
+    assert capfd.readouterr() == ("out\n", "err\n")
 
 
 def ctrl_c_once(started: Path) -> None:
@@ -125,7 +127,8 @@ def ctrl_c_once(started: Path) -> None:
         deadline = time.monotonic() + 60
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-        if started.exists():  # else the test fails on its own, with no stray Ctrl-C to come
+        # else the test fails on its own, with no stray Ctrl-C to come
+        if started.exists():
             os.kill(os.getpid(), signal.SIGINT)
 
     runner.catch_ctrl_c()
@@ -141,7 +144,8 @@ def test_on_ctrl_c_run_child_lets_the_child_finish_within_the_grace(tmp_path):
     ctrl_c_once(started)
     with pytest.raises(Interrupted):
         runner.run_child(child(started, f"time.sleep(0.3); open({str(mark)!r}, 'w')"), grace=30)
-    assert mark.exists()  # it was not killed when Ctrl-C came
+    # it was not killed when Ctrl-C came
+    assert mark.exists()
 
 
 def test_on_ctrl_c_run_child_kills_a_child_that_outlasts_the_grace(tmp_path):

@@ -112,7 +112,8 @@ def splits(per_class_train=4, per_class_test=2, seed=3):
     """Disjoint, shuffled splits with distinct images (no two rows alike)."""
     rng = np.random.RandomState(seed)
     n_train, n_test = 10 * per_class_train, 10 * per_class_test
-    pool = rng.permutation(17**2)[: n_train + n_test]  # distinct codes -> distinct images
+    # distinct codes -> distinct images
+    pool = rng.permutation(17**2)[: n_train + n_test]
     images = np.zeros((len(pool), 8, 8), np.float32)
     images[:, 0, 0], images[:, 0, 1] = (pool // 17) / 16, (pool % 17) / 16
     labels = np.concatenate(
@@ -248,7 +249,8 @@ def test_a_missing_pixel_column_is_named_with_the_ones_found():
 
 def test_the_report_quotes_five_offenders_and_counts_the_rest():
     frame = normalized_frame()
-    frame.loc[:6, "pixel_4_4"] = 1.5  # seven cells
+    # seven cells
+    frame.loc[:6, "pixel_4_4"] = 1.5
     message = reject(frame, schemas.NORMALIZED, r"in_range")
     (line,) = [row for row in message.splitlines() if "in_range" in row]
     assert line == (
@@ -256,13 +258,15 @@ def test_the_report_quotes_five_offenders_and_counts_the_rest():
         "pixel_4_4[3]=1.5; pixel_4_4[4]=1.5 (+2 more)"
     )
     frame = normalized_frame()
-    frame.loc[:4, "pixel_4_4"] = 1.5  # five: all shown, nothing more
+    # five: all shown, nothing more
+    frame.loc[:4, "pixel_4_4"] = 1.5
     assert reject(frame, schemas.NORMALIZED, r"in_range").endswith("pixel_4_4[4]=1.5")
 
 
 def test_a_whole_frame_check_counts_its_offenders_beyond_five():
     data, train_counts, test_counts = splits()
-    test_counts = [3] * 7 + test_counts[7:]  # seven digits short of what params say
+    # seven digits short of what params say
+    test_counts = [3] * 7 + test_counts[7:]
     message = check_splits(data, train_counts, test_counts, r"per-class counts")
     assert message.splitlines()[1] == (
         "  - check 'per-class counts as params say': test digit 0: 2 images, params say 3; "
@@ -306,10 +310,14 @@ def test_the_splits_check_their_split_column_and_pixels(change, match):
 @pytest.mark.parametrize(
     "counts, chance",
     [
-        ([1, 1], 1.0),  # 2 orders, both grouped
-        ([2, 2], 1 / 3),  # 2 of the 6 orders of AABB are grouped
-        ([0, 2, 2, 0], 1 / 3),  # an absent digit changes nothing
-        ([1, 2], 2 / 3),  # ABB, BBA of ABB, BAB, BBA
+        # 2 orders, both grouped
+        ([1, 1], 1.0),
+        # 2 of the 6 orders of AABB are grouped
+        ([2, 2], 1 / 3),
+        # an absent digit changes nothing
+        ([0, 2, 2, 0], 1 / 3),
+        # ABB, BBA of ABB, BAB, BBA
+        ([1, 2], 2 / 3),
         ([3], 1.0),
     ],
 )
@@ -368,7 +376,8 @@ def test_the_report_lists_the_failed_checks_in_the_order_pandera_ran_them():
 def test_a_float32_cell_is_quoted_as_float32_prints_it_and_one_more_is_counted():
     frame = normalized_frame()
     frame["pixel_2_2"] = frame["pixel_2_2"].astype(np.float32)
-    frame.loc[:5, "pixel_2_2"] = np.float32(0.1)  # six cells off the 1/16 grid
+    # six cells off the 1/16 grid
+    frame.loc[:5, "pixel_2_2"] = np.float32(0.1)
     message = reject(frame, schemas.NORMALIZED, r"multiple of 1/16")
     assert message.splitlines()[-1] == (
         "  - check 'multiple of 1/16': pixel_2_2[0]=0.1; pixel_2_2[1]=0.1; pixel_2_2[2]=0.1; "

@@ -40,7 +40,8 @@ def test_npz_bytes_are_pinned_whatever_the_python_release():
         == "2d1cdf40f6c583b53dda03a7ded58e7105194bff54add993fb169bdd3bd0019f"
     )
     with zipfile.ZipFile(BytesIO(blob)) as zf:
-        assert zf.testzip() is None  # every CRC checks out
+        # every CRC checks out
+        assert zf.testzip() is None
         assert [
             (i.filename, i.date_time, i.compress_type, i.external_attr >> 16) for i in zf.infolist()
         ] == [(f"{n}.npy", (1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, 0o100644) for n in arrays]
@@ -49,7 +50,8 @@ def test_npz_bytes_are_pinned_whatever_the_python_release():
 
 
 def test_zip_stored_refuses_what_would_need_zip64(monkeypatch):
-    monkeypatch.setattr(storage, "_ZIP_MAX", 64)  # stands in for 4 GiB
+    # stands in for 4 GiB
+    monkeypatch.setattr(storage, "_ZIP_MAX", 64)
     assert storage.zip_stored([(b"small", b"0" * 10)])
     with pytest.raises(ValueError, match=r"big: 65 bytes at offset 0 needs zip64"):
         storage.zip_stored([(b"big", b"0" * 65)])
@@ -70,11 +72,13 @@ def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkey
     with pytest.raises(OSError, match="disk full"):
         storage.atomic_write_bytes(target, b"new bytes")
     assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["train.pkl"]  # no temp file left behind
+    # no temp file left behind
+    assert [p.name for p in tmp_path.iterdir()] == ["train.pkl"]
 
 
 def test_atomic_write_replaces_and_creates_folders(tmp_path):
-    target = tmp_path / "deep" / "er" / "x.bin"  # two folders that do not exist yet
+    # two folders that do not exist yet
+    target = tmp_path / "deep" / "er" / "x.bin"
     storage.atomic_write_bytes(target, b"1")
     storage.atomic_write_bytes(target, b"22")
     assert target.read_bytes() == b"22"
@@ -84,11 +88,14 @@ def test_atomic_write_replaces_and_creates_folders(tmp_path):
 def test_a_write_removes_temp_files_that_killed_writers_left_but_not_live_ones(tmp_path):
     import fcntl
 
-    orphan = tmp_path / ".x.bin.k1ll3d.tmp"  # a killed writer's: nobody holds its lock
+    # a killed writer's: nobody holds its lock
+    orphan = tmp_path / ".x.bin.k1ll3d.tmp"
     orphan.write_bytes(b"half")
-    live = tmp_path / ".x.bin.w0rk1n.tmp"  # a running writer's: locked
+    # a running writer's: locked
+    live = tmp_path / ".x.bin.w0rk1n.tmp"
     live.write_bytes(b"busy")
-    other = tmp_path / ".y.bin.k1ll3d.tmp"  # another file's: not ours to judge
+    # another file's: not ours to judge
+    other = tmp_path / ".y.bin.k1ll3d.tmp"
     other.write_bytes(b"")
     with open(live, "rb") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
@@ -130,7 +137,8 @@ def test_every_orphan_goes_whatever_order_the_folder_lists_them_in(tmp_path):
     for name in names:
         (tmp_path / name).write_bytes(b"half")
     with ExitStack() as stack:
-        for name in names[::2]:  # every other one is a live writer's
+        # every other one is a live writer's
+        for name in names[::2]:
             held = stack.enter_context(open(tmp_path / name, "rb"))
             fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         storage.remove_orphaned_temps(tmp_path / "x.bin")
@@ -154,14 +162,16 @@ def test_read_npz_parses_bytes_already_read_without_touching_the_path(tmp_path):
 @pytest.mark.parametrize(
     "damage, why",
     [
-        (lambda b: b[: len(b) // 2], "BadZipFile"),  # truncated
+        # truncated
+        (lambda b: b[: len(b) // 2], "BadZipFile"),
         # not a zip: NumPy would take it for a pickle, and refuses to unpickle it
         (lambda b: b"not a zip at all", "ValueError: This file contains pickled (object) data"),
         (None, "ValueError: Object arrays cannot be loaded when allow_pickle=False"),
     ],
 )
 def test_read_npz_refuses_a_damaged_file_or_pickled_objects_in_one_line(tmp_path, damage, why):
-    if damage is None:  # an .npz numpy.savez wrote with a pickled object: never unpickled
+    # an .npz numpy.savez wrote with a pickled object: never unpickled
+    if damage is None:
         buf = BytesIO()
         np.savez(buf, images=np.array([{"a": 1}], dtype=object))
         data = buf.getvalue()
@@ -180,7 +190,8 @@ def test_read_npz_refuses_a_damaged_file_or_pickled_objects_in_one_line(tmp_path
 def test_zip_stored_takes_exactly_its_limits(monkeypatch):
     # 64 stands in for 4 GiB; a member's local header is 30 bytes + its name
     monkeypatch.setattr(storage, "_ZIP_MAX", 64)
-    assert storage.zip_stored([(b"a", b"0" * 33)])  # its records end exactly at the limit: fine
+    # its records end exactly at the limit: fine
+    assert storage.zip_stored([(b"a", b"0" * 33)])
     # 64 bytes of data are within the member limit; the records then end at 98, beyond the archive's
     with pytest.raises(ValueError, match=r"^1 members, 98 bytes: npz_bytes writes archives under"):
         storage.zip_stored([(b"edge", b"0" * 64)])
@@ -188,6 +199,7 @@ def test_zip_stored_takes_exactly_its_limits(monkeypatch):
     with pytest.raises(ValueError, match=r"^2 members, 95 bytes: npz_bytes writes archives under"):
         storage.zip_stored([(b"a", b"0" * 33), (b"b", b"")])
     monkeypatch.undo()
-    assert storage.zip_stored([(b"m", b"")] * 0xFFFF)  # 65,535 members: the most a zip counts
+    # 65,535 members: the most a zip counts
+    assert storage.zip_stored([(b"m", b"")] * 0xFFFF)
     with pytest.raises(ValueError, match=r"^65536 members, "):
         storage.zip_stored([(b"m", b"")] * 0x10000)

@@ -40,9 +40,11 @@ def test_sweep_always_measures_the_gate_size_and_the_baseline_reuses_the_publish
     p = params.parse(with_())
     # reused, not retrained
     assert benchmark.published_point(p, *published, pixels, labels, sweep.points) == 100
-    other = dataclasses.replace(p, seed=7)  # another seed draws another split: nothing to reuse
+    # another seed draws another split: nothing to reuse
+    other = dataclasses.replace(p, seed=7)
     assert benchmark.published_point(other, *published, pixels, labels, sweep.points) is None
-    fifty = params.parse(with_(sample__train_per_class=50))  # a count the sweep did not measure
+    # a count the sweep did not measure
+    fifty = params.parse(with_(sample__train_per_class=50))
     assert benchmark.published_point(fifty, *published, pixels, labels, sweep.points) is None
 
 

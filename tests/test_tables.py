@@ -11,7 +11,8 @@ def test_curve_epochs_keep_the_first_and_last():
     assert tables.curve_epochs(20) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
     assert tables.curve_epochs(3) == [1, 2, 3]
     assert tables.curve_epochs(25)[-1] == 25
-    assert tables.curve_epochs(5) == [1, 2, 3, 4, 5]  # fewer epochs than shown: every one
+    # fewer epochs than shown: every one
+    assert tables.curve_epochs(5) == [1, 2, 3, 4, 5]
 
 
 def test_counts_table_word_for_word():

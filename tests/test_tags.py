@@ -144,7 +144,8 @@ def test_a_record_that_disagrees_with_the_files_is_refused_and_tags_nothing(hist
     message = str(err.value)
     assert "release 1.1.0" in message and f"{DATA}/train.parquet" in message
     assert wrong in message and hashlib.sha256(b"two").hexdigest() in message
-    assert tag_list(repo) == []  # not even 1.0.0, which is fine
+    # not even 1.0.0, which is fine
+    assert tag_list(repo) == []
 
 
 def test_a_recorded_file_absent_at_the_commit_is_refused(history):
@@ -168,7 +169,8 @@ def test_a_tag_elsewhere_or_lightweight_is_refused(history):
         f"but the commit that recorded 1.0.0 is {commits['1.0.0'][:7]}; delete the tag "
         "(git tag -d tinydigits@v1.0.0) if it is wrong"
     )
-    assert tag_list(repo) == ["tinydigits@v1.0.0"]  # 1.1.0 not made either
+    # 1.1.0 not made either
+    assert tag_list(repo) == ["tinydigits@v1.0.0"]
     git(repo, "tag", "-d", "tinydigits@v1.0.0")
     git(repo, "tag", "tinydigits@v1.0.0", commits["1.0.0"])
     with pytest.raises(ReleaseError) as err:
@@ -189,7 +191,8 @@ def test_a_shallow_clone_names_no_commit_it_cannot_prove(history, tmp_path, monk
     repo, commits = history
     shallow = tmp_path / "shallow"
     run(["git", "clone", "-q", f"--depth={depth}", repo.as_uri(), str(shallow)], tmp_path)
-    monkeypatch.chdir(tmp_path)  # every call names the clone; none reads this folder
+    # every call names the clone; none reads this folder
+    monkeypatch.chdir(tmp_path)
     assert revisions.shallow_commits(shallow) == {
         git(shallow, "rev-list", "--max-parents=0", "HEAD")
     }

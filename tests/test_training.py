@@ -41,13 +41,15 @@ def test_each_curve_point_is_what_a_one_shot_fit_gives(blobs, seed):
 
 def test_training_stops_where_fit_stops_early(blobs):
     train, test = blobs
-    b = tiny(learning_rate=9.0, epochs=30)  # diverges: the loss stops improving, fit() gives up
+    # diverges: the loss stops improving, fit() gives up
+    b = tiny(learning_rate=9.0, epochs=30)
     model = one_shot(b, train, 0)
     assert model.n_iter_ < b.epochs
     (x, y), (xt, yt) = training.flat(train), training.flat(test)
     run_ = training.train_run(x, y, xt, yt, b, 0)
     assert np.array_equal(run_.predicted, model.predict(xt))
-    assert np.all(run_.curve[model.n_iter_ - 1 :] == run_.accuracy)  # flat once stopped
+    # flat once stopped
+    assert np.all(run_.curve[model.n_iter_ - 1 :] == run_.accuracy)
 
 
 def test_seeds_differ_and_repeat(blobs):
@@ -90,7 +92,8 @@ def test_reference_reports_convergence(blobs, caplog):
         "epochs": model.n_iter_,
         "converged": model.n_iter_ < 2000,
     }
-    assert full["test_accuracy"] > 0.5  # the fraction right, not wrong: the blobs are learnable
+    # the fraction right, not wrong: the blobs are learnable
+    assert full["test_accuracy"] > 0.5
 
 
 # ---- the sweep's splits ------------------------------------------------------------------
