@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.benchmark import card, plots
+from pipeline.benchmark.sweep import LOCAL_FILE as SWEEP_LOCAL
 from pipeline.core import config, params
 from pipeline.core.storage import atomic_write_bytes, read_npz
 from pipeline.release import record
@@ -220,8 +221,6 @@ def log_figures(
 
 def _sweep_fit_seconds(k: int) -> float | None:
     """Seconds per fit at sweep point ``k``, as benchmark_sweep last recorded them here (if it ran here)."""
-    from pipeline.benchmark.sweep import LOCAL_FILE as SWEEP_LOCAL
-
     try:
         return float(json.loads(SWEEP_LOCAL.read_text())["per_fit_s"][f"per_class_{k}"])
     except (OSError, ValueError, KeyError, TypeError):

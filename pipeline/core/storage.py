@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.core.errors import PipelineError
+
 # Every entry is stored (not compressed) and stamped 1980-01-01 00:00, the zip epoch, as
 # MS-DOS date and time fields; files are regular, mode 0644, "made by" Unix, zip spec 2.0.
 _DOS_DATE, _DOS_TIME = (1 << 5) | 1, 0
@@ -133,8 +135,6 @@ def read_npz(
     ``data``: the file's bytes, when the caller has already read them (the file is not read again).
     """
     path = Path(path)
-    from pipeline.core.errors import PipelineError
-
     try:
         with np.load(path if data is None else io.BytesIO(data), allow_pickle=False) as z:
             missing = [n for n in names if n not in z.files]
