@@ -1,5 +1,7 @@
 """pipeline.benchmark.plots: the confusion matrix, the CSV tables and the PNG figures, byte for byte."""
 
+import io
+
 import numpy as np
 
 from pipeline.benchmark import plots, reports, training
@@ -112,3 +114,64 @@ def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data
     assert per_class == committed(reports.PLOT_FILES["per_class"])
     title = f"Baseline on test, {seeds} seeds pooled ({len(rows):,} predictions)"
     assert plots.confusion_png(matrix, title) == committed(reports.FIGURE_FILES["confusion"])
+
+
+def rgb_pixels(png: bytes) -> np.ndarray:
+    """The PNG's pixels as (H * W, 3) floats in [0, 1]."""
+    from matplotlib.image import imread
+
+    return imread(io.BytesIO(png), format="png")[..., :3].reshape(-1, 3)
+
+
+def pixels_near(png: bytes, rgb, tolerance: float = 0.02) -> int:
+    return int((np.abs(rgb_pixels(png) - np.asarray(rgb)[:3]) < tolerance).all(axis=1).sum())
+
+
+def test_samples_figure_maps_0_to_white_and_1_to_black_whatever_the_images_range():
+    """A fixed grey scale: an image of 0.5 everywhere is drawn mid-grey, not stretched to the
+    images' own minimum and maximum (which would draw it white)."""
+    from matplotlib import colormaps
+
+    labels = np.repeat(np.arange(10), 2)
+    images = np.full((20, 8, 8), 0.5, dtype=np.float32)
+    png = plots.samples_png(images, labels, per_class=2)
+    grey = colormaps["gray_r"](0.5)
+    # 20 images of 8 x 8 cells, each cell several screen pixels wide
+    assert pixels_near(png, grey) > 20 * 64
+    assert pixels_near(png, colormaps["gray_r"](0.0)) > 0
+
+
+def test_confusion_heat_map_starts_its_colour_scale_at_0():
+    """With every count at least 5, the lightest cell is Blues(5 / peak), not Blues(0)."""
+    from matplotlib import colormaps
+
+    matrix = np.full((10, 10), 5) + np.diag(np.full(10, 15))
+    png = plots.confusion_png(matrix, "t")
+    assert pixels_near(png, colormaps["Blues"](5 / 20)) > 90 * 100
+    assert pixels_near(png, colormaps["Blues"](1.0)) > 10 * 100
+
+
+def test_confusion_counts_above_half_the_peak_are_white_at_or_below_black(monkeypatch):
+    from matplotlib.axes import Axes
+    from matplotlib.colors import to_rgb
+
+    written = {}
+    draw = Axes.text
+
+    def text(self, x, y, s, *args, **kwargs):
+        # the colour drawn, however it is spelt
+        written[int(y), int(x)] = (s, to_rgb(kwargs["color"]))
+        return draw(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "text", text)
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    matrix[0, 0], matrix[0, 1], matrix[1, 1], matrix[2, 3] = 20, 10, 11, 1
+    plots.confusion_png(matrix, "t")
+    # zeros are left blank; exactly half the peak is black
+    white, black = to_rgb("white"), to_rgb("black")
+    assert written == {
+        (0, 0): ("20", white),
+        (0, 1): ("10", black),
+        (1, 1): ("11", white),
+        (2, 3): ("1", black),
+    }
