@@ -425,3 +425,40 @@ def test_diff_between_the_two_releases_runs_in_the_fresh_clone(hosted):
     ).stdout
     assert "train: 1,000 -> 1,000 images: 0 added, 0 removed, 1,000 kept" in out
     assert re.search(r"train\.parquet\s+absent\s+-> 66,743 bytes", out), out
+
+
+def test_the_help_names_the_command_and_says_what_it_does(capsys):
+    with pytest.raises(SystemExit) as done:
+        tags.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m pipeline tags [-h]\n")
+    # argparse wraps the description to the terminal's width
+    assert (
+        "give every recorded release its annotated git tag, derived from the record."
+        in " ".join(out.split())
+    )
+
+
+def test_a_failing_git_tag_is_named_with_what_git_said(history):
+    """A directory where the tag's ref would go (as a ref named `tinydigits@v1.0.0/x` leaves): git
+    cannot write the tag, and the error says which tag and why."""
+    repo, _ = history
+    (repo / ".git/refs/tags/tinydigits@v1.0.0").mkdir(parents=True)
+    (repo / ".git/refs/tags/tinydigits@v1.0.0/x").write_text("")
+    with pytest.raises(ReleaseError) as err:
+        tags.ensure(repo)
+    message = str(err.value)
+    assert message.startswith("git tag tinydigits@v1.0.0 failed: "), message
+    assert "refs/tags/tinydigits@v1.0.0" in message.removeprefix("git tag tinydigits@v1.0.0")
+
+
+def test_a_record_at_head_that_is_not_json_is_named(history):
+    repo, _ = history
+    (repo / DATA / "releases.json").write_text("{not json")
+    git(repo, "commit", "-qam", "a broken record")
+    with pytest.raises(ReleaseError) as err:
+        tags.plan(repo)
+    assert str(err.value).startswith(
+        f"{DATA}/releases.json is not a valid release record (JSONDecodeError: "
+    )
