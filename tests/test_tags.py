@@ -434,10 +434,10 @@ def test_the_help_names_the_command_and_says_what_it_does(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: python -m pipeline tags [-h]\n")
     # argparse wraps the description to the terminal's width
-    assert (
-        "give every recorded release its annotated git tag, derived from the record."
-        in " ".join(out.split())
-    )
+    text = " ".join(out.split())
+    assert "give every recorded release its annotated git tag, derived from the record." in text
+    # the first line only, not the whole docstring
+    assert "source of truth" not in text
 
 
 def test_a_failing_git_tag_is_named_with_what_git_said(history):
