@@ -619,6 +619,8 @@ def test_the_text_lists_each_published_file_at_both_revisions(revs, pdiff):
 def test_help_names_each_argument_and_its_default():
     out = help_text(diff.main)
     assert out.startswith("usage: python -m pipeline diff ")
+    # the docstring's first line only, then the arguments
+    assert "two git revisions, image by image. positional arguments: a git revision" in out
     for text in (
         diff.__doc__.split("\n")[0],
         "a git revision or tag (default: the last release)",
