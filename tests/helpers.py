@@ -86,6 +86,14 @@ def help_text(main: Callable[[list[str]], object]) -> str:
     return " ".join(out.getvalue().split())
 
 
+def png_pixels(png: bytes) -> np.ndarray:
+    """A PNG's pixels: (rows, columns, RGBA) floats in [0, 1]."""
+    # matplotlib (0.4 s) only for the tests that decode a figure
+    from matplotlib import image
+
+    return image.imread(io.BytesIO(png), format="png")
+
+
 def project_files() -> list[str]:
     """The working tree as git would commit it: tracked files plus untracked, not-ignored ones."""
     out = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT).stdout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import math
@@ -17,7 +16,7 @@ from pipeline.core import config
 from pipeline.core.errors import PipelineError, ReleaseError, RevisionError
 from pipeline.core.storage import npz_bytes
 from pipeline.release import diff, fingerprint, review, revisions
-from tests.helpers import ROOT, help_text, run
+from tests.helpers import ROOT, help_text, png_pixels, run
 
 # 40 distinct images
 POOL = np.random.RandomState(3).randint(0, 17, size=(40, 8, 8)).astype(np.float32) / 16
@@ -431,12 +430,6 @@ def test_review_sheet_shows_a_full_group_without_a_cut_and_nothing_as_one_line()
     grid, texts = review.sheet([])
     assert grid.shape == (6, 179) and grid.dtype == np.float32 and np.isnan(grid).all()
     assert texts == [review.Text(2.5, 89.0, "no image added, removed or moved", "note")]
-
-
-def png_pixels(png: bytes) -> np.ndarray:
-    from matplotlib import image
-
-    return image.imread(io.BytesIO(png), format="png")
 
 
 def test_review_png_draws_the_sheet_half_an_inch_per_image():

@@ -1,12 +1,10 @@
 """pipeline.benchmark.plots: the confusion matrix, the CSV tables and the PNG figures, byte for byte."""
 
-import io
-
 import numpy as np
 
 from pipeline.benchmark import plots, reports, training
 from pipeline.benchmark import stage as benchmark
-from tests.helpers import BENCHMARK_DEFAULTS, PUBLISHED, ROOT
+from tests.helpers import BENCHMARK_DEFAULTS, PUBLISHED, ROOT, png_pixels
 
 
 def test_confusion_matrix_and_per_digit_accuracy():
@@ -116,29 +114,23 @@ def test_the_committed_figures_and_prediction_tables_are_what_the_committed_data
     assert plots.confusion_png(matrix, title) == committed(reports.FIGURE_FILES["confusion"])
 
 
-def rgb_pixels(png: bytes) -> np.ndarray:
-    """The PNG's pixels as (H * W, 3) floats in [0, 1]."""
-    from matplotlib.image import imread
-
-    return imread(io.BytesIO(png), format="png")[..., :3].reshape(-1, 3)
-
-
-def pixels_near(png: bytes, rgb, tolerance: float = 0.02) -> int:
-    return int((np.abs(rgb_pixels(png) - np.asarray(rgb)[:3]) < tolerance).all(axis=1).sum())
+def pixels_near(pixels: np.ndarray, rgb, tolerance: float = 0.02) -> int:
+    """How many of ``pixels`` (:func:`tests.helpers.png_pixels`) are within ``tolerance`` of ``rgb``."""
+    flat = pixels[..., :3].reshape(-1, 3)
+    return int((np.abs(flat - np.asarray(rgb)[:3]) < tolerance).all(axis=1).sum())
 
 
-def test_samples_figure_maps_0_to_white_and_1_to_black_whatever_the_images_range():
-    """A fixed grey scale: an image of 0.5 everywhere is drawn mid-grey, not stretched to the
-    images' own minimum and maximum (which would draw it white)."""
+def test_samples_figure_draws_0_5_mid_grey_whatever_the_images_range():
+    """A fixed grey scale, 0 white to 1 black: an image of 0.5 everywhere is drawn mid-grey, not
+    stretched to the images' own minimum and maximum (which would draw it white)."""
     from matplotlib import colormaps
 
     labels = np.repeat(np.arange(10), 2)
     images = np.full((20, 8, 8), 0.5, dtype=np.float32)
-    png = plots.samples_png(images, labels, per_class=2)
+    pixels = png_pixels(plots.samples_png(images, labels, per_class=2))
     grey = colormaps["gray_r"](0.5)
     # the 2 columns asked for fill the figure's width: half of its pixels are those 20 images
-    assert pixels_near(png, grey) > len(rgb_pixels(png)) / 3
-    assert pixels_near(png, colormaps["gray_r"](0.0)) > 0
+    assert pixels_near(pixels, grey) > pixels[..., 0].size / 3
 
 
 def test_confusion_heat_map_starts_its_colour_scale_at_0():
@@ -146,9 +138,9 @@ def test_confusion_heat_map_starts_its_colour_scale_at_0():
     from matplotlib import colormaps
 
     matrix = np.full((10, 10), 5) + np.diag(np.full(10, 15))
-    png = plots.confusion_png(matrix, "t")
-    assert pixels_near(png, colormaps["Blues"](5 / 20)) > 90 * 100
-    assert pixels_near(png, colormaps["Blues"](1.0)) > 10 * 100
+    pixels = png_pixels(plots.confusion_png(matrix, "t"))
+    assert pixels_near(pixels, colormaps["Blues"](5 / 20)) > 90 * 100
+    assert pixels_near(pixels, colormaps["Blues"](1.0)) > 10 * 100
 
 
 def test_confusion_counts_above_half_the_peak_are_white_at_or_below_black(monkeypatch):
