@@ -103,7 +103,21 @@ def test_missing_key_and_wrong_shapes_are_named():
 
 
 def test_load_reports_missing_file_and_bad_yaml(tmp_path):
-    with pytest.raises(ParamsError, match=r"not found"):
+    elsewhere = re.escape(
+        f"{tmp_path}/params.yaml not found in {tmp_path}: run from the repository root, "
+        "where dvc.yaml and params.yaml are"
+    )
+    with pytest.raises(ParamsError, match=f"^{elsewhere}$"):
+        params.load(tmp_path / "params.yaml")
+    # in the repository's root, the file itself is gone
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    with pytest.raises(
+        ParamsError,
+        match=re.escape(
+            f"{tmp_path}/params.yaml not found beside dvc.yaml "
+            "(`git checkout -- params.yaml` restores the defaults)"
+        ),
+    ):
         params.load(tmp_path / "params.yaml")
     bad = tmp_path / "params.yaml"
     bad.write_text("seed: [42\n")

@@ -168,7 +168,16 @@ def load(path: Path | str = PARAMS_FILE) -> Params:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ParamsError(f"{path} not found; run from the repository root") from None
+        if (path.parent / "dvc.yaml").exists():
+            # the repository's root, without its params.yaml: deleted or moved
+            raise ParamsError(
+                f"{path} not found beside dvc.yaml "
+                f"(`git checkout -- {path.name}` restores the defaults)"
+            ) from None
+        raise ParamsError(
+            f"{path} not found in {path.parent.resolve()}: run from the repository root, "
+            "where dvc.yaml and params.yaml are"
+        ) from None
     try:
         check_unique_keys(yaml.compose(text, Loader=yaml.SafeLoader), path)
         raw = yaml.safe_load(text)
