@@ -11,6 +11,7 @@ import io
 import logging
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from pipeline.core.errors import (
     DatasetNotFoundError,
 )
 from pipeline.core.storage import npz_bytes
-from pipeline.loader.reader import main, parse_npz, unpickle, validate
+from pipeline.loader.reader import find_dataset, main, parse_npz, unpickle, validate
 from tests.helpers import PUBLISHED, ROOT, good_arrays, lock_text
 
 # ---- the published files -------------------------------------------------------------------
@@ -43,6 +44,40 @@ def test_default_root_is_the_repository_dataset(monkeypatch):
     monkeypatch.chdir(ROOT)
     images, labels = load("test")
     assert images.shape == (200, 8, 8) and np.bincount(labels).tolist() == [20] * 10
+
+
+def test_from_a_subfolder_the_default_is_the_checkouts_dataset(project, monkeypatch, caplog):
+    """A script or notebook two folders down loads the files of the checkout it is in, verified."""
+    # project: <tmp>/project/datasets/tinydigits, with the project's dvc.lock
+    below = project.parents[1] / "notebooks" / "week 1"
+    below.mkdir(parents=True)
+    monkeypatch.chdir(below)
+    assert find_dataset() == Path("../../datasets/tinydigits")
+    images, labels = load("train", verify=True)
+    assert images.shape == (1000, 8, 8) and np.bincount(labels).tolist() == [100] * 10
+    with caplog.at_level(logging.INFO, logger="pipeline.loader.reader"):
+        main([])
+    assert [m.split(";")[0] for m in caplog.messages] == ["train: 1,000 images", "test: 200 images"]
+
+
+def test_the_nearest_dataset_above_wins(project, monkeypatch):
+    """An inner checkout's files, not those of a folder above it."""
+    inner = project.parents[1] / "course" / "datasets" / "tinydigits"
+    inner.mkdir(parents=True)
+    images, labels = good_arrays(10)
+    (inner / "test.npz").write_bytes(npz_bytes({"images": images, "labels": labels}))
+    monkeypatch.chdir(inner.parents[1])
+    assert load("test", format="npz")[0].shape == (10, 8, 8)
+
+
+def test_outside_any_checkout_the_default_names_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetNotFoundError) as err:
+        load("train")
+    assert str(err.value) == (
+        f"no datasets/tinydigits in {tmp_path.resolve()} or any folder above it; run from inside "
+        "a TinyDigits checkout, or pass the folder that holds the files (root=...)"
+    )
 
 
 def test_command_line_checks_every_split_and_both_formats(project, caplog):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import pickle
 from pathlib import Path
 
@@ -56,16 +57,36 @@ ALLOWED_GLOBALS = {
 
 
 def load(
-    split: str, root: Path | str = DATASET_DIR, *, format: str = "pkl", verify: bool | None = None
+    split: str,
+    root: Path | str | None = None,
+    *,
+    format: str = "pkl",
+    verify: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 8, 8) float32 in [0, 1] and labels (N,) int64 in 0..9 of ``split``.
 
-    ``format`` is ``"pkl"`` (the published pickle) or ``"npz"`` (its twin). ``verify``: ``None``
-    checks the digest when a ``dvc.lock`` records the file, ``True`` requires that record,
-    ``False`` skips the check. Raises a :class:`~pipeline.core.errors.DatasetError` subclass.
+    ``root`` is the folder holding the files; by default, that of the checkout you are in
+    (:func:`find_dataset`). ``format`` is ``"pkl"`` (the published pickle) or ``"npz"`` (its
+    twin). ``verify``: ``None`` checks the digest when a ``dvc.lock`` records the file, ``True``
+    requires that record, ``False`` skips the check. Raises a
+    :class:`~pipeline.core.errors.DatasetError` subclass.
     """
     images, labels, _ = _load(split, root, format, verify)
     return images, labels
+
+
+def find_dataset() -> Path:
+    """``datasets/tinydigits`` in the working directory or in the nearest folder above it that has
+    one, as git and dvc find their repository: a script or notebook in a subfolder of a checkout
+    loads that checkout's files. The path is relative to the working directory."""
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / DATASET_DIR).is_dir():
+            return Path(os.path.relpath(folder / DATASET_DIR, here))
+    raise DatasetNotFoundError(
+        f"no {DATASET_DIR} in {here} or any folder above it; run from inside a TinyDigits "
+        "checkout, or pass the folder that holds the files (root=...)"
+    )
 
 
 def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
@@ -73,6 +94,7 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
         raise DatasetError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     if format not in FORMATS:
         raise DatasetError(f"unknown format {format!r}; valid formats: {', '.join(FORMATS)}")
+    root = find_dataset() if root is None else root
     path = Path(root) / f"{split}.{format}"
     try:
         data = path.read_bytes()
@@ -195,10 +217,12 @@ def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.n
 
 def main(argv: list[str]) -> None:
     """``python -m pipeline load [DIR]``: load both splits from both formats in DIR (default: the
-    published folder) and check that they hold the same arrays."""
+    checkout's published folder, :func:`find_dataset`) and check that they hold the same arrays."""
     if len(argv) > 1:
-        raise DatasetError(f"load takes one folder (default: {DATASET_DIR}), got {' '.join(argv)}")
-    root = Path(argv[0]) if argv else DATASET_DIR
+        raise DatasetError(
+            f"load takes one folder (default: the checkout's {DATASET_DIR}), got {' '.join(argv)}"
+        )
+    root = Path(argv[0]) if argv else find_dataset()
     for split in SPLITS:
         images, labels, note = _load(split, root, "pkl", None)
         twin_images, twin_labels, _ = _load(split, root, "npz", None)
