@@ -42,6 +42,19 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def stage_usage(name):
+    """A stage's ``--help``: what it does, and that dvc runs it."""
+    import textwrap
+
+    what = STAGES[name][1]
+    text = (
+        "%s%s. A stage of dvc.yaml: it takes no arguments (its settings are in params.yaml), and"
+        " `dvc repro` runs it when its inputs change (docs/pipeline.md)."
+        % (what[0].upper(), what[1:])
+    )
+    return "usage: python -m pipeline %s\n\n%s" % (name, textwrap.fill(text, 79))
+
+
 def early_hint(name):
     """What Ctrl-C before ``name``'s own code has begun leaves to do: a stage is DVC's to rerun; a
     tool, or a command that does not exist, has changed nothing."""
@@ -62,9 +75,12 @@ def main(argv):
             file=sys.stderr,
         )
         return 2
+    if name in STAGES and args in (["-h"], ["--help"]):
+        print(stage_usage(name))
+        return 0
     if name in STAGES and args:
         print(
-            "%s: error: a stage takes no arguments (it reads params.yaml), got %s"
+            "%s: error: a stage takes no arguments (its settings are in params.yaml), got %s"
             % (name, " ".join(args)),
             file=sys.stderr,
         )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline.core import config
-from pipeline.core.errors import PipelineError, ReleaseError, RevisionError
+from pipeline.core.errors import ReleaseError, RevisionError
 from pipeline.core.storage import npz_bytes
 from pipeline.release import diff, fingerprint, review, revisions
 from tests.helpers import ROOT, help_text, png_pixels, run
@@ -520,11 +520,24 @@ def test_review_lists_every_changed_param_and_metric(revs, tmp_path, capsys, mon
     assert (clone / config.REVIEW_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_review_takes_one_revision(revs, monkeypatch):
+def test_review_takes_one_revision(revs, monkeypatch, capsys):
     monkeypatch.chdir(revs[0])
-    with pytest.raises(PipelineError) as err:
+    with pytest.raises(SystemExit) as stop:
         review.main(["a", "b"])
-    assert str(err.value) == "review takes one revision, BASE (default: main), got a b"
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m pipeline review: error: unrecognized arguments: b"
+    )
+
+
+def test_review_help_says_what_it_writes_and_its_default():
+    assert help_text(review.main) == (
+        "usage: python -m pipeline review [-h] [BASE] The pull-request data review: what changed "
+        "in the published files from BASE to the working tree, with the params and metrics that "
+        "changed (Markdown on stdout), and a PNG of the images added, removed or moved in "
+        "reports/local/review.png. positional arguments: BASE git revision (default: main) "
+        "options: -h, --help show this help message and exit"
+    )
 
 
 def test_review_of_no_change_says_none(revs, tmp_path, capsys, monkeypatch):

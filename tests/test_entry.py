@@ -56,7 +56,23 @@ def test_a_stage_given_arguments_fails_with_2_naming_them(capsys):
     assert entry.main(["fetch", "now", "please"]) == 2
     assert capsys.readouterr() == (
         "",
-        "fetch: error: a stage takes no arguments (it reads params.yaml), got now please\n",
+        "fetch: error: a stage takes no arguments (its settings are in params.yaml), got now please\n",
+    )
+    # --help is the only argument a stage takes, on its own
+    assert entry.main(["fetch", "--help", "now"]) == 2
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_a_stages_help_says_what_it_does_and_that_dvc_runs_it(flag, monkeypatch, capsys):
+    # nothing runs, not even the environment check
+    monkeypatch.setattr(environment, "check", pytest.fail)
+    assert entry.main(["split", flag]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out == (
+        "usage: python -m pipeline split\n\n"
+        "Order each split and check it. A stage of dvc.yaml: it takes no arguments (its\n"
+        "settings are in params.yaml), and `dvc repro` runs it when its inputs change\n"
+        "(docs/pipeline.md).\n"
     )
 
 

@@ -25,7 +25,7 @@ from pipeline.core.errors import (
 )
 from pipeline.core.storage import npz_bytes
 from pipeline.loader.reader import find_dataset, main, parse_npz, unpickle, validate
-from tests.helpers import PUBLISHED, ROOT, good_arrays, lock_text
+from tests.helpers import PUBLISHED, ROOT, good_arrays, help_text, lock_text
 
 # ---- the published files -------------------------------------------------------------------
 
@@ -103,9 +103,23 @@ def test_command_line_fails_when_the_twins_disagree(project, differ):
         main([str(project)])
 
 
-def test_command_line_takes_one_folder_at_most(project):
-    with pytest.raises(DatasetError, match=r"^load takes one folder \(default: .*\), got a b$"):
+def test_command_line_takes_one_folder_at_most(project, capsys):
+    with pytest.raises(SystemExit) as stop:
         main(["a", "b"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m pipeline load: error: unrecognized arguments: b"
+    )
+
+
+def test_command_line_help_says_what_it_checks_and_where_it_looks():
+    assert help_text(main) == (
+        "usage: python -m pipeline load [-h] [DIR] Load train and test from the .pkl and the .npz "
+        "files, each checked against dvc.lock and validated, and check that both formats hold the "
+        "same arrays. positional arguments: DIR the folder holding the files (default: the "
+        "datasets/tinydigits of the checkout you are in, found as git finds its repository) "
+        "options: -h, --help show this help message and exit"
+    )
 
 
 # ---- damaged files ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ Needs only NumPy (and PyYAML, to read a ``dvc.lock`` when there is one).
 
 from __future__ import annotations
 
+import argparse
 import io
 import logging
 import os
@@ -218,11 +219,20 @@ def validate(obj: object, path: Path | str = "<data>") -> tuple[np.ndarray, np.n
 def main(argv: list[str]) -> None:
     """``python -m pipeline load [DIR]``: load both splits from both formats in DIR (default: the
     checkout's published folder, :func:`find_dataset`) and check that they hold the same arrays."""
-    if len(argv) > 1:
-        raise DatasetError(
-            f"load takes one folder (default: the checkout's {DATASET_DIR}), got {' '.join(argv)}"
-        )
-    root = Path(argv[0]) if argv else find_dataset()
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline load",
+        description="Load train and test from the .pkl and the .npz files, each checked against "
+        "dvc.lock and validated, and check that both formats hold the same arrays.",
+    )
+    parser.add_argument(
+        "dir",
+        nargs="?",
+        type=Path,
+        metavar="DIR",
+        help=f"the folder holding the files (default: the {DATASET_DIR} of the checkout you are "
+        "in, found as git finds its repository)",
+    )
+    root = parser.parse_args(argv).dir or find_dataset()
     for split in SPLITS:
         images, labels, note = _load(split, root, "pkl", None)
         twin_images, twin_labels, _ = _load(split, root, "npz", None)

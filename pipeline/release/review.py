@@ -12,6 +12,7 @@ added, removed or moved between splits, each labelled with its digit, grouped by
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -21,7 +22,6 @@ import numpy as np
 import yaml
 
 from pipeline.core import config
-from pipeline.core.errors import PipelineError
 from pipeline.release import fingerprint, revisions
 
 # what `python -m pipeline review` says when Ctrl-C stops it: the PNG is replaced in one step
@@ -260,8 +260,14 @@ def main(argv: list[str]) -> None:
     """``python -m pipeline review [BASE]``: ``diff BASE --markdown --png`` into ``reports/local/``."""
     from pipeline.release import diff
 
-    if len(argv) > 1:
-        raise PipelineError(
-            f"review takes one revision, BASE (default: main), got {' '.join(argv)}"
-        )
-    diff.main([*(argv or ["main"]), "--markdown", "--png", str(config.REVIEW_PNG)])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline review",
+        description="The pull-request data review: what changed in the published files from BASE "
+        "to the working tree, with the params and metrics that changed (Markdown on stdout), and a "
+        f"PNG of the images added, removed or moved in {config.REVIEW_PNG.as_posix()}.",
+    )
+    parser.add_argument(
+        "base", nargs="?", default="main", metavar="BASE", help="git revision (default: main)"
+    )
+    base = parser.parse_args(argv).base
+    diff.main([base, "--markdown", "--png", str(config.REVIEW_PNG)])
