@@ -276,7 +276,8 @@ def test_help_names_the_version_and_the_notes():
     out = help_text(cut.main)
     assert out.startswith("usage: python -m pipeline release ")
     for text in (
-        cut.__doc__.split("\n")[0],
+        # as a terminal shows it: no reStructuredText double backquotes
+        "`make release VERSION=X.Y.Z`: record the committed dataset as a release, commit, tag.",
         "version MAJOR.MINOR.PATCH, greater than the last release",
         "--notes NOTES one paragraph for the changelog",
     ):

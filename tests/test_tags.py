@@ -430,7 +430,7 @@ def test_diff_between_the_two_releases_runs_in_the_fresh_clone(hosted):
 def test_the_help_names_the_command_and_says_what_it_does():
     # the docstring's first line only, then the options
     assert help_text(tags.main) == (
-        "usage: python -m pipeline tags [-h] ``make tags``: give every recorded release its "
+        "usage: python -m pipeline tags [-h] `make tags`: give every recorded release its "
         "annotated git tag, derived from the record. options: -h, --help show this help message "
         "and exit"
     )

@@ -226,7 +226,8 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline release", description=__doc__.split("\n")[0]
+        prog="python -m pipeline release",
+        description=__doc__.split("\n")[0].replace("``", "`"),
     )
     parser.add_argument("version", help="MAJOR.MINOR.PATCH, greater than the last release")
     parser.add_argument("--notes", default="", help="one paragraph for the changelog")

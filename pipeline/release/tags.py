@@ -145,7 +145,8 @@ def ensure(root: Path = Path(".")) -> list[Tag]:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline tags", description=__doc__.split("\n")[0]
+        prog="python -m pipeline tags",
+        description=__doc__.split("\n")[0].replace("``", "`"),
     )
     parser.parse_args(argv)
     for tag in ensure():
