@@ -135,7 +135,7 @@ push: $(STAMP)
 
 ## pull: download them from the default remote; afterwards `make status` passes with no stage run
 pull: $(STAMP)
-	$(DVC) pull
+	$(DVC) pull || { echo "make pull: dvc pull failed (above). If nothing was pushed to the remote yet (make push, from a clone that ran make repro), make repro builds the same files here."; exit 1; }
 
 ## release: record, commit and tag the committed dataset as VERSION: make release VERSION=2.0.0 [NOTES="why"] (docs/releases.md)
 release: $(STAMP)

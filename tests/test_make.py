@@ -312,14 +312,22 @@ def test_push_then_pull_into_a_fresh_clone_brings_every_stage_up_to_date(restore
     repo = restored
     # .dvc/config's default remote
     remote = repo.parent / "tinydigits-dvc-remote"
+    clone = repo.parent / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], repo.parent)
+    link_venv(clone)
+    # before anything was pushed: dvc's own error, then what to do instead
+    early = make(clone, "pull", check=False)
+    assert early.returncode != 0 and "Traceback" not in early.stderr, early.stdout + early.stderr
+    assert early.stdout.splitlines()[-1] == (
+        "make pull: dvc pull failed (above). If nothing was pushed to the remote yet (make push, "
+        "from a clone that ran make repro), make repro builds the same files here."
+    )
+
     assert run(["dvc", "status", "--cloud", "-q"], repo, check=False).returncode != 0
     pushed = make(repo, "push")
     assert "pushed" in pushed.stdout and list(remote.glob("files/md5/??/*")), pushed.stdout
     assert run(["dvc", "status", "--cloud", "-q"], repo, check=False).returncode == 0
 
-    clone = repo.parent / "clone"
-    run(["git", "clone", "-q", str(repo), str(clone)], repo.parent)
-    link_venv(clone)
     # a fresh clone has the git-tracked outputs but not the DVC-cached intermediates
     assert make(clone, "status", check=False).returncode != 0
     pulled = make(clone, "pull")
