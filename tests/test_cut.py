@@ -468,8 +468,8 @@ def test_the_command_line_takes_the_version_and_the_notes(repo, monkeypatch, cap
     # argparse wraps to the terminal's width
     words = " ".join(capsys.readouterr().out.split())
     assert words.startswith(
-        "usage: python -m pipeline release [-h] [--notes NOTES] version ``make release "
-        "VERSION=X.Y.Z``: record the committed dataset as a release, commit, tag. positional"
+        "usage: python -m pipeline release [-h] [--notes NOTES] version `make release "
+        "VERSION=X.Y.Z`: record the committed dataset as a release, commit, tag. positional"
     )
 
 
