@@ -83,7 +83,7 @@ def find_dataset() -> Path:
     here = Path.cwd()
     for folder in (here, *here.parents):
         if (folder / DATASET_DIR).is_dir():
-            return Path(os.path.relpath(folder / DATASET_DIR, here))
+            return Path(os.path.relpath(folder / DATASET_DIR))
     raise DatasetNotFoundError(
         f"no {DATASET_DIR} in {here} or any folder above it; run from inside a TinyDigits "
         "checkout, or pass the folder that holds the files (root=...)"
@@ -227,7 +227,6 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "dir",
         nargs="?",
-        type=Path,
         metavar="DIR",
         help=f"the folder holding the files (default: the {DATASET_DIR} of the checkout you are "
         "in, found as git finds its repository)",
