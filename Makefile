@@ -23,6 +23,8 @@ help:
 install: $(STAMP)
 
 $(STAMP): requirements.lock
+	@# venv --clear empties a linked .venv's target, wherever it is: refuse rather than lose it
+	@if [ -L $(VENV) ]; then echo "make install: $(VENV) is a symbolic link (to $$(readlink $(VENV))), and rebuilding it (venv --clear) would empty that folder. Remove the link (rm $(VENV)) for this clone's own environment, or, if the linked one holds exactly the pins of requirements.lock, keep it and skip this step: make -o $(STAMP) TARGET"; exit 1; fi
 	$(PYTHON) -m venv --clear $(VENV)   # from scratch: nothing left over from older pins
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --no-compile -r requirements.lock
 	@# Bytecode once, on every core (pip's own compile runs on one). Without it, where PYTHONDONTWRITEBYTECODE

@@ -165,6 +165,28 @@ def restored(built):
     restore(built)
 
 
+def test_install_refuses_a_linked_venv_and_leaves_what_it_links_to(tmp_path):
+    """A .venv linked to an environment elsewhere (one shared by several clones, say): rebuilding
+    it with `venv --clear` would empty that folder, so make refuses, naming the link and both ways
+    on. A fresh clone's requirements.lock is newer than any stamp, so this is what it meets."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("Makefile", "requirements.lock"):
+        shutil.copyfile(ROOT / name, repo / name)
+    shared = tmp_path / "shared env"
+    (shared / "bin").mkdir(parents=True)
+    (shared / "bin" / "python").write_text("kept")
+    (repo / ".venv").symlink_to(shared)
+    result = run(["make", "install"], repo, check=False)
+    assert result.returncode != 0 and (shared / "bin" / "python").read_text() == "kept"
+    assert result.stdout.splitlines() == [
+        f"make install: .venv is a symbolic link (to {shared}), and rebuilding it (venv --clear) "
+        "would empty that folder. Remove the link (rm .venv) for this clone's own environment, or, "
+        "if the linked one holds exactly the pins of requirements.lock, keep it and skip this "
+        "step: make -o .venv/.installed TARGET"
+    ]
+
+
 @pytest.mark.e2e
 def test_bench_env_times_the_environment_check(plain):
     result = make(plain, "bench-env")
