@@ -70,6 +70,26 @@ def test_the_nearest_dataset_above_wins(project, monkeypatch):
     assert load("test", format="npz")[0].shape == (10, 8, 8)
 
 
+def test_a_root_that_is_not_a_folder_of_files_is_one_error(tmp_path, capsys):
+    """A file given as the folder, and a folder where a split's file should be: a DatasetError
+    naming the path and what was expected, never a traceback from the command."""
+    readme = tmp_path / "README.md"
+    readme.write_text("not a folder")
+    with pytest.raises(DatasetError) as err:
+        load("train", readme)
+    assert str(err.value) == (
+        f"{readme}/train.pkl cannot be read (Not a directory); expected {readme} to be a folder "
+        "holding the files train.pkl and train.npz"
+    )
+    (tmp_path / "data" / "test.npz").mkdir(parents=True)
+    with pytest.raises(DatasetError) as err:
+        load("test", tmp_path / "data", format="npz")
+    assert str(err.value) == (
+        f"{tmp_path}/data/test.npz cannot be read (Is a directory); expected {tmp_path}/data to be "
+        "a folder holding the files test.pkl and test.npz"
+    )
+
+
 def test_outside_any_checkout_the_default_names_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DatasetNotFoundError) as err:

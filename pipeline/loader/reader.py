@@ -103,6 +103,12 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
         raise DatasetNotFoundError(
             f"{path} not found; expected {split}.pkl and {split}.npz in {root}"
         ) from None
+    except OSError as err:
+        # a root that is a file, a split's name taken by a folder, no permission
+        raise DatasetError(
+            f"{path} cannot be read ({err.strerror}); expected {root} to be a folder holding "
+            f"the files {split}.pkl and {split}.npz"
+        ) from None
     # before the digest check: a pointer is not a changed file
     check_not_lfs_pointer(path, data)
     note = check_digest(path, data, verify)
