@@ -1,5 +1,6 @@
 """pipeline.core.storage: deterministic .npz bytes, atomic writes and their temp files, read_npz."""
 
+import errno
 import hashlib
 import zipfile
 from io import BytesIO
@@ -10,7 +11,7 @@ import pytest
 
 from pipeline import algorithm
 from pipeline.core import storage
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import PipelineError, WriteError
 
 
 def test_npz_twin_holds_the_same_arrays_without_pickles(tiny_pixels, tiny_labels, tmp_path):
@@ -66,14 +67,49 @@ def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkey
     target.write_bytes(b"old")
 
     def boom(src, dst):
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(storage.os, "replace", boom)
-    with pytest.raises(OSError, match="disk full"):
+    # one line for the user (a PipelineError), still an OSError for code that catches those
+    with pytest.raises(WriteError) as err:
         storage.atomic_write_bytes(target, b"new bytes")
+    assert isinstance(err.value, OSError) and str(err.value) == (
+        f"cannot write {target}: No space left on device; whatever was there is unchanged"
+    )
     assert target.read_bytes() == b"old"
     # no temp file left behind
     assert [p.name for p in tmp_path.iterdir()] == ["train.pkl"]
+
+    # an OSError without an errno's text is quoted as it is
+    def odd(src, dst):
+        raise OSError("odd")
+
+    monkeypatch.setattr(storage.os, "replace", odd)
+    with pytest.raises(WriteError, match=r"^cannot write .*train\.pkl: odd; whatever was there"):
+        storage.atomic_write_bytes(target, b"new bytes")
+
+
+def test_a_folder_in_the_files_place_is_named_and_left_alone(tmp_path):
+    target = tmp_path / "reports"
+    (target / "plots").mkdir(parents=True)
+    with pytest.raises(WriteError) as err:
+        storage.atomic_write_bytes(target, b"png")
+    assert str(err.value) == (
+        f"cannot write {target}: a folder is in its place; whatever was there is unchanged"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["reports"]
+    assert [p.name for p in target.iterdir()] == ["plots"]
+
+
+@pytest.mark.parametrize("below", ["x.png", "deeper/x.png"])
+def test_a_file_where_a_folder_should_be_is_named(tmp_path, below):
+    readme = tmp_path / "README.md"
+    readme.write_text("a file")
+    target = readme / below
+    with pytest.raises(WriteError) as err:
+        storage.atomic_write_bytes(target, b"png")
+    assert str(err.value) == f"cannot write {target}: {readme} is a file, not a folder"
+    assert readme.read_text() == "a file"
 
 
 def test_atomic_write_replaces_and_creates_folders(tmp_path):

@@ -53,6 +53,11 @@ class SourceError(PipelineError, OSError):
     """The bundled source file is missing or its digest differs from the pinned one."""
 
 
+class WriteError(PipelineError, OSError):
+    """A file could not be written (a folder in its place, no space, no permission); whatever was
+    at its path is unchanged."""
+
+
 class ContractError(PipelineError):
     """Data at a stage boundary violates the schema in :mod:`pipeline.schemas`."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import PipelineError, WriteError
 
 # Every entry is stored (not compressed) and stamped 1980-01-01 00:00, the zip epoch, as
 # MS-DOS date and time fields; files are regular, mode 0644, "made by" Unix, zip spec 2.0.
@@ -43,9 +43,15 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     leave a partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphaned_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphaned_temps(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        # a file where a folder on its way should be: say which
+        blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocking} is a file, not a folder" if blocking else err.strerror or err
+        raise WriteError(f"cannot write {path}: {why}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
@@ -55,8 +61,13 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
             os.chmod(tmp, 0o644)
             # still locked: no cleaner can take it for an orphan
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            why = "a folder is in its place" if path.is_dir() else err.strerror or err
+            raise WriteError(
+                f"cannot write {path}: {why}; whatever was there is unchanged"
+            ) from None
         raise
 
 

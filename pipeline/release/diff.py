@@ -227,7 +227,6 @@ def main(argv: list[str]) -> None:
     if args.png:
         title = f"TinyDigits: images added, removed and moved, A = {a.label} -> B = {b.label}"
         png = review.figure(review.groups(a.splits, b.splits), title)
-        args.png.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(args.png, png)
         log.info("wrote %s", args.png)
     print(out.rstrip("\n"))
