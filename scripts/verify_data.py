@@ -148,7 +148,7 @@ def object_problems(objects: Path, *, repair: bool = False) -> tuple[int, list[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="verify_data.py", description=__doc__.split("\n")[0])
     parser.add_argument(
         "repo", nargs="?", type=Path, default=ROOT, help="project folder (default: this one)"
     )
@@ -158,6 +158,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
+    if not (repo / "dvc.lock").is_file():
+        parser.error(
+            f"{args.repo} holds no dvc.lock: give the project's folder (default: this one)"
+        )
+    for folder in args.objects:
+        if not folder.is_dir():
+            # an empty count would read as a pass
+            parser.error(f"--objects {folder}: no such folder")
     cache = cache_dir(repo)
     checks = [("dvc.lock", "files match the md5 and size it records", lock_problems(repo, cache))]
     for label, folder in [(f"cache {cache}", cache)] + [(f"objects {d}", d) for d in args.objects]:

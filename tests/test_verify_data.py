@@ -3,6 +3,8 @@ their files, as DVC hashes them, whether or not the DVC cache holds their manife
 
 import shutil
 
+import pytest
+
 from scripts import verify_data
 from tests.helpers import ROOT
 
@@ -40,3 +42,25 @@ def test_a_changed_or_added_module_in_a_directory_dep_is_reported(tmp_path):
     assert "pipeline/core/: its files hash to" in dir_problems(repo, "pipeline/core")[1][0]
     (repo / "pipeline/benchmark/extra.py").write_text("")
     assert dir_problems(repo, "pipeline/benchmark")[1]
+
+
+def test_a_folder_without_dvc_lock_or_a_missing_remote_is_refused_in_one_line(tmp_path, capsys):
+    """Not a traceback (a folder that is not the project), and not '0 objects match' (a remote
+    folder that does not exist would read as a pass)."""
+    for argv, message in [
+        (
+            [str(tmp_path)],
+            f"{tmp_path} holds no dvc.lock: give the project's folder (default: this one)",
+        ),
+        ([str(tmp_path / "nowhere")], f"{tmp_path / 'nowhere'} holds no dvc.lock"),
+        (
+            [str(ROOT), "--objects", str(tmp_path / "remote")],
+            f"--objects {tmp_path / 'remote'}: no such folder",
+        ),
+    ]:
+        with pytest.raises(SystemExit) as stop:
+            verify_data.main(argv)
+        assert stop.value.code == 2
+        assert (
+            capsys.readouterr().err.splitlines()[-1].startswith(f"verify_data.py: error: {message}")
+        )
