@@ -73,7 +73,7 @@ def find(minor: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="check_pythons.py", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--only", nargs="*", help="check only these minor versions (e.g. 3.12 3.13)"
     )
@@ -93,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     requires, minors = supported()
+    for flag, given in (("--only", args.only or []), ("--skip", args.skip)):
+        unknown = [m for m in given if m not in minors]
+        if unknown:
+            # a typo would otherwise check every Python (--skip) or none (--only)
+            parser.error(
+                f"{flag} {' '.join(unknown)}: not a Python that requirements.lock supports "
+                f"({requires}: {', '.join(minors)})"
+            )
     say(f"requirements.lock supports requires-python {requires}: {', '.join(minors)}")
     passed, failed, skipped, took = [], [], [], []
     deadline = None if args.budget is None else time.monotonic() + args.budget

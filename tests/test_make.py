@@ -358,6 +358,24 @@ def test_push_then_pull_into_a_fresh_clone_brings_every_stage_up_to_date(restore
     assert run(["git", "status", "--porcelain"], clone).stdout == ""
 
 
+@pytest.mark.parametrize("flag", ["--skip", "--only"])
+def test_check_pythons_refuses_a_python_the_lock_does_not_support(flag, capsys, monkeypatch):
+    """A typo (`--skip 3.1`) would otherwise check every Python, for many minutes, or none."""
+    from scripts import check_pythons
+
+    # were the typo let through, no gate may start here
+    monkeypatch.setattr(check_pythons, "run_child", pytest.fail)
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    with pytest.raises(SystemExit) as stop:
+        check_pythons.main([flag, "3.12", "3.1", "9.9"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith(
+        f"check_pythons.py: error: {flag} 3.1 9.9: not a Python that requirements.lock supports "
+        f"({requires}: 3.11, "
+    ), err
+
+
 @pytest.mark.e2e
 def test_check_pythons_with_no_time_left_skips_every_python_saying_why(plain):
     result = make(plain, "check-pythons", "CHECK_PYTHONS_ARGS=--budget 0")
