@@ -89,6 +89,18 @@ def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkey
         storage.atomic_write_bytes(target, b"new bytes")
 
 
+def test_a_temp_file_that_cannot_be_made_is_named_with_the_reason(tmp_path, monkeypatch):
+    """No file in the way this time (a full disk): the system's reason, as it says it."""
+
+    def full(**kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.tempfile, "mkstemp", full)
+    with pytest.raises(WriteError) as err:
+        storage.atomic_write_bytes(tmp_path / "train.pkl", b"new")
+    assert str(err.value) == f"cannot write {tmp_path / 'train.pkl'}: No space left on device"
+
+
 def test_a_folder_in_the_files_place_is_named_and_left_alone(tmp_path):
     target = tmp_path / "reports"
     (target / "plots").mkdir(parents=True)
