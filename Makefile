@@ -140,8 +140,12 @@ pull: $(STAMP)
 	$(DVC) pull || { echo "make pull: dvc pull failed (above). If nothing was pushed to the remote yet (make push, from a clone that ran make repro), make repro builds the same files here."; exit 1; }
 
 ## release: record, commit and tag the committed dataset as VERSION: make release VERSION=2.0.0 [NOTES="why"] (docs/releases.md)
+# VERSION, NOTES and BASE reach the command through the environment, so that it gets them as typed:
+# spliced into its command line, NOTES='the "8" digit' lost its quotes, and make and the shell expanded any $.
+release: export RELEASE_VERSION := $(value VERSION)
+release: export RELEASE_NOTES := $(value NOTES)
 release: $(STAMP)
-	$(BIN)/python -m pipeline release "$(VERSION)" --notes "$(NOTES)"
+	$(BIN)/python -m pipeline release "$$RELEASE_VERSION" --notes "$$RELEASE_NOTES"
 
 ## tags: tag every release in releases.json at the commit that recorded it, after checking its files (idempotent)
 tags: $(STAMP)
@@ -149,5 +153,6 @@ tags: $(STAMP)
 
 ## review: Markdown data review of the working tree against BASE (make review BASE=main), PNG in reports/local/
 BASE ?= main
+review: export REVIEW_BASE := $(value BASE)
 review: $(STAMP)
-	@$(BIN)/python -m pipeline review "$(BASE)"
+	@$(BIN)/python -m pipeline review "$$REVIEW_BASE"

@@ -358,6 +358,36 @@ def test_push_then_pull_into_a_fresh_clone_brings_every_stage_up_to_date(restore
     assert run(["git", "status", "--porcelain"], clone).stdout == ""
 
 
+ECHO_ARGS = '#!/bin/sh\nfor a in "$@"; do printf \'%s\\n\' "$a"; done\n'
+
+
+@pytest.mark.parametrize(
+    "target, given, passed",
+    [
+        (
+            "release",
+            ["VERSION=2.0.0", 'NOTES=Keeps the "8" digit\'s $HOME `x` $(y) as typed'],
+            ["release", "2.0.0", "--notes", 'Keeps the "8" digit\'s $HOME `x` $(y) as typed'],
+        ),
+        ("release", [], ["release", "", "--notes", ""]),
+        ("review", ["BASE=tinydigits@v1.0.0 $(x)"], ["review", "tinydigits@v1.0.0 $(x)"]),
+        ("review", [], ["review", "main"]),
+    ],
+)
+def test_make_hands_version_notes_and_base_on_as_typed(tmp_path, target, given, passed):
+    """Through make and the shell, quotes, $ and backquotes reach the command untouched: the
+    Makefile and a stand-in for .venv's python that prints its arguments, one per line."""
+    for name in ("Makefile", "requirements.lock"):
+        shutil.copyfile(ROOT / name, tmp_path / name)
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(ECHO_ARGS)
+    python.chmod(0o755)
+    (tmp_path / ".venv" / ".installed").touch()
+    result = run([*MAKE, "-s", target, *given], tmp_path)
+    assert result.stdout.splitlines() == ["-m", "pipeline", *passed]
+
+
 @pytest.mark.parametrize("flag", ["--skip", "--only"])
 def test_check_pythons_refuses_a_python_the_lock_does_not_support(flag, capsys, monkeypatch):
     """A typo (`--skip 3.1`) would otherwise check every Python, for many minutes, or none."""
