@@ -70,6 +70,12 @@ def test_the_nearest_dataset_above_wins(project, monkeypatch):
     assert load("test", format="npz")[0].shape == (10, 8, 8)
 
 
+def test_a_root_given_from_the_home_folder_is_expanded(project, monkeypatch):
+    monkeypatch.setenv("HOME", str(project.parent))
+    images, labels = load("test", f"~/{project.name}", verify=True)
+    assert images.shape == (200, 8, 8)
+
+
 def test_a_root_that_is_not_a_folder_of_files_is_one_error(tmp_path, capsys):
     """A file given as the folder, and a folder where a split's file should be: a DatasetError
     naming the path and what was expected, never a traceback from the command."""

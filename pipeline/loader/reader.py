@@ -66,10 +66,10 @@ def load(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 8, 8) float32 in [0, 1] and labels (N,) int64 in 0..9 of ``split``.
 
-    ``root`` is the folder holding the files; by default, that of the checkout you are in
-    (:func:`find_dataset`). ``format`` is ``"pkl"`` (the published pickle) or ``"npz"`` (its
-    twin). ``verify``: ``None`` checks the digest when a ``dvc.lock`` records the file, ``True``
-    requires that record, ``False`` skips the check. Raises a
+    ``root`` is the folder holding the files (``~`` expanded); by default, that of the checkout
+    you are in (:func:`find_dataset`). ``format`` is ``"pkl"`` (the published pickle) or ``"npz"``
+    (its twin). ``verify``: ``None`` checks the digest when a ``dvc.lock`` records the file,
+    ``True`` requires that record, ``False`` skips the check. Raises a
     :class:`~pipeline.core.errors.DatasetError` subclass.
     """
     images, labels, _ = _load(split, root, format, verify)
@@ -95,8 +95,9 @@ def _load(split, root, format, verify) -> tuple[np.ndarray, np.ndarray, str]:
         raise DatasetError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     if format not in FORMATS:
         raise DatasetError(f"unknown format {format!r}; valid formats: {', '.join(FORMATS)}")
-    root = find_dataset() if root is None else root
-    path = Path(root) / f"{split}.{format}"
+    # "~/Downloads/tinydigits" as a shell would read it, as pandas reads paths too
+    root = find_dataset() if root is None else Path(root).expanduser()
+    path = root / f"{split}.{format}"
     try:
         data = path.read_bytes()
     except FileNotFoundError:
