@@ -75,7 +75,7 @@ def find(minor: str) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check_pythons.py", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--only", nargs="*", help="check only these minor versions (e.g. 3.12 3.13)"
+        "--only", nargs="*", default=[], help="check only these minor versions (e.g. 3.12 3.13)"
     )
     parser.add_argument(
         "--skip", nargs="*", default=[], help="leave out these minor versions (checked elsewhere)"
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     requires, minors = supported()
-    for flag, given in (("--only", args.only or []), ("--skip", args.skip)):
+    for flag, given in (("--only", args.only), ("--skip", args.skip)):
         unknown = [m for m in given if m not in minors]
         if unknown:
             # a typo would otherwise check every Python (--skip) or none (--only)

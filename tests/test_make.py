@@ -165,14 +165,19 @@ def restored(built):
     restore(built)
 
 
+def makefile_only(folder: Path) -> Path:
+    """``folder`` with the Makefile and the lock file it depends on, and nothing else."""
+    folder.mkdir(exist_ok=True)
+    for name in ("Makefile", "requirements.lock"):
+        shutil.copyfile(ROOT / name, folder / name)
+    return folder
+
+
 def test_install_refuses_a_linked_venv_and_leaves_what_it_links_to(tmp_path):
     """A .venv linked to an environment elsewhere (one shared by several clones, say): rebuilding
     it with `venv --clear` would empty that folder, so make refuses, naming the link and both ways
     on. A fresh clone's requirements.lock is newer than any stamp, so this is what it meets."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in ("Makefile", "requirements.lock"):
-        shutil.copyfile(ROOT / name, repo / name)
+    repo = makefile_only(tmp_path / "repo")
     shared = tmp_path / "shared env"
     (shared / "bin").mkdir(parents=True)
     (shared / "bin" / "python").write_text("kept")
@@ -377,8 +382,7 @@ ECHO_ARGS = '#!/bin/sh\nfor a in "$@"; do printf \'%s\\n\' "$a"; done\n'
 def test_make_hands_version_notes_and_base_on_as_typed(tmp_path, target, given, passed):
     """Through make and the shell, quotes, $ and backquotes reach the command untouched: the
     Makefile and a stand-in for .venv's python that prints its arguments, one per line."""
-    for name in ("Makefile", "requirements.lock"):
-        shutil.copyfile(ROOT / name, tmp_path / name)
+    makefile_only(tmp_path)
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text(ECHO_ARGS)

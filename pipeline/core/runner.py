@@ -26,12 +26,19 @@ __all__ = [
     "run",
     "run_child",
     "settle",
+    "summary",
 ]
 
 log = logging.getLogger("pipeline")
 
 # Ctrl-C was pressed in this process
 _pressed = False
+
+
+def summary(doc: str) -> str:
+    """A command module's docstring, first line, as its ``--help`` shows it: reStructuredText's
+    double backquotes become the single ones a terminal reader expects."""
+    return doc.split("\n")[0].replace("``", "`")
 
 
 def _raise_interrupted(signum, frame) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pipeline.core import config, params
 from pipeline.core.errors import PipelineError, ReleaseError
-from pipeline.core.runner import run_child
+from pipeline.core.runner import run_child, summary
 from pipeline.core.storage import atomic_write_bytes
 from pipeline.release import changelog, diff, fingerprint, record, revisions, tags
 
@@ -227,7 +227,7 @@ def release(version: str, notes: str = "", root: Path = Path(".")) -> str:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline release",
-        description=__doc__.split("\n")[0].replace("``", "`"),
+        description=summary(__doc__),
     )
     parser.add_argument("version", help="MAJOR.MINOR.PATCH, greater than the last release")
     parser.add_argument("--notes", default="", help="one paragraph for the changelog")

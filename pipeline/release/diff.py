@@ -28,6 +28,7 @@ import numpy as np
 
 from pipeline.core import config
 from pipeline.core.errors import ReleaseError
+from pipeline.core.runner import summary
 from pipeline.core.storage import atomic_write_bytes
 from pipeline.release import fingerprint, record, review, revisions
 
@@ -195,9 +196,7 @@ def default_base(root: Path = Path(".")) -> tuple[str, str]:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline diff", description=__doc__.split("\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m pipeline diff", description=summary(__doc__))
     parser.add_argument("a", nargs="?", help="git revision or tag (default: the last release)")
     parser.add_argument("b", nargs="?", help="git revision or tag (default: the working tree)")
     form = parser.add_mutually_exclusive_group()

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pipeline.core import config
 from pipeline.core.errors import ReleaseError
+from pipeline.core.runner import summary
 from pipeline.release import changelog, record, revisions
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ def ensure(root: Path = Path(".")) -> list[Tag]:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline tags",
-        description=__doc__.split("\n")[0].replace("``", "`"),
+        description=summary(__doc__),
     )
     parser.parse_args(argv)
     for tag in ensure():
