@@ -258,3 +258,72 @@ def test_ctrl_c_before_the_entry_point_catches_it(command, line):
     # at the first import after pipeline/__main__.py is found: before main() has its own catch
     result = ctrl_c_at_import(1, "at-the-import", command)
     assert (result.returncode, result.stderr) == (130, line + "\n")
+
+
+# The original card's command, `python3 datasets/tinydigits/create_tinydigits.py`, runs `.venv`'s
+# dvc. Here that folder's `.venv/bin/python` is a stand-in for dvc: it says it is running, and on
+# Ctrl-C it stops (exit 7) or, told to, ignores it as a dvc slow to stop would. The script is a copy
+# in that folder, run by this Python (it finds `.venv` beside the `datasets/` it sits in).
+DVC_STAND_IN = r"""#!{python}
+import signal, sys, time
+
+def stop(signum, frame):
+    print("dvc: stopped", flush=True)
+    sys.exit(7)
+
+signal.signal(signal.SIGINT, signal.SIG_IGN if {ignores} else stop)
+print("dvc: running", flush=True)
+time.sleep(60)
+"""
+
+
+def card_command(folder: Path, ignores: bool) -> list[str]:
+    script = folder / "datasets/tinydigits/create_tinydigits.py"
+    script.parent.mkdir(parents=True)
+    script.write_bytes((ROOT / "datasets/tinydigits/create_tinydigits.py").read_bytes())
+    stand_in = folder / ".venv/bin/python"
+    stand_in.parent.mkdir(parents=True)
+    stand_in.write_text(DVC_STAND_IN.format(python=sys.executable, ignores=ignores))
+    stand_in.chmod(0o755)
+    return [sys.executable, str(script)]
+
+
+@pytest.mark.parametrize("ignores", [False, True], ids=["dvc stops", "dvc keeps on"])
+def test_ctrl_c_under_the_original_cards_command(tmp_path: Path, ignores: bool):
+    job = foreground_job(card_command(tmp_path, ignores), cwd=tmp_path)
+    assert job.stdout.readline() == "dvc: running\n"
+    os.killpg(job.pid, signal.SIGINT)
+    if ignores:
+        # the script waits for dvc (up to 30 s); a second Ctrl-C ends the wait and dvc with it
+        time.sleep(0.5)
+        assert job.poll() is None
+        os.killpg(job.pid, signal.SIGINT)
+    out, err = job.communicate(timeout=20)
+    if ignores:
+        line = "create_tinydigits.py: interrupted; run it again (or `make repro`) to finish\n"
+        assert (job.returncode, out, err) == (130, "", line)
+    else:
+        # dvc's own lines and exit status, nothing of the script's (it showed a traceback)
+        assert (job.returncode, out, err) == (7, "dvc: stopped\n", "")
+
+
+# Sent from inside the script's Popen, just before dvc would start: nothing has run yet.
+CTRL_C_AT_POPEN = r"""
+import os, signal, sys
+
+def hook(event, args):
+    if event == "subprocess.Popen":
+        os.kill(os.getpid(), signal.SIGINT)
+
+sys.addaudithook(hook)
+sys.argv = sys.argv[1:]
+exec(compile(open(sys.argv[0]).read(), sys.argv[0], "exec"), {"__name__": "__main__", "__file__": sys.argv[0]})
+"""
+
+
+def test_ctrl_c_before_the_original_cards_command_starts_dvc(tmp_path: Path):
+    _, script = card_command(tmp_path, ignores=False)
+    job = foreground_job([sys.executable, "-c", CTRL_C_AT_POPEN, script], cwd=tmp_path)
+    out, err = job.communicate(timeout=20)
+    line = "create_tinydigits.py: interrupted; nothing was changed\n"
+    assert (job.returncode, out, err) == (130, "", line)

@@ -15,6 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
+NAME = Path(__file__).name
+# seconds dvc gets to stop after Ctrl-C before it is killed; the exit status of an interrupted
+# command (128 + SIGINT)
+GRACE = 30
+INTERRUPTED = 130
 
 
 def main(argv: list[str]) -> int:
@@ -28,8 +33,30 @@ def main(argv: list[str]) -> int:
         return 2
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [str(python), "-m", "dvc", "--wait-for-lock", "repro", *argv]
-    return subprocess.call(cmd, cwd=ROOT, env=env)
+    with subprocess.Popen(cmd, cwd=ROOT, env=env) as proc:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            return settle(proc)
+
+
+def settle(proc: subprocess.Popen) -> int:
+    """After Ctrl-C: a terminal sends it to dvc too, which stops its stage (the stage says what is
+    left and how to finish) and records what finished. Wait for that rather than cut it short;
+    kill dvc only if it takes longer than GRACE seconds or Ctrl-C comes again."""
+    try:
+        return proc.wait(timeout=GRACE)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        proc.kill()
+        proc.wait()
+        print(f"{NAME}: interrupted; run it again (or `make repro`) to finish", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        # before dvc started
+        print(f"{NAME}: interrupted; nothing was changed", file=sys.stderr)
+        sys.exit(INTERRUPTED)
