@@ -1,6 +1,6 @@
 """TinyDigits: a reproducible DVC pipeline for a balanced 8x8 handwritten-digits subset.
 
-Each stage is a module, run as ``python -m pipeline <stage>`` (``__main__.py`` checks the
+Each stage is a module, run as ``python3 -m pipeline <stage>`` (``__main__.py`` checks the
 environment first). This package file stays import-light on purpose: every stage imports it first.
 """
 

@@ -1,6 +1,6 @@
 """The one entry point: ``python -m pipeline COMMAND [ARGS]``. ``--help`` lists the commands.
 
-    $ python -m pipeline fetch                  # a stage, as dvc.yaml runs it
+    $ python3 -m pipeline fetch                 # a stage, as dvc.yaml runs it
     fetch: source .../sklearn/datasets/data/digits.csv.gz sha256 09f66e6d... ok
     $ python -m pipeline diff tinydigits@v1.0.0 tinydigits@v1.1.0
 
@@ -86,12 +86,26 @@ def main(argv):
         )
         return 2
     # The check first: the runner below uses syntax that the oldest Pythons it refuses cannot parse.
+    import os
+
     from pipeline.core import environment
     from pipeline.core.errors import EnvironmentMismatch
 
+    # set when another Python handed this command over to this one
+    handed_over = os.environ.pop(environment.HANDED_OVER, None)
     try:
         environment.check()
     except EnvironmentMismatch as err:
+        python = None if handed_over else environment.project_python()
+        if python is not None:
+            # .venv/bin/dvc run without activating .venv: its shell found another python3 first
+            print(
+                "%s: %s is not the pinned environment; running with this project's .venv/bin/python"
+                " (activate .venv to run it directly)" % (name, sys.executable),
+                file=sys.stderr,
+            )
+            failed = environment.hand_over(python, argv)
+            print("%s: error: cannot start %s: %s" % (name, python, failed), file=sys.stderr)
         print("%s: error: %s" % (name, err), file=sys.stderr)
         return 1
     import importlib

@@ -105,7 +105,8 @@ def outs(stage: str) -> set[str]:
 def test_every_stage_in_dvc_yaml_is_a_pipeline_stage_and_back():
     assert sorted(DVC_YAML) == sorted(STAGES)
     for stage, spec in DVC_YAML.items():
-        assert spec["cmd"] == f"python -m pipeline {stage}", stage
+        # python3: on Debian and Ubuntu, without .venv activated, there is no `python` (docs/environment.md)
+        assert spec["cmd"] == f"python3 -m pipeline {stage}", stage
 
 
 def modules_in(directory: str) -> set[str]:

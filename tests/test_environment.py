@@ -181,7 +181,7 @@ def test_every_stage_runs_through_the_check_and_depends_on_the_lock():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert set(stages) == set(entry.STAGES)
     for name, stage in stages.items():
-        assert stage["cmd"] == f"python -m pipeline {name}"
+        assert stage["cmd"] == f"python3 -m pipeline {name}"
         assert "requirements.lock" in stage["deps"], name
 
 
@@ -272,13 +272,25 @@ def old_python(version):
     return found[0] if found else None
 
 
+@pytest.fixture(scope="module")
+def never_set_up(tmp_path_factory):
+    """A checkout with no .venv (never set up): the package and the lock alone, so that a stage
+    started by another Python has no environment to hand itself over to."""
+    folder = tmp_path_factory.mktemp("never-set-up")
+    shutil.copytree(
+        ROOT / "pipeline", folder / "pipeline", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / "requirements.lock", folder)
+    return folder
+
+
 @pytest.mark.parametrize("version", OLD_PYTHONS)
-def test_an_old_python_gets_the_one_message_and_writes_nothing(stage_folder, version):
+def test_an_old_python_gets_the_one_message_and_writes_nothing(stage_folder, never_set_up, version):
     python = old_python(version)
     if python is None:
         pytest.skip(f"no Python {version} on this machine (pyenv or PATH)")
     before = files_under(stage_folder)
-    result = run_stage(python, "fetch", stage_folder, [])
+    result = run_stage(python, "fetch", stage_folder, [never_set_up])
     assert result.returncode == 1, result.stderr
     assert re.fullmatch(
         rf"fetch: error: wrong environment for this stage: Python {re.escape(version)}\.\d+ is not "
@@ -287,6 +299,26 @@ def test_an_old_python_gets_the_one_message_and_writes_nothing(stage_folder, ver
         result.stderr,
     ), result.stderr
     assert files_under(stage_folder) == before
+
+
+def test_an_old_python_in_a_set_up_checkout_hands_the_stage_over_to_its_venv(stage_folder):
+    """The same command in this checkout, which has its .venv: the stage runs there, really
+    replacing the old Python's process, and says so."""
+    python = old_python(OLD_PYTHONS[-1])
+    if python is None:
+        pytest.skip(f"no Python {OLD_PYTHONS[-1]} on this machine (pyenv or PATH)")
+    result = run_stage(python, "fetch", stage_folder, [])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith(
+        f"fetch: {python} is not the pinned environment; running with this project's "
+        ".venv/bin/python (activate .venv to run it directly)\nfetch: source "
+    )
+    assert files_under(stage_folder) == [
+        "datasets",
+        "datasets/raw",
+        "datasets/raw/digits.npz",
+        "params.yaml",
+    ]
 
 
 def test_lock_names_are_every_pinned_package_whatever_its_marker():
@@ -473,3 +505,103 @@ def test_a_python_without_importlib_metadata_is_named_with_what_the_lock_is_for(
         f"resolved for {resolved_for}; interpreter /old/bin/python3.7 (Python 3.7.9). Fix: "
         f"{environment.FIX}. Nothing was written."
     )
+
+
+# ---- another Python hands the command over to .venv's ---------------------------------------------
+# `.venv/bin/dvc repro` without activating .venv: DVC's shell runs `python3 -m pipeline <stage>` with
+# the first python3 on PATH. tests/test_environment_stages.py runs that end to end.
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A checkout whose .venv holds a ``bin/python``; the environment module pointed at it."""
+    monkeypatch.setattr(environment, "REQUIREMENTS_FILE", tmp_path / "requirements.lock")
+    python = tmp_path / ".venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    return tmp_path
+
+
+def test_project_python_is_the_venvs_unless_this_process_runs_in_it(checkout):
+    python = checkout / ".venv/bin/python"
+    assert environment.project_python(prefix="/usr") == python
+    assert environment.project_python(prefix=str(checkout / ".venv")) is None
+    # the same folder by another path
+    assert environment.project_python(prefix=str(checkout / ".venv/bin/..")) is None
+    python.unlink()
+    assert environment.project_python(prefix="/usr") is None
+    # a folder in its place is no interpreter
+    python.mkdir()
+    assert environment.project_python(prefix="/usr") is None
+
+
+def unmarked(monkeypatch):
+    """No hand-over mark in this process's environment, and none left after the test (set, then
+    deleted, so that pytest removes whatever the code under test sets)."""
+    monkeypatch.setenv(environment.HANDED_OVER, "")
+    monkeypatch.delenv(environment.HANDED_OVER)
+
+
+def test_hand_over_replaces_the_process_with_the_same_command(monkeypatch, capsys):
+    started = []
+    unmarked(monkeypatch)
+    monkeypatch.setattr(
+        os, "execv", lambda path, args: started.append((path, args, dict(os.environ)))
+    )
+    print("said before", end="")
+    environment.hand_over(Path("/p/.venv/bin/python"), ["sample"])
+    # what this process printed is out before the other takes its place
+    assert capsys.readouterr().out == "said before"
+    ((path, args, env),) = started
+    assert (path, args) == (
+        "/p/.venv/bin/python",
+        ["/p/.venv/bin/python", "-m", "pipeline", "sample"],
+    )
+    assert env[environment.HANDED_OVER] == "1"
+
+
+def test_hand_over_that_cannot_start_says_why_and_hands_nothing_on(monkeypatch):
+    unmarked(monkeypatch)
+
+    def refused(path, args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "execv", refused)
+    assert environment.hand_over(Path("/p/python"), ["fetch"]) == "Permission denied"
+    assert environment.HANDED_OVER not in os.environ
+
+
+def wrong_environment(monkeypatch, handed):
+    """The entry point in an environment the check refuses, its hand-over recorded, not made."""
+    monkeypatch.setattr(
+        environment, "check", lambda: (_ for _ in ()).throw(EnvironmentMismatch("numpy 1.0 ..."))
+    )
+    monkeypatch.setattr(environment, "project_python", lambda: Path("/p/.venv/bin/python"))
+    monkeypatch.setattr(
+        environment, "hand_over", lambda python, argv: handed.append(argv) or "gone"
+    )
+
+
+def test_the_entry_point_hands_a_refused_command_over_to_the_venv(monkeypatch, capsys):
+    handed = []
+    unmarked(monkeypatch)
+    wrong_environment(monkeypatch, handed)
+    # hand_over returns only when the other Python cannot start: then the refusal stands
+    assert entry.main(["sample"]) == 1
+    assert handed == [["sample"]]
+    assert capsys.readouterr().err == (
+        f"sample: {sys.executable} is not the pinned environment; running with this project's "
+        ".venv/bin/python (activate .venv to run it directly)\n"
+        "sample: error: cannot start /p/.venv/bin/python: gone\n"
+        "sample: error: numpy 1.0 ...\n"
+    )
+
+
+def test_a_command_handed_over_once_is_refused_not_handed_over_again(monkeypatch, capsys):
+    handed = []
+    monkeypatch.setenv(environment.HANDED_OVER, "1")
+    wrong_environment(monkeypatch, handed)
+    assert entry.main(["sample"]) == 1
+    assert handed == [] and capsys.readouterr().err == "sample: error: numpy 1.0 ...\n"
+    # nothing it starts inherits the mark
+    assert environment.HANDED_OVER not in os.environ

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pipeline.core import config, environment
-from tests.helpers import VENV_BIN, run
+from tests.helpers import VENV_BIN, link_venv, run
 
 PUBLISHED = [f"datasets/tinydigits/{s}.{e}" for s in config.SPLITS for e in ("pkl", "npz")]
 
@@ -24,15 +24,19 @@ def digests(repo, paths):
 
 
 def stage_python(tmp_path, python):
-    """A folder holding ``python`` -> the given interpreter, to put first on PATH."""
+    """A folder holding ``python3`` (what dvc.yaml runs) and ``python`` -> the given interpreter,
+    to put first on PATH."""
     bin_dir = tmp_path / "other-bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(python)
+    for name in ("python3", "python"):
+        (bin_dir / name).symlink_to(python)
     return bin_dir
 
 
 def repro_with(repo, bin_dir, *args):
-    """``.venv/bin/dvc repro`` with another ``python`` first on PATH, as a user who did not activate .venv."""
+    """``.venv/bin/dvc repro`` with another ``python3`` first on PATH, as a user who did not
+    activate .venv. The copies of the project have no .venv of their own, so the stage cannot hand
+    itself over to one and refuses (the last test gives the copy one)."""
     env = {"PATH": f"{bin_dir}:{VENV_BIN}:/usr/bin:/bin"}
     return run([str(VENV_BIN / "dvc"), "repro", *args], repo, check=False, env=env)
 
@@ -56,7 +60,7 @@ def test_the_machines_own_python_is_refused_before_anything_is_written(built, tm
     assert result.returncode != 0
     assert re.search(
         r"fetch: error: wrong environment for this stage: .*pandas is not installed "
-        r"\(requirements.lock pins [\d.]+\).*; interpreter .*other-bin/python \(Python 3\.",
+        r"\(requirements.lock pins [\d.]+\).*; interpreter .*other-bin/python3 \(Python 3\.",
         result.stderr,
     )
     assert "Fix: run `make repro`" in result.stderr and "Traceback" not in result.stderr
@@ -186,3 +190,32 @@ def test_a_pin_change_makes_every_stage_stale_and_repro_rebuilds_the_same_bytes(
     ]
     # only the lock's entries
     assert removed and all("md5:" in line or "size:" in line for line in removed)
+
+
+@pytest.mark.e2e
+def test_without_venv_activated_every_stage_runs_with_the_venvs_python_and_says_so(built):
+    """`.venv/bin/dvc repro` as the README's user might type it without activating .venv, on a
+    PATH with only the system's folders: each stage, started by the first python3 there (or failing
+    to find a `python`, as `cmd: python ...` did on Debian), hands itself over to .venv's Python."""
+    system = shutil.which("python3", path="/usr/bin:/bin")
+    if system is None:
+        pytest.skip("no python3 in /usr/bin or /bin")
+    link_venv(built)
+    try:
+        before = digests(built, PUBLISHED)
+        # as the test before this one left it
+        status = run(["git", "status", "--porcelain"], built).stdout
+        result = run(
+            [".venv/bin/dvc", "repro", "--force", "pickle"],
+            built,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        for stage in ("fetch", "sample", "normalize", "split", "pickle"):
+            assert (
+                f"{stage}: {system} is not the pinned environment; running with this project's "
+                ".venv/bin/python (activate .venv to run it directly)\n"
+            ) in result.stderr, result.stderr
+        assert digests(built, PUBLISHED) == before
+        assert run(["git", "status", "--porcelain"], built).stdout == status
+    finally:
+        (built / ".venv").unlink()

@@ -1,7 +1,7 @@
 """Refuse to run a stage outside the pinned environment: a supported Python, and the packages
 that decide the output bytes at exactly the versions ``requirements.lock`` pins.
 
-    $ python -m pipeline pickle          # what dvc.yaml runs; this check comes first
+    $ python3 -m pipeline pickle         # what dvc.yaml runs; this check comes first
     pickle: error: wrong environment for this stage: numpy 1.26.4 is installed, requirements.lock pins 2.3.5; ...
 
 Standard library only, and free of syntax newer than Python 3.6, so that an old Python or a
@@ -40,6 +40,10 @@ FIX = (
     "run `make repro` (it installs the pins into .venv and runs dvc with them), "
     "or `. .venv/bin/activate` before running dvc or a stage by hand"
 )
+
+# Set for the one Python a command hands itself over to (:func:`project_python`), so that it never
+# hands over again: a .venv that is itself not the pinned environment is refused.
+HANDED_OVER = "TINYDIGITS_HANDED_OVER"
 
 _REQUIRES = re.compile(r"^#\s*requires-python:\s*(\S+)", re.M)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)[ \t]*(?:;([^\\\n]*))?", re.M)
@@ -258,3 +262,32 @@ def check(lock_file=REQUIREMENTS_FILE):
             "Nothing was written."
             % ("; ".join(found), sys.executable, platform.python_version(), FIX)
         )
+
+
+def project_python(prefix=None):
+    """This project's ``.venv/bin/python``, for a command that another interpreter started, or None
+    when there is no such file or this process runs in that environment already (``prefix``:
+    ``sys.prefix``). ``.venv/bin/dvc repro`` with ``.venv`` not activated runs the stages with
+    whatever ``python3`` comes first on PATH (the shell DVC starts them in has the caller's PATH);
+    the stage hands itself over to ``.venv``'s Python instead of refusing."""
+    venv = REQUIREMENTS_FILE.parent / ".venv"
+    python = venv / "bin" / "python"
+    try:
+        if not python.is_file() or Path(prefix or sys.prefix).resolve() == venv.resolve():
+            return None
+    except OSError:
+        return None
+    return python
+
+
+def hand_over(python, argv):
+    """Replace this process with ``python -m pipeline *argv`` (see :func:`project_python`); returns
+    only if that cannot be started, with the reason."""
+    os.environ[HANDED_OVER] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(str(python), [str(python), "-m", "pipeline"] + list(argv))
+    except OSError as err:
+        del os.environ[HANDED_OVER]
+        return err.strerror or str(err)
