@@ -560,14 +560,22 @@ def test_hand_over_replaces_the_process_with_the_same_command(monkeypatch, capsy
     assert env[environment.HANDED_OVER] == "1"
 
 
-def test_hand_over_that_cannot_start_says_why_and_hands_nothing_on(monkeypatch):
+@pytest.mark.parametrize(
+    "error, why",
+    [
+        (PermissionError(13, "Permission denied"), "Permission denied"),
+        # no errno, no strerror: the error's own text
+        (OSError("not an interpreter"), "not an interpreter"),
+    ],
+)
+def test_hand_over_that_cannot_start_says_why_and_hands_nothing_on(monkeypatch, error, why):
     unmarked(monkeypatch)
 
     def refused(path, args):
-        raise PermissionError(13, "Permission denied")
+        raise error
 
     monkeypatch.setattr(os, "execv", refused)
-    assert environment.hand_over(Path("/p/python"), ["fetch"]) == "Permission denied"
+    assert environment.hand_over(Path("/p/python"), ["fetch"]) == why
     assert environment.HANDED_OVER not in os.environ
 
 
@@ -578,7 +586,7 @@ def wrong_environment(monkeypatch, handed):
     )
     monkeypatch.setattr(environment, "project_python", lambda: Path("/p/.venv/bin/python"))
     monkeypatch.setattr(
-        environment, "hand_over", lambda python, argv: handed.append(argv) or "gone"
+        environment, "hand_over", lambda python, argv: handed.append((python, argv)) or "gone"
     )
 
 
@@ -588,7 +596,7 @@ def test_the_entry_point_hands_a_refused_command_over_to_the_venv(monkeypatch, c
     wrong_environment(monkeypatch, handed)
     # hand_over returns only when the other Python cannot start: then the refusal stands
     assert entry.main(["sample"]) == 1
-    assert handed == [["sample"]]
+    assert handed == [(Path("/p/.venv/bin/python"), ["sample"])]
     assert capsys.readouterr().err == (
         f"sample: {sys.executable} is not the pinned environment; running with this project's "
         ".venv/bin/python (activate .venv to run it directly)\n"
