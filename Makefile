@@ -22,7 +22,9 @@ help:
 ## install: create .venv with the exact, hashed pins from requirements.lock
 install: $(STAMP)
 
-$(STAMP): requirements.lock
+# $(BIN)/python too: a .venv whose Python is gone (its base interpreter upgraded or removed leaves
+# a dangling link there) is rebuilt; the empty rule below makes a missing one count as changed.
+$(STAMP): requirements.lock $(BIN)/python
 	@# venv --clear empties a linked .venv's target, wherever it is: refuse rather than lose it
 	@if [ -L $(VENV) ]; then echo "make install: $(VENV) is a symbolic link (to $$(readlink $(VENV))), and rebuilding it (venv --clear) would empty that folder. Remove the link (rm $(VENV)) for this clone's own environment, or, if the linked one holds exactly the pins of requirements.lock, keep it and skip this step: make -o $(STAMP) TARGET"; exit 1; fi
 	$(PYTHON) -m venv --clear $(VENV)   # from scratch: nothing left over from older pins
@@ -33,6 +35,8 @@ $(STAMP): requirements.lock
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null \
 	  || echo "make install: some files in $(VENV) did not compile; Python compiles them when imported"
 	@touch $@
+
+$(BIN)/python:
 
 ## lock: regenerate requirements.lock (exact, hashed pins) from pyproject.toml's ranges; needs the index
 # Universal: one file for every Python requires-python allows (a pin that differs by Python gets a

@@ -192,6 +192,27 @@ def test_install_refuses_a_linked_venv_and_leaves_what_it_links_to(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("python", ["kept", "gone"])
+def test_install_rebuilds_a_venv_whose_python_is_gone(tmp_path, python):
+    """A .venv installed from a Python since upgraded or removed (Homebrew and pyenv do that):
+    its bin/python is a dangling link, and the stamp is newer than the lock. `make install` must
+    rebuild it, not call it up to date; with its Python there, there is nothing to do."""
+    repo = makefile_only(tmp_path / "repo")
+    base = tmp_path / "base-python"
+    base.write_text("")
+    (repo / ".venv/bin").mkdir(parents=True)
+    (repo / ".venv/bin/python").symlink_to(base)
+    (repo / ".venv/.installed").touch()
+    os.utime(repo / "requirements.lock", (1, 1))
+    os.utime(base, (1, 1), follow_symlinks=True)
+    if python == "gone":
+        base.unlink()
+    # -n: what it would run, without running it
+    result = run(["make", "-n", "install"], repo)
+    rebuilds = "-m venv --clear .venv" in result.stdout
+    assert rebuilds == (python == "gone"), result.stdout
+
+
 @pytest.mark.e2e
 def test_bench_env_times_the_environment_check(plain):
     result = make(plain, "bench-env")
