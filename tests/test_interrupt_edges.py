@@ -264,7 +264,7 @@ def test_ctrl_c_before_the_entry_point_catches_it(command, line):
 # dvc. Here that folder's `.venv/bin/python` is a stand-in for dvc: it says it is running, and on
 # Ctrl-C it stops (exit 7) or, told to, ignores it as a dvc slow to stop would. The script is a copy
 # in that folder, run by this Python (it finds `.venv` beside the `datasets/` it sits in).
-DVC_STAND_IN = r"""#!{python}
+DVC_STAND_IN = r"""
 import signal, sys, time
 
 def stop(signum, frame):
@@ -283,7 +283,9 @@ def card_command(folder: Path, ignores: bool) -> list[str]:
     script.write_bytes((ROOT / "datasets/tinydigits/create_tinydigits.py").read_bytes())
     stand_in = folder / ".venv/bin/python"
     stand_in.parent.mkdir(parents=True)
-    stand_in.write_text(DVC_STAND_IN.format(python=sys.executable, ignores=ignores))
+    (folder / "dvc.py").write_text(DVC_STAND_IN.format(ignores=ignores))
+    # through sh: a #! line cannot name an interpreter whose path has a space (`/tmp/My Courses/`)
+    stand_in.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{folder / "dvc.py"}" "$@"\n')
     stand_in.chmod(0o755)
     return [sys.executable, str(script)]
 
