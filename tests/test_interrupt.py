@@ -132,3 +132,24 @@ def test_ctrl_c_under_make_repro(repo):
         sweep_workers_train,
     )
     assert_one_line_and_recovers(repo, "benchmark_sweep", status, output)
+
+
+def test_ctrl_c_under_the_original_cards_command(repo):
+    """`python3 datasets/tinydigits/create_tinydigits.py`, the original card's command, run by the
+    machine's python3: it runs .venv's dvc, and Ctrl-C reaches both. The script waits for dvc and
+    passes on its status (it used to end in a KeyboardInterrupt traceback, exit 1);
+    tests/test_interrupt_edges.py has its other cases, with a stand-in dvc."""
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("no /usr/bin/python3")
+    if not (repo / ".venv").exists():
+        link_venv(repo)
+    pause = Pause.before_replacing(repo.parent / "pause", "datasets/interim/sample.npz")
+    status, output = ctrl_c(
+        repo,
+        ["python3", "datasets/tinydigits/create_tinydigits.py", "--force", "-s", "sample"],
+        lambda out, _: pause.mark.exists(),
+        {**pause.env(), "PATH": "/usr/bin:/bin"},
+    )
+    # DVC's own status for a stage that failed
+    assert status == 255, output
+    assert_one_line_and_recovers(repo, "sample", status, output)
