@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 
 from pipeline import __main__ as entry
 from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
+from pipeline.core.runner import settle
 from tests.helpers import ROOT, default_ctrl_c, foreground_job, wait_for
 
 # Runs ``python -m pipeline params`` as ``-m`` does (runpy), with an import hook that sends SIGINT
@@ -208,6 +210,27 @@ def test_on_ctrl_c_run_child_waits_for_the_child_to_clean_up(tmp_path: Path):
     assert (parent.returncode, err) == (130, f"parent: {INTERRUPTED}\n")
 
 
+def raise_interrupted(signum, frame):
+    # what the runner's own handler raises, without marking this process as interrupted
+    raise Interrupted
+
+
+def test_a_second_ctrl_c_while_settle_waits_kills_the_child(ctrl_c_handler_kept):
+    """The child ignores Ctrl-C (a dvc slow to stop): a second Ctrl-C while settle() waits out its
+    grace kills it at once instead of leaving this process waiting, or gone with the child running."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('running', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline() == "running\n"
+    signal.signal(signal.SIGINT, raise_interrupted)
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    start = time.monotonic()
+    settle(child, grace=30)
+    assert child.returncode == -signal.SIGKILL and time.monotonic() - start < 10
+
+
 # What each tool says when Ctrl-C stops it (a stage's line is tests/test_interrupt.py's): a tool
 # leaves no stage to finish, so none may send its user to `make repro`.
 TOOL_LINES = {
@@ -263,7 +286,8 @@ def test_ctrl_c_before_the_entry_point_catches_it(command, line):
 # The original card's command, `python3 datasets/tinydigits/create_tinydigits.py`, runs `.venv`'s
 # dvc. Here that folder's `.venv/bin/python` is a stand-in for dvc: it says it is running, and on
 # Ctrl-C it stops (exit 7) or, told to, ignores it as a dvc slow to stop would. The script is a copy
-# in that folder, run by this Python (it finds `.venv` beside the `datasets/` it sits in).
+# in that folder, run by this Python (it finds `.venv` beside the `datasets/` it sits in), beside a
+# link to this checkout's `pipeline/`, whose runner waits for dvc.
 DVC_STAND_IN = r"""
 import signal, sys, time
 
@@ -281,6 +305,8 @@ def card_command(folder: Path, ignores: bool) -> list[str]:
     script = folder / "datasets/tinydigits/create_tinydigits.py"
     script.parent.mkdir(parents=True)
     script.write_bytes((ROOT / "datasets/tinydigits/create_tinydigits.py").read_bytes())
+    # what it imports from the checkout it sits in
+    (folder / "pipeline").symlink_to(ROOT / "pipeline")
     stand_in = folder / ".venv/bin/python"
     stand_in.parent.mkdir(parents=True)
     (folder / "dvc.py").write_text(DVC_STAND_IN.format(ignores=ignores))

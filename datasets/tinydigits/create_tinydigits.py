@@ -9,6 +9,7 @@ There is one implementation, the pipeline in ``pipeline/``; this script only run
 """
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 NAME = Path(__file__).name
-# seconds dvc gets to stop after Ctrl-C before it is killed; the exit status of an interrupted
-# command (128 + SIGINT)
-GRACE = 30
+# the exit status of an interrupted command (128 + SIGINT)
 INTERRUPTED = 130
 
 
@@ -31,32 +30,29 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+    # the pipeline's Ctrl-C handling for a child: standard library only, so any python3 imports it
+    sys.path.insert(0, str(ROOT))
+    from pipeline.core.runner import settle
+
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [str(python), "-m", "dvc", "--wait-for-lock", "repro", *argv]
     with subprocess.Popen(cmd, cwd=ROOT, env=env) as proc:
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            return settle(proc)
-
-
-def settle(proc: subprocess.Popen) -> int:
-    """After Ctrl-C: a terminal sends it to dvc too, which stops its stage (the stage says what is
-    left and how to finish) and records what finished. Wait for that rather than cut it short;
-    kill dvc only if it takes longer than GRACE seconds or Ctrl-C comes again."""
-    try:
-        return proc.wait(timeout=GRACE)
-    except (subprocess.TimeoutExpired, KeyboardInterrupt):
-        proc.kill()
-        proc.wait()
+            # A terminal's Ctrl-C reaches dvc too: it stops its stage (which says what is left and
+            # how to finish) and records what finished. Wait for that; a second Ctrl-C kills it.
+            settle(proc)
+    if proc.returncode == -signal.SIGKILL:
         print(f"{NAME}: interrupted; run it again (or `make repro`) to finish", file=sys.stderr)
         return INTERRUPTED
+    return proc.returncode
 
 
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
-        # before dvc started
+        # before dvc started (or while the runner was imported)
         print(f"{NAME}: interrupted; nothing was changed", file=sys.stderr)
         sys.exit(INTERRUPTED)

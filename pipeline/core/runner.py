@@ -77,12 +77,13 @@ def run_child(cmd: list, *, capture: bool = True, grace: float = 30.0, **kwargs)
 def settle(proc, grace: float = 30.0) -> None:
     """After Ctrl-C, for a ``subprocess.Popen`` the terminal signalled too: let it stop on its own
     within ``grace`` seconds (reading its pipes meanwhile, so that it cannot block on them), and
-    kill it only if it does not."""
+    kill it only if it does not, or if Ctrl-C comes again (the user will not wait). Killed, its
+    ``returncode`` is ``-SIGKILL``."""
     import subprocess
 
     try:
         proc.communicate(timeout=grace)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, KeyboardInterrupt, Interrupted):
         proc.kill()
         proc.communicate()
 
