@@ -217,11 +217,8 @@ def main() -> None:
                 )
             for stage, (module, _) in STAGES.items():
                 short = module.removeprefix("pipeline.")
-                # through the environment check, as dvc runs it
-                if (
-                    f"python3 -m pipeline {stage}" in dvc_yaml
-                    or f"python -m pipeline {stage}" in dvc_yaml
-                ):
+                # through the environment check, as dvc runs it (python3, or python before ac098d6)
+                if f"-m pipeline {stage}\n" in dvc_yaml:
                     cmd = [python_of(repo), "-m", "pipeline", stage]
                 # older commits (--before) ran each stage module directly
                 elif f"pipeline.{short}" in dvc_yaml:

@@ -581,9 +581,11 @@ def test_hand_over_that_cannot_start_says_why_and_hands_nothing_on(monkeypatch, 
 
 def wrong_environment(monkeypatch, handed):
     """The entry point in an environment the check refuses, its hand-over recorded, not made."""
-    monkeypatch.setattr(
-        environment, "check", lambda: (_ for _ in ()).throw(EnvironmentMismatch("numpy 1.0 ..."))
-    )
+
+    def check():
+        raise EnvironmentMismatch("numpy 1.0 ...")
+
+    monkeypatch.setattr(environment, "check", check)
     monkeypatch.setattr(environment, "project_python", lambda: Path("/p/.venv/bin/python"))
     monkeypatch.setattr(
         environment, "hand_over", lambda python, argv: handed.append((python, argv)) or "gone"
