@@ -27,6 +27,7 @@ __all__ = [
     "run_child",
     "settle",
     "summary",
+    "wait_through_ctrl_c",
 ]
 
 log = logging.getLogger("pipeline")
@@ -86,6 +87,34 @@ def settle(proc, grace: float = 30.0) -> None:
     except (subprocess.TimeoutExpired, KeyboardInterrupt, Interrupted):
         proc.kill()
         proc.communicate()
+
+
+def wait_through_ctrl_c(proc, grace: float = 30.0) -> int:
+    """Wait for a ``subprocess.Popen`` in the terminal's process group and return its exit status,
+    the child's own even when Ctrl-C comes: the terminal sent it to the child too, which stops on
+    its own. The first Ctrl-C gives the child ``grace`` seconds; a second one, or the end of the
+    grace, kills it (its status is then ``-SIGKILL``).
+
+    Ctrl-C does not raise here. Raised out of ``proc.wait()``, it can land after the wait has
+    reaped the child and before the status is kept, and the status is then lost for good (Popen
+    reports 0 for a child it can no longer wait for)."""
+    import threading
+
+    grace_over = threading.Timer(grace, proc.kill)
+    grace_over.daemon = True
+
+    def on_ctrl_c(signum, frame) -> None:
+        if grace_over.ident is None:
+            grace_over.start()
+        else:
+            proc.kill()
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        grace_over.cancel()
 
 
 def run(command: str, main: Callable[[], int | None], *, hint: str = INTERRUPTED) -> int:
