@@ -25,7 +25,7 @@ import pytest
 
 from pipeline import __main__ as entry
 from pipeline.core.errors import INTERRUPTED, Interrupted, caused_by_ctrl_c
-from pipeline.core.runner import settle, wait_through_ctrl_c
+from pipeline.core.runner import run_through_ctrl_c, settle
 from tests.helpers import ROOT, default_ctrl_c, foreground_job, wait_for
 
 # Runs ``python -m pipeline params`` as ``-m`` does (runpy), with an import hook that sends SIGINT
@@ -231,55 +231,69 @@ def test_a_second_ctrl_c_while_settle_waits_kills_the_child(ctrl_c_handler_kept)
     assert child.returncode == -signal.SIGKILL and time.monotonic() - start < 10
 
 
-def sleeper(on_ctrl_c: str) -> subprocess.Popen:
-    """A child that says it runs, then sleeps a minute and exits 3; on Ctrl-C, ``on_ctrl_c``."""
+def sleeper(ready: Path, on_ctrl_c: str) -> list[str]:
+    """A child that handles Ctrl-C with ``on_ctrl_c``, then writes its pid to ``ready``, sleeps a
+    minute and exits 3."""
     code = (
-        "import signal, sys, time\n"
+        "import os, signal, sys, time\n"
         f"signal.signal(signal.SIGINT, {on_ctrl_c})\n"
-        "print('running', flush=True)\n"
+        f"open({str(ready)!r} + '.part', 'w').write(str(os.getpid()))\n"
+        f"os.replace({str(ready)!r} + '.part', {str(ready)!r})\n"
         "time.sleep(60)\n"
         "sys.exit(3)\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert child.stdout.readline() == "running\n"
-    return child
+    return [sys.executable, "-c", code]
 
 
-def ctrl_c_to(child: subprocess.Popen, after: float) -> None:
-    # as a terminal does: this process and the child at once
+def ctrl_c_when(ready: Path) -> None:
+    """Once the child has written ``ready``, Ctrl-C as a terminal sends it: to the child and to
+    this process at once (a thread does it while this process waits)."""
+
     def press():
-        child.send_signal(signal.SIGINT)
+        wait_for(ready.exists, "the child to start", timeout=30)
+        os.kill(int(ready.read_text()), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Timer(after, press).start()
+    threading.Thread(target=press, daemon=True).start()
 
 
-def test_wait_through_ctrl_c_returns_the_status_the_child_stops_with(ctrl_c_handler_kept):
-    child = sleeper("lambda *_: (time.sleep(0.5), sys.exit(7))")
+def test_run_through_ctrl_c_returns_the_status_the_child_stops_with(tmp_path, ctrl_c_handler_kept):
+    ready = tmp_path / "ready"
     # were Ctrl-C to escape the wait, it would fail the test, not stop the test run
     signal.signal(signal.SIGINT, raise_interrupted)
-    ctrl_c_to(child, after=0.3)
+    ctrl_c_when(ready)
     # the child takes 0.5 s to stop, well within the grace: its own status, not a kill
-    assert wait_through_ctrl_c(child, grace=20) == 7
+    child = sleeper(ready, "lambda *_: (time.sleep(0.5), sys.exit(7))")
+    assert run_through_ctrl_c(child, grace=20) == 7
     assert signal.getsignal(signal.SIGINT) is raise_interrupted
-    child.stdout.close()
 
 
-def test_wait_through_ctrl_c_kills_a_child_still_running_when_the_grace_ends(ctrl_c_handler_kept):
-    child = sleeper("signal.SIG_IGN")
+def test_run_through_ctrl_c_kills_a_child_still_running_when_the_grace_ends(
+    tmp_path, ctrl_c_handler_kept
+):
+    ready = tmp_path / "ready"
     signal.signal(signal.SIGINT, raise_interrupted)
-    ctrl_c_to(child, after=0.3)
+    ctrl_c_when(ready)
     start = time.monotonic()
-    assert wait_through_ctrl_c(child, grace=1) == -signal.SIGKILL
+    assert run_through_ctrl_c(sleeper(ready, "signal.SIG_IGN"), grace=1) == -signal.SIGKILL
     # after the grace (1 s after Ctrl-C), not at Ctrl-C and not at the child's own end (60 s)
-    assert 1.2 <= time.monotonic() - start < 10
-    child.stdout.close()
+    assert 1 <= time.monotonic() - start < 30
 
 
-def test_wait_through_ctrl_c_without_ctrl_c_waits_for_the_child(ctrl_c_handler_kept):
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.5); exit(3)"])
+def test_run_through_ctrl_c_without_ctrl_c_waits_for_the_child(ctrl_c_handler_kept):
+    child = [sys.executable, "-c", "import time; time.sleep(1.5); exit(3)"]
     # no Ctrl-C: the grace never starts, however short
-    assert wait_through_ctrl_c(child, grace=0.1) == 3
+    assert run_through_ctrl_c(child, grace=0.1) == 3
+
+
+def test_run_through_ctrl_c_passes_popens_arguments(tmp_path, ctrl_c_handler_kept):
+    cmd = [
+        sys.executable,
+        "-c",
+        "import os, sys; sys.exit(len(os.listdir()) + int(os.environ['N']))",
+    ]
+    (tmp_path / "one").touch()
+    assert run_through_ctrl_c(cmd, cwd=tmp_path, env={"N": "4"}) == 5
 
 
 # What each tool says when Ctrl-C stops it (a stage's line is tests/test_interrupt.py's): a tool

@@ -10,7 +10,6 @@ There is one implementation, the pipeline in ``pipeline/``; this script only run
 
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,14 +31,13 @@ def main(argv: list[str]) -> int:
         return 2
     # the pipeline's Ctrl-C handling for a child: standard library only, so any python3 imports it
     sys.path.insert(0, str(ROOT))
-    from pipeline.core.runner import wait_through_ctrl_c
+    from pipeline.core.runner import run_through_ctrl_c
 
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [str(python), "-m", "dvc", "--wait-for-lock", "repro", *argv]
-    with subprocess.Popen(cmd, cwd=ROOT, env=env) as proc:
-        # A terminal's Ctrl-C reaches dvc too: it stops its stage (which says what is left and how
-        # to finish) and records what finished. Wait for that; a second Ctrl-C kills it.
-        status = wait_through_ctrl_c(proc)
+    # A terminal's Ctrl-C reaches dvc too: it stops its stage (which says what is left and how to
+    # finish) and records what finished. Wait for that; a second Ctrl-C kills it.
+    status = run_through_ctrl_c(cmd, cwd=ROOT, env=env)
     if status == -signal.SIGKILL:
         print(f"{NAME}: interrupted; run it again (or `make repro`) to finish", file=sys.stderr)
         return INTERRUPTED

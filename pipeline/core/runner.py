@@ -25,9 +25,9 @@ __all__ = [
     "interrupted",
     "run",
     "run_child",
+    "run_through_ctrl_c",
     "settle",
     "summary",
-    "wait_through_ctrl_c",
 ]
 
 log = logging.getLogger("pipeline")
@@ -89,29 +89,38 @@ def settle(proc, grace: float = 30.0) -> None:
         proc.communicate()
 
 
-def wait_through_ctrl_c(proc, grace: float = 30.0) -> int:
-    """Wait for a ``subprocess.Popen`` in the terminal's process group and return its exit status,
-    the child's own even when Ctrl-C comes: the terminal sent it to the child too, which stops on
-    its own. The first Ctrl-C gives the child ``grace`` seconds; a second one, or the end of the
-    grace, kills it (its status is then ``-SIGKILL``).
+def run_through_ctrl_c(cmd: list, *, grace: float = 30.0, **kwargs) -> int:
+    """Run ``cmd`` (``subprocess.Popen(cmd, **kwargs)``) in the terminal's process group and return
+    its exit status: the child's own, even when Ctrl-C comes, since the terminal sent it to the
+    child too, which stops on its own. The first Ctrl-C gives the child ``grace`` seconds; a second
+    one, or the end of the grace, kills it (its status is then ``-SIGKILL``). Ctrl-C before Popen
+    has returned raises KeyboardInterrupt: the child has not begun its own work (if it was started
+    at all, the same Ctrl-C stops it as it starts).
 
-    Ctrl-C does not raise here. Raised out of ``proc.wait()``, it can land after the wait has
-    reaped the child and before the status is kept, and the status is then lost for good (Popen
-    reports 0 for a child it can no longer wait for)."""
+    Once the child runs, Ctrl-C does not raise. Raised out of ``proc.wait()``, it can land after
+    the wait has reaped the child and before Popen keeps the status, which is then lost for good
+    (Popen reports 0 for a child it can no longer wait for). Its handler is in place before the
+    child starts, so that no Ctrl-C finds the child running and this process unprepared."""
+    import subprocess
     import threading
 
-    grace_over = threading.Timer(grace, proc.kill)
+    running: list[subprocess.Popen] = []
+    grace_over = threading.Timer(grace, lambda: running[0].kill())
     grace_over.daemon = True
 
     def on_ctrl_c(signum, frame) -> None:
+        if not running:
+            raise KeyboardInterrupt
         if grace_over.ident is None:
             grace_over.start()
         else:
-            proc.kill()
+            running[0].kill()
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
-        return proc.wait()
+        with subprocess.Popen(cmd, **kwargs) as proc:
+            running.append(proc)
+            return proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
         grace_over.cancel()
