@@ -245,14 +245,16 @@ def sleeper(ready: Path, on_ctrl_c: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def ctrl_c_when(ready: Path) -> None:
+def ctrl_c_when(ready: Path, times: int = 1) -> None:
     """Once the child has written ``ready``, Ctrl-C as a terminal sends it: to the child and to
-    this process at once (a thread does it while this process waits)."""
+    this process at once (a thread does it while this process waits), ``times`` times 0.3 s apart."""
 
     def press():
         wait_for(ready.exists, "the child to start", timeout=30)
-        os.kill(int(ready.read_text()), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(times):
+            os.kill(int(ready.read_text()), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
 
     threading.Thread(target=press, daemon=True).start()
 
@@ -278,6 +280,16 @@ def test_run_through_ctrl_c_kills_a_child_still_running_when_the_grace_ends(
     assert run_through_ctrl_c(sleeper(ready, "signal.SIG_IGN"), grace=1) == -signal.SIGKILL
     # after the grace (1 s after Ctrl-C), not at Ctrl-C and not at the child's own end (60 s)
     assert 1 <= time.monotonic() - start < 30
+
+
+def test_run_through_ctrl_c_kills_the_child_at_a_second_ctrl_c(tmp_path, ctrl_c_handler_kept):
+    ready = tmp_path / "ready"
+    signal.signal(signal.SIGINT, raise_interrupted)
+    ctrl_c_when(ready, times=2)
+    start = time.monotonic()
+    assert run_through_ctrl_c(sleeper(ready, "signal.SIG_IGN"), grace=20) == -signal.SIGKILL
+    # at the second Ctrl-C, not at the end of the grace (20 s) or of the child (60 s)
+    assert time.monotonic() - start < 15
 
 
 def test_run_through_ctrl_c_without_ctrl_c_waits_for_the_child(ctrl_c_handler_kept):

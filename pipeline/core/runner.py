@@ -106,7 +106,6 @@ def run_through_ctrl_c(cmd: list, *, grace: float = 30.0, **kwargs) -> int:
 
     running: list[subprocess.Popen] = []
     grace_over = threading.Timer(grace, lambda: running[0].kill())
-    grace_over.daemon = True
 
     def on_ctrl_c(signum, frame) -> None:
         if not running:
