@@ -5,7 +5,7 @@ VENV := .venv
 # command words at spaces. PATH, an environment variable, takes the absolute path as it is.
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Stages run `python3 -m pipeline <stage>`: put the venv's python3 first on PATH for dvc.
+# Stages run `exec python3 -m pipeline <stage>`: put the venv's python3 first on PATH for dvc.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 DVC := $(BIN)/dvc --wait-for-lock
 # `dvc --wait-for-lock` waits for the repository lock but not for the per-file locks a running

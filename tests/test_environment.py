@@ -181,7 +181,7 @@ def test_every_stage_runs_through_the_check_and_depends_on_the_lock():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert set(stages) == set(entry.STAGES)
     for name, stage in stages.items():
-        assert stage["cmd"] == f"python3 -m pipeline {name}"
+        assert stage["cmd"] == f"exec python3 -m pipeline {name}"
         assert "requirements.lock" in stage["deps"], name
 
 

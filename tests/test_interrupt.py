@@ -52,14 +52,20 @@ def repo(module_copy):
     return module_copy
 
 
-def test_ctrl_c_in_a_data_stage(repo):
+@pytest.mark.parametrize("shell", [None, "/bin/sh"], ids=["the user's shell", "/bin/sh"])
+def test_ctrl_c_in_a_data_stage(repo, shell):
+    """DVC runs a stage's command in ``$SHELL``, or ``/bin/sh`` where it is unset (cron, CI,
+    ``env -i``). Debian's ``/bin/sh`` (dash) died of Ctrl-C at once, so DVC reported the stage
+    killed (-2) while it was still cleaning up; ``exec`` in dvc.yaml makes the shell the stage."""
     pause = Pause.before_replacing(repo.parent / "pause", "datasets/interim/sample.npz")
     status, output = ctrl_c(
         repo,
         ["dvc", "repro", "--force", "--single-item", "sample"],
         lambda out, _: pause.mark.exists(),
-        pause.env(),
+        {**pause.env(), **({"SHELL": shell} if shell else {})},
     )
+    # DVC waited for the stage and got its exit status
+    assert "failed to run: exec python3 -m pipeline sample, exited with 130" in output, output
     assert_one_line_and_recovers(repo, "sample", status, output)
 
 
