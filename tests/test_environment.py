@@ -508,7 +508,7 @@ def test_a_python_without_importlib_metadata_is_named_with_what_the_lock_is_for(
 
 
 # ---- another Python hands the command over to .venv's ---------------------------------------------
-# `.venv/bin/dvc repro` without activating .venv: DVC's shell runs `python3 -m pipeline <stage>` with
+# `.venv/bin/dvc repro` without activating .venv: DVC's shell execs `python3 -m pipeline <stage>` with
 # the first python3 on PATH. tests/test_environment_stages.py runs that end to end.
 
 

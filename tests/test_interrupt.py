@@ -71,8 +71,9 @@ def test_ctrl_c_in_a_data_stage(repo, shell):
 
 def sweep_workers_train(_, procs: list[Process]) -> bool:
     """The sweep's Python process and at least one worker forked from it (they share its command
-    line). The shell DVC starts the stage through also names the stage, so it is not counted: with
-    it, the signal could land in Python's own start-up, which no program can catch (docs/faults.md)."""
+    line). The shell DVC starts the stage in names the stage too until it execs Python, so it is
+    not counted: with it, the signal could land in Python's own start-up, which no program can
+    catch (docs/faults.md)."""
     pythons = [p.cmd for p in procs if "python" in Path(p.cmd.split(" ", 1)[0]).name]
     return sum("pipeline benchmark_sweep" in c for c in pythons) >= 2
 
