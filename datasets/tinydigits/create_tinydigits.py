@@ -16,8 +16,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 NAME = Path(__file__).name
-# the exit status of an interrupted command (128 + SIGINT)
-INTERRUPTED = 130
+
+# The pipeline's own Ctrl-C lines; this module imports nothing but sys, so any python3 imports it.
+sys.path.insert(0, str(ROOT))
+from pipeline.core.errors import UNCHANGED, interrupted  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -29,8 +31,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    # the pipeline's Ctrl-C handling for a child: standard library only, so any python3 imports it
-    sys.path.insert(0, str(ROOT))
+    # the pipeline's Ctrl-C handling for a child: standard library only, like the errors above
     from pipeline.core.runner import run_through_ctrl_c
 
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -39,8 +40,7 @@ def main(argv: list[str]) -> int:
     # finish) and records what finished. Wait for that; a second Ctrl-C kills it.
     status = run_through_ctrl_c(cmd, cwd=ROOT, env=env)
     if status == -signal.SIGKILL:
-        print(f"{NAME}: interrupted; run it again (or `make repro`) to finish", file=sys.stderr)
-        return INTERRUPTED
+        return interrupted(NAME, "interrupted; run it again (or `make repro`) to finish")
     return status
 
 
@@ -49,5 +49,4 @@ if __name__ == "__main__":
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
         # before dvc started (or while the runner was imported)
-        print(f"{NAME}: interrupted; nothing was changed", file=sys.stderr)
-        sys.exit(INTERRUPTED)
+        sys.exit(interrupted(NAME, UNCHANGED))

@@ -104,21 +104,20 @@ def run_through_ctrl_c(cmd: list, *, grace: float = 30.0, **kwargs) -> int:
     import subprocess
     import threading
 
-    running: list[subprocess.Popen] = []
-    grace_over = threading.Timer(grace, lambda: running[0].kill())
+    proc = None
+    grace_over = threading.Timer(grace, lambda: proc.kill())
 
     def on_ctrl_c(signum, frame) -> None:
-        if not running:
+        if proc is None:
             raise KeyboardInterrupt
         if grace_over.ident is None:
             grace_over.start()
         else:
-            running[0].kill()
+            proc.kill()
 
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         with subprocess.Popen(cmd, **kwargs) as proc:
-            running.append(proc)
             return proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
