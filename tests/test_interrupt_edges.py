@@ -215,15 +215,12 @@ def raise_interrupted(signum, frame):
     raise Interrupted
 
 
-def test_a_second_ctrl_c_while_settle_waits_kills_the_child(ctrl_c_handler_kept):
+def test_a_second_ctrl_c_while_settle_waits_kills_the_child(tmp_path, ctrl_c_handler_kept):
     """The child ignores Ctrl-C (a dvc slow to stop): a second Ctrl-C while settle() waits out its
     grace kills it at once instead of leaving this process waiting, or gone with the child running."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time; print('running', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout.readline() == "running\n"
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(sleeper(ready, "signal.SIG_IGN"))
+    wait_for(ready.exists, "the child to start", proc=child)
     signal.signal(signal.SIGINT, raise_interrupted)
     threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
     start = time.monotonic()
@@ -414,6 +411,13 @@ def test_ctrl_c_under_the_original_cards_command(tmp_path: Path, ignores: bool):
         assert (job.returncode, out, err) == (7, "dvc: stopped\n", "")
 
 
+# Runs the script (argv[1]) as `python3 SCRIPT` would, after the code put before it has set up
+# where Ctrl-C lands.
+AS_MAIN = r"""
+sys.argv = sys.argv[1:]
+exec(compile(open(sys.argv[0]).read(), sys.argv[0], "exec"), {"__name__": "__main__", "__file__": sys.argv[0]})
+"""
+
 # Sent from inside the script's Popen, just before dvc would start: nothing has run yet.
 CTRL_C_AT_POPEN = r"""
 import os, signal, sys
@@ -423,8 +427,6 @@ def hook(event, args):
         os.kill(os.getpid(), signal.SIGINT)
 
 sys.addaudithook(hook)
-sys.argv = sys.argv[1:]
-exec(compile(open(sys.argv[0]).read(), sys.argv[0], "exec"), {"__name__": "__main__", "__file__": sys.argv[0]})
 """
 
 
@@ -441,21 +443,21 @@ class Popen(subprocess.Popen):
 
 assert hasattr(subprocess.Popen, "_handle_exitstatus"), "this Python's Popen keeps a status elsewhere"
 subprocess.Popen = Popen
-sys.argv = sys.argv[1:]
-exec(compile(open(sys.argv[0]).read(), sys.argv[0], "exec"), {"__name__": "__main__", "__file__": sys.argv[0]})
 """
 
 
 def test_ctrl_c_as_the_wait_reaps_dvc_keeps_dvcs_status(tmp_path: Path):
     _, script = card_command(tmp_path, ignores=False, runs_for=0)
-    job = foreground_job([sys.executable, "-c", CTRL_C_AS_THE_WAIT_REAPS_DVC, script], cwd=tmp_path)
+    job = foreground_job(
+        [sys.executable, "-c", CTRL_C_AS_THE_WAIT_REAPS_DVC + AS_MAIN, script], cwd=tmp_path
+    )
     out, err = job.communicate(timeout=20)
     assert (job.returncode, out, err) == (7, "dvc: running\n", "")
 
 
 def test_ctrl_c_before_the_original_cards_command_starts_dvc(tmp_path: Path):
     _, script = card_command(tmp_path, ignores=False)
-    job = foreground_job([sys.executable, "-c", CTRL_C_AT_POPEN, script], cwd=tmp_path)
+    job = foreground_job([sys.executable, "-c", CTRL_C_AT_POPEN + AS_MAIN, script], cwd=tmp_path)
     out, err = job.communicate(timeout=20)
     line = "create_tinydigits.py: interrupted; nothing was changed\n"
     assert (job.returncode, out, err) == (130, "", line)
