@@ -364,11 +364,13 @@ def test_ctrl_c_before_the_entry_point_catches_it(command, line):
 # in that folder, run by this Python (it finds `.venv` beside the `datasets/` it sits in), beside a
 # link to this checkout's `pipeline/`, whose runner waits for dvc.
 DVC_STAND_IN = r"""
-import signal, sys, time
+import os, signal, sys, time
 
 def stop(signum, frame):
-    print("dvc: stopped", flush=True)
-    sys.exit(7)
+    # not print(): Ctrl-C can land while print("dvc: running") is still inside stdout's buffer,
+    # which a second write from here finds busy (RuntimeError: reentrant call)
+    os.write(1, b"dvc: stopped\n")
+    os._exit(7)
 
 signal.signal(signal.SIGINT, signal.SIG_IGN if {ignores} else stop)
 print("dvc: running", flush=True)
